@@ -1,0 +1,108 @@
+/**
+ * The platform driver: the only thing that knows how a workload runs on one
+ * platform (an OS process, a container, a Deployment). Implemented once per
+ * platform in this folder; nothing outside `src/platforms/` imports execa,
+ * dockerode or @kubernetes/client-node, and no vendor type crosses this
+ * interface.
+ *
+ * Deliberately left out: lifecycle decisions (restarts, backoff, desired
+ * state) belong to the instance machine; idempotency on command ids and
+ * per-instance serialization belong to the platform worker. A driver may
+ * assume that calls for one instance never overlap.
+ */
+
+export type PlatformType = 'process' | 'docker' | 'kubernetes';
+export const platformTypes: readonly PlatformType[] = ['process', 'docker', 'kubernetes'];
+
+/** Everything a driver needs to run one Drasi Server. Plain data: it travels through the transport. */
+export interface WorkloadSpec {
+  instanceId: string;
+  /** The configuration generation this workload runs. */
+  generation: number;
+  /**
+   * The Drasi Server config document (camelCase keys, already validated, with
+   * `id`, `host`, `logLevel` and `persistConfig: false` set by the control
+   * plane). The driver sets `port` and renders it with `renderServerConfigYaml`.
+   */
+  config: Record<string, unknown>;
+  /** A port the user asked for; otherwise the driver allocates one from its range. */
+  preferredPort?: number;
+  /** Environment for the server on top of a minimal clean base (PATH, HOME, LANG). */
+  env: Record<string, string>;
+  /** How long the server may take to answer GET /health with 200 before the start fails. */
+  startTimeoutMs: number;
+}
+
+/** Where a running workload is. */
+export interface WorkloadRef {
+  instanceId: string;
+  platform: PlatformType;
+  /** Platform id: a pid, a container id, a Deployment name. */
+  workloadId: string;
+  port: number;
+  generation: number;
+  /** ISO 8601 time the workload was started. */
+  startedAt: string;
+}
+
+export interface WorkloadExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** The last lines the server printed, newest last. */
+  lastLogLines: string[];
+  /** True when the exit was asked for (stop/remove), false when the workload died by itself. */
+  requested: boolean;
+  /** Extra platform facts (e.g. `oomKilled`). */
+  details?: Record<string, unknown>;
+}
+
+export type WorkloadState =
+  | { state: 'running'; ref: WorkloadRef }
+  | { state: 'exited'; ref: WorkloadRef; exit: WorkloadExit }
+  | { state: 'absent' };
+
+/** What a driver reports without being asked. */
+export type WorkloadEvent =
+  | { type: 'exited'; instanceId: string; ref: WorkloadRef; exit: WorkloadExit; at: string }
+  | { type: 'health'; instanceId: string; ref: WorkloadRef; healthy: boolean; at: string };
+
+export interface StopOptions {
+  /** Time between the graceful signal and the hard kill. */
+  graceMs: number;
+}
+
+export interface StopOutcome {
+  /** False when there was nothing running (stopping what is stopped is success). */
+  wasRunning: boolean;
+  exit?: WorkloadExit;
+}
+
+export interface LogOptions {
+  /** At most this many of the newest lines. */
+  tail: number;
+}
+
+export interface PlatformDriver {
+  readonly platform: PlatformType;
+  /**
+   * Starts the workload and resolves once its `/health` answered 200. Rejects
+   * with `WorkloadFailedError` (reason, exit code, last log lines) when the
+   * server exits or does not become healthy within `spec.startTimeoutMs`; a
+   * failed start leaves nothing running and releases its port. Starting an
+   * instance that already runs resolves with the existing ref.
+   */
+  start(spec: WorkloadSpec, options?: { signal?: AbortSignal }): Promise<WorkloadRef>;
+  /** Graceful stop (SIGINT or the platform's equivalent), then a hard kill after `graceMs`. Idempotent. */
+  stop(instanceId: string, options: StopOptions): Promise<StopOutcome>;
+  /** Stops the workload if needed and removes everything the driver made for it (files, port, container). Idempotent. */
+  remove(instanceId: string, options: StopOptions): Promise<void>;
+  inspect(instanceId: string): Promise<WorkloadState>;
+  /** Workloads this driver currently knows to be running (for re-adoption). */
+  list(): Promise<WorkloadRef[]>;
+  /** The newest log lines of the instance's workload (also after it exited, until removed). */
+  logs(instanceId: string, options: LogOptions): Promise<string[]>;
+  /** Exits and health changes, as they happen. Returns an unsubscribe function. */
+  watch(listener: (event: WorkloadEvent) => void): () => void;
+  /** Releases the driver's own resources. Leaves workloads running. Idempotent. */
+  close(): Promise<void>;
+}
