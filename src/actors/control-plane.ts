@@ -1,0 +1,418 @@
+/**
+ * The control plane: owns one instance actor per instance, keeps records in
+ * the store, turns worker events into actor events and actor transitions into
+ * published events. Every public method is what the REST API and the library
+ * API call; none of them edits a status — they send events and await replies.
+ */
+import { fromPromise } from 'xstate';
+import {
+  createInstanceRequestSchema,
+  parseInstanceId,
+  parseRequest,
+  statusReportSchema,
+  type CreateInstanceRequest,
+  type StatusReport,
+} from '../api/instance-requests.js';
+import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
+import { applyConfigPatch, buildServerConfig, parseDrasiConfig } from '../drasi/index.js';
+import { ConflictError, NotFoundError, errorMessage } from '../errors.js';
+import { createInstanceMachine, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
+import type { InstanceRequestEvent } from '../machines/instance-types.js';
+import type { PlatformType, StopOutcome, WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
+import { newEvent, type EventEnvelope } from '../transport/envelope.js';
+import { topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
+import { MemoryInstanceStore, type InstanceRecord, type InstanceStore, type StatusChange } from '../store/instance-store.js';
+import { InstanceActor, type StatusTransition } from './instance-actor.js';
+import { KeyedSerializer } from './keyed-serializer.js';
+import { WorkloadClient } from './workload-client.js';
+import type { WorkloadEvents } from './workload-commands.js';
+
+export interface ControlPlaneOptions {
+  transport: Transport;
+  store?: InstanceStore;
+  /** Epoch ms; injectable for tests. */
+  now?: () => number;
+  /** How long a server may take to answer /health after launch. Default 30 s. */
+  startTimeoutMs?: number;
+  /** SIGINT → SIGKILL grace period on stop. Default 10 s. */
+  stopGraceMs?: number;
+  /** Extra time a worker gets for a reply beyond the operation's own deadline. Default 10 s. */
+  replySlackMs?: number;
+  restartPolicy?: RestartPolicy;
+  /** Address the servers bind to unless an instance says otherwise. Default 127.0.0.1. */
+  defaultHost?: string;
+  historyLimit?: number;
+  log?: (message: string) => void;
+}
+
+export interface StatusChangedPayload {
+  from: string | null;
+  to: string;
+  cause: string;
+  reason?: string;
+  desiredState: string;
+  observedState: string;
+  generation: number;
+  observedGeneration: number | null;
+}
+
+export type InstanceEventEnvelope = EventEnvelope<'instance.status-changed', StatusChangedPayload>;
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export class ControlPlane {
+  readonly transport: Transport;
+  readonly store: InstanceStore;
+  private readonly now: () => number;
+  private readonly startTimeoutMs: number;
+  private readonly stopGraceMs: number;
+  private readonly replySlackMs: number;
+  private readonly restartPolicy: RestartPolicy;
+  private readonly defaultHost: string;
+  private readonly historyLimit: number;
+  private readonly log: (message: string) => void;
+  private readonly workloads: WorkloadClient;
+  private readonly machine: InstanceMachine;
+  private readonly actors = new Map<string, InstanceActor>();
+  /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
+  private readonly records = new KeyedSerializer();
+  private subscriptions: Closeable[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ControlPlaneOptions) {
+    this.transport = options.transport;
+    this.store = options.store ?? new MemoryInstanceStore();
+    this.now = options.now ?? Date.now;
+    this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.stopGraceMs = options.stopGraceMs ?? 10_000;
+    this.replySlackMs = options.replySlackMs ?? 10_000;
+    this.restartPolicy = options.restartPolicy ?? { initialBackoffMs: 1_000, maxBackoffMs: 60_000 };
+    this.defaultHost = options.defaultHost ?? '127.0.0.1';
+    this.historyLimit = options.historyLimit ?? 32;
+    this.log = options.log ?? (() => undefined);
+    this.workloads = new WorkloadClient(this.transport);
+    this.machine = this.provideMachine();
+  }
+
+  /** Subscribes to worker events. Call once before use. */
+  async start(): Promise<void> {
+    this.subscriptions.push(
+      await this.transport.subscribe(topics.workloadEvents, (event) => this.onWorkloadEvent(event)),
+    );
+  }
+
+  /** The lifecycle machine with its side effects wired to the workers. */
+  private provideMachine(): InstanceMachine {
+    const stopTimeout = () => this.stopGraceMs + this.replySlackMs;
+    return createInstanceMachine({ now: this.now }).provide({
+      actors: {
+        startWorkload: fromPromise<WorkloadRef, { instanceId: string; generation: number; deadline: number }>(
+          async ({ input, signal }) => {
+            const record = await this.requireRecord(input.instanceId);
+            const spec = this.workloadSpec(record, Math.max(1, input.deadline - this.now()));
+            return this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
+              timeoutMs: spec.startTimeoutMs + this.replySlackMs,
+              signal,
+            });
+          },
+        ),
+        stopWorkload: fromPromise<StopOutcome, { instanceId: string }>(async ({ input }) => {
+          const record = await this.requireRecord(input.instanceId);
+          return this.workloads.send(record.platformType, 'workload.stop', record.id, { graceMs: this.stopGraceMs }, {
+            timeoutMs: stopTimeout(),
+          });
+        }),
+        removeWorkload: fromPromise<void, { instanceId: string }>(async ({ input }) => {
+          const record = await this.requireRecord(input.instanceId);
+          await this.workloads.send(record.platformType, 'workload.remove', record.id, { graceMs: this.stopGraceMs }, {
+            timeoutMs: stopTimeout(),
+          });
+        }),
+      },
+    });
+  }
+
+  private workloadSpec(record: InstanceRecord, startTimeoutMs: number): WorkloadSpec {
+    const server = record.serverConfiguration;
+    const spec: WorkloadSpec = {
+      instanceId: record.id,
+      generation: record.generation,
+      config: buildServerConfig(parseDrasiConfig(record.configuration), {
+        id: record.id,
+        host: server.host,
+        logLevel: server.logLevel,
+      }),
+      env: record.environment,
+      startTimeoutMs,
+    };
+    if (server.port !== undefined) spec.preferredPort = server.port;
+    return spec;
+  }
+
+  private spawnActor(record: InstanceRecord): InstanceActor {
+    const actor = new InstanceActor({
+      machine: this.machine,
+      input: {
+        instanceId: record.id,
+        platform: record.platformType,
+        generation: record.generation,
+        startTimeoutMs: this.startTimeoutMs,
+        restartPolicy: this.restartPolicy,
+        historyLimit: this.historyLimit,
+      },
+      onTransition: (transition) => this.onTransition(transition),
+      onError: (error) => this.log(`instance ${record.id}: actor error: ${errorMessage(error)}`),
+    });
+    this.actors.set(record.id, actor);
+    return actor;
+  }
+
+  private onTransition({ instanceId, from, to, context }: StatusTransition): void {
+    const last = context.history.at(-1);
+    const payload: StatusChangedPayload = {
+      from,
+      to,
+      cause: last?.cause ?? 'unknown',
+      desiredState: context.desired,
+      observedState: context.observed,
+      generation: context.generation,
+      observedGeneration: context.observedGeneration,
+    };
+    if (to === 'Failed' && context.failure) payload.reason = context.failure.reason;
+    if (to === 'Deleted') {
+      this.actors.get(instanceId)?.stop();
+      this.actors.delete(instanceId);
+      void this.store.delete(instanceId).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+    }
+    const change: Omit<StatusChange, 'sequence'> = {
+      instanceId,
+      from,
+      to,
+      cause: payload.cause,
+      desired: context.desired,
+      observed: context.observed,
+      generation: context.generation,
+      at: new Date(this.now()).toISOString(),
+    };
+    if (payload.reason !== undefined) change.reason = payload.reason;
+    void this.store.appendChange(change).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+    void this.transport
+      .publish(topics.instanceEvents, newEvent('instance.status-changed', instanceId, payload, { now: this.now() }))
+      .catch((error: unknown) => this.log(`publish: ${errorMessage(error)}`));
+  }
+
+  private onWorkloadEvent(event: EventEnvelope): void {
+    if (event.type !== 'workload.exited') return;
+    const payload = event.payload as WorkloadEvents['workload.exited'];
+    if (payload.exit.requested) return;
+    const actor = this.actors.get(event.instanceId);
+    if (!actor) return;
+    const observation = {
+      type: 'workload.exited' as const,
+      workloadId: payload.ref.workloadId,
+      exitCode: payload.exit.exitCode,
+      signal: payload.exit.signal,
+      lastLogLines: payload.exit.lastLogLines,
+      ...(payload.exit.details ? { details: payload.exit.details } : {}),
+    };
+    actor.observe(observation);
+  }
+
+  private async requireRecord(id: string): Promise<InstanceRecord> {
+    const record = await this.store.get(id);
+    if (!record) throw new NotFoundError(`instance "${id}" not found`, { instanceId: id });
+    return record;
+  }
+
+  private requireActor(id: string): InstanceActor {
+    const actor = this.actors.get(parseInstanceId(id));
+    if (!actor) throw new NotFoundError(`instance "${id}" not found`, { instanceId: id });
+    return actor;
+  }
+
+  private async view(id: string): Promise<InstanceView> {
+    const actor = this.requireActor(id);
+    const record = await this.requireRecord(id);
+    return instanceView(record, actor.view);
+  }
+
+  // ---- the API ----
+
+  /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
+  async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
+    const body = parseRequest(createInstanceRequestSchema, request, 'instance');
+    const configuration = parseDrasiConfig(body.configuration ?? {});
+    return this.records.run(body.name, async () => {
+      const at = new Date(this.now()).toISOString();
+      const server = body.serverConfiguration ?? {};
+      const record: InstanceRecord = {
+        id: body.name,
+        description: body.description ?? '',
+        platformType: (body.platformType ?? 'process') as PlatformType,
+        serverConfiguration: {
+          host: server.host ?? this.defaultHost,
+          logLevel: server.logLevel ?? 'info',
+          ...(server.port !== undefined ? { port: server.port } : {}),
+        },
+        environment: body.environment ?? {},
+        configuration: configuration as Record<string, unknown>,
+        generation: 1,
+        createdAt: at,
+        updatedAt: at,
+      };
+      if (this.actors.has(record.id) || !(await this.store.insert(record))) {
+        throw new ConflictError(`instance "${record.id}" already exists`, { instanceId: record.id });
+      }
+      this.spawnActor(record);
+      return this.view(record.id);
+    });
+  }
+
+  async get(id: string): Promise<InstanceView> {
+    return this.view(id);
+  }
+
+  async list(): Promise<InstanceView[]> {
+    const records = await this.store.list();
+    const views: InstanceView[] = [];
+    for (const record of records) {
+      const actor = this.actors.get(record.id);
+      if (actor) views.push(instanceView(record, actor.view));
+    }
+    return views.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  private async requestLifecycle(id: string, event: InstanceRequestEvent, timeoutMs: number, options: CallOptions) {
+    const actor = this.requireActor(id);
+    await actor.request(event, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+
+  /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
+  async startInstance(id: string, options: CallOptions = {}): Promise<InstanceView> {
+    await this.requestLifecycle(id, { type: 'instance.start' }, this.startTimeoutMs + 2 * this.replySlackMs, options);
+    return this.view(id);
+  }
+
+  /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
+  async stopInstance(id: string, options: CallOptions = {}): Promise<InstanceView> {
+    const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
+    await this.requestLifecycle(id, { type: 'instance.stop' }, timeout, options);
+    return this.view(id);
+  }
+
+  /** Stops (if running) and starts again; resolves once Running with a new workload. */
+  async restartInstance(id: string, options: CallOptions = {}): Promise<InstanceView> {
+    const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
+    await this.requestLifecycle(id, { type: 'instance.restart' }, timeout, options);
+    return this.view(id);
+  }
+
+  /** Stops and removes the workload and forgets the instance. */
+  async deleteInstance(id: string, options: CallOptions = {}): Promise<void> {
+    const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
+    await this.requestLifecycle(id, { type: 'instance.delete' }, timeout, options);
+  }
+
+  async getConfiguration(id: string): Promise<{ instanceId: string; generation: number; configuration: Record<string, unknown> }> {
+    this.requireActor(id);
+    const record = await this.requireRecord(id);
+    return { instanceId: id, generation: record.generation, configuration: record.configuration };
+  }
+
+  /**
+   * Applies an RFC 6902 JSON Patch atomically: a patch that fails or yields an
+   * invalid config changes nothing. Bumps the generation; a running workload
+   * keeps its generation until it is restarted.
+   */
+  async patchConfiguration(id: string, patch: unknown) {
+    const actor = this.requireActor(id);
+    return this.records.run(id, async () => {
+      const record = await this.requireRecord(id);
+      const configuration = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
+      const next = record.generation + 1;
+      const event = { type: 'instance.configure' as const, generation: next };
+      if (!actor.can(event)) {
+        throw new ConflictError(`cannot change the configuration of "${id}" while it is ${actor.view.status}`, {
+          state: actor.view.status,
+        });
+      }
+      const updated: InstanceRecord = {
+        ...record,
+        configuration: configuration as Record<string, unknown>,
+        generation: next,
+        updatedAt: new Date(this.now()).toISOString(),
+      };
+      await this.store.update(updated);
+      await actor.request(event, { timeoutMs: 1_000 });
+      return { instanceId: id, generation: next, configuration: updated.configuration };
+    });
+  }
+
+  /** An observed-state report from outside; becomes an event for the actor (409 if the machine refuses it). */
+  async reportStatus(report: StatusReport | unknown): Promise<InstanceStatusView> {
+    const body = parseRequest(statusReportSchema, report, 'status report');
+    const actor = this.requireActor(body.instanceId);
+    const accepted = actor.observe({
+      type: 'observed.report',
+      status: body.status,
+      source: body.source ?? 'api',
+      ...(body.message !== undefined ? { message: body.message } : {}),
+    });
+    if (!accepted) {
+      throw new ConflictError(`a "${body.status}" report does not apply to "${body.instanceId}" while it is ${actor.view.status}`, {
+        state: actor.view.status,
+      });
+    }
+    return instanceStatusView(actor.view);
+  }
+
+  async status(id: string): Promise<InstanceStatusView> {
+    return instanceStatusView(this.requireActor(id).view);
+  }
+
+  async recentChanges(options: { limit?: number; afterSequence?: number; instanceId?: string } = {}): Promise<StatusChange[]> {
+    return this.store.recentChanges({ ...options, limit: options.limit ?? 100 });
+  }
+
+  /** The newest log lines of the instance's server, from its worker. */
+  async logs(id: string, options: { tail?: number } & CallOptions = {}): Promise<string[]> {
+    this.requireActor(id);
+    const record = await this.requireRecord(id);
+    const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail: options.tail ?? 200 }, {
+      timeoutMs: this.replySlackMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return result.lines;
+  }
+
+  /** Live workers per platform. */
+  async platforms(): Promise<WorkerPresence[]> {
+    return this.transport.presence.live();
+  }
+
+  /** Every instance status change, as it happens. Returns an unsubscribe function. */
+  async subscribe(listener: (event: InstanceEventEnvelope) => void): Promise<() => Promise<void>> {
+    const subscription = await this.transport.subscribe(topics.instanceEvents, (event) => {
+      if (event.type === 'instance.status-changed') listener(event as InstanceEventEnvelope);
+    });
+    return () => subscription.close();
+  }
+
+  /** Whether the control plane can serve requests. */
+  async ready(): Promise<boolean> {
+    return this.transport.healthy();
+  }
+
+  /** Stops the actors (not the workloads) and the subscriptions. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const subscription of this.subscriptions) await subscription.close();
+      this.subscriptions = [];
+      for (const actor of this.actors.values()) actor.stop();
+      this.actors.clear();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * A platform worker: owns one platform driver, consumes that platform's
+ * command queue, announces itself (presence) and publishes what its driver
+ * observes (exits, health). Commands for one instance run one at a time, in
+ * arrival order; a redelivered command id gets the first outcome.
+ */
+import { randomUUID } from 'node:crypto';
+import { BadRequestError } from '../errors.js';
+import type { PlatformDriver, WorkloadEvent } from '../platforms/driver.js';
+import { newEvent, type CommandEnvelope } from '../transport/envelope.js';
+import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
+import { KeyedSerializer } from './keyed-serializer.js';
+import { OutcomeCache } from './outcome-cache.js';
+import { isWorkloadCommandType, type WorkloadCommands, type WorkloadCommandType } from './workload-commands.js';
+
+export interface PlatformWorkerOptions {
+  transport: Transport;
+  driver: PlatformDriver;
+  workerId?: string;
+  /** How often presence is refreshed; it expires after three missed beats. */
+  heartbeatMs?: number;
+  log?: (message: string) => void;
+}
+
+type Handlers = {
+  [K in WorkloadCommandType]: (command: CommandEnvelope<K, WorkloadCommands[K]['payload']>) => Promise<WorkloadCommands[K]['result']>;
+};
+
+export class PlatformWorker {
+  readonly workerId: string;
+  readonly platform: string;
+  private readonly transport: Transport;
+  private readonly driver: PlatformDriver;
+  private readonly heartbeatMs: number;
+  private readonly serializer = new KeyedSerializer();
+  private readonly outcomes = new OutcomeCache();
+  private consumer: Closeable | undefined;
+  private unwatch: (() => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** One handler per command type. */
+  private readonly handlers: Handlers = {
+    'workload.start': (command) => this.driver.start(command.payload),
+    'workload.stop': (command) => this.driver.stop(command.instanceId, command.payload),
+    'workload.remove': async (command) => {
+      await this.driver.remove(command.instanceId, command.payload);
+      return { removed: true as const };
+    },
+    'workload.inspect': (command) => this.driver.inspect(command.instanceId),
+    'workload.logs': async (command) => ({ lines: await this.driver.logs(command.instanceId, command.payload) }),
+  };
+
+  constructor(options: PlatformWorkerOptions) {
+    this.transport = options.transport;
+    this.driver = options.driver;
+    this.platform = options.driver.platform;
+    this.workerId = options.workerId ?? `${this.platform}-${randomUUID().slice(0, 8)}`;
+    this.heartbeatMs = options.heartbeatMs ?? 2_000;
+  }
+
+  async start(): Promise<void> {
+    this.unwatch = this.driver.watch((event) => void this.publish(event));
+    this.consumer = await this.transport.consume(queues.platformCommands(this.platform), (command) => this.handle(command));
+    await this.announce();
+    this.heartbeat = setInterval(() => void this.announce(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Dispatches on `type`; runs once per command id, one at a time per instance. */
+  handle(command: CommandEnvelope): Promise<unknown> {
+    const type = command.type;
+    if (!isWorkloadCommandType(type)) return Promise.reject(new BadRequestError(`unknown command type "${type}"`));
+    return this.outcomes.once(command.commandId, () =>
+      this.serializer.run(command.instanceId, () => this.dispatch(type, command)),
+    );
+  }
+
+  private dispatch<K extends WorkloadCommandType>(type: K, command: CommandEnvelope): Promise<unknown> {
+    const handler = this.handlers[type] as (command: CommandEnvelope) => Promise<unknown>;
+    return handler(command);
+  }
+
+  private async announce(): Promise<void> {
+    try {
+      await this.transport.presence.announce(
+        { workerId: this.workerId, platform: this.platform, available: true, details: { pid: process.pid } },
+        this.heartbeatMs * 3,
+      );
+    } catch {
+      // The next beat retries; presence expiring is the correct signal if it keeps failing.
+    }
+  }
+
+  private async publish(event: WorkloadEvent): Promise<void> {
+    const envelope =
+      event.type === 'exited'
+        ? newEvent('workload.exited', event.instanceId, { ref: event.ref, exit: event.exit, workerId: this.workerId })
+        : newEvent('workload.health', event.instanceId, { ref: event.ref, healthy: event.healthy, workerId: this.workerId });
+    try {
+      await this.transport.publish(topics.workloadEvents, envelope);
+    } catch {
+      // Exits are also found by inspect when the control plane settles an instance.
+    }
+  }
+
+  /** Stops consuming and announcing; leaves workloads running. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      await this.consumer?.close();
+      this.unwatch?.();
+      await this.transport.presence.withdraw(this.platform, this.workerId).catch(() => undefined);
+      await this.driver.close();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The commands a platform worker understands and the events it publishes:
+ * the typed contract between the control plane and the workers.
+ */
+import type { StopOutcome, WorkloadExit, WorkloadRef, WorkloadSpec, WorkloadState } from '../platforms/driver.js';
+
+export interface WorkloadCommands {
+  'workload.start': { payload: WorkloadSpec; result: WorkloadRef };
+  'workload.stop': { payload: { graceMs: number }; result: StopOutcome };
+  'workload.remove': { payload: { graceMs: number }; result: { removed: true } };
+  'workload.inspect': { payload: Record<string, never>; result: WorkloadState };
+  'workload.logs': { payload: { tail: number }; result: { lines: string[] } };
+}
+
+export type WorkloadCommandType = keyof WorkloadCommands;
+export const workloadCommandTypes: readonly WorkloadCommandType[] = [
+  'workload.start',
+  'workload.stop',
+  'workload.remove',
+  'workload.inspect',
+  'workload.logs',
+];
+
+export function isWorkloadCommandType(type: string): type is WorkloadCommandType {
+  return (workloadCommandTypes as readonly string[]).includes(type);
+}
+
+/** Published by a worker on `topics.workloadEvents`. */
+export interface WorkloadEvents {
+  'workload.exited': { ref: WorkloadRef; exit: WorkloadExit; workerId: string };
+  'workload.health': { ref: WorkloadRef; healthy: boolean; workerId: string };
+}

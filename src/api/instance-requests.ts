@@ -1,0 +1,73 @@
+/**
+ * Schemas of what users send (HTTP bodies and library calls alike), checked
+ * once at the boundary. Everything past this point trusts its input.
+ */
+import { z } from 'zod';
+import { BadRequestError } from '../errors.js';
+import { platformTypes } from '../platforms/driver.js';
+
+/** DNS-1123 label, at most 40 characters: safe in file paths, container names and Kubernetes names. */
+export const instanceIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(40, 'must be at most 40 characters')
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit');
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const serverConfigurationSchema = z
+  .object({
+    host: z.string().min(1).max(253).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    logLevel: z.enum(logLevels).optional(),
+  })
+  .strict();
+
+const environmentSchema = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and "_"'),
+  z.string(),
+);
+
+export const createInstanceRequestSchema = z
+  .object({
+    name: instanceIdSchema,
+    description: z.string().max(1024).optional(),
+    platformType: z.enum(platformTypes as [string, ...string[]]).optional(),
+    serverConfiguration: serverConfigurationSchema.optional(),
+    /** The Drasi Server configuration document; validated by the config model. */
+    configuration: z.record(z.string(), z.unknown()).optional(),
+    /** Environment for the server, e.g. the values its `${VAR}` references need. */
+    environment: environmentSchema.optional(),
+  })
+  .strict();
+
+export type CreateInstanceRequest = z.infer<typeof createInstanceRequestSchema>;
+
+export const statusReportSchema = z
+  .object({
+    instanceId: instanceIdSchema,
+    status: z.enum(['Running', 'Stopped', 'Failed']),
+    source: z.string().min(1).max(200).optional(),
+    message: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export type StatusReport = z.infer<typeof statusReportSchema>;
+
+/** Parses untrusted input or throws a BadRequestError that lists every problem. */
+export function parseRequest<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: '/' + issue.path.map(String).join('/'),
+    message: issue.message,
+  }));
+  const first = issues[0];
+  const summary = first ? `${first.path === '/' ? '' : first.path + ': '}${first.message}` : 'invalid';
+  throw new BadRequestError(`invalid ${what}: ${summary}`, { issues });
+}
+
+export function parseInstanceId(id: unknown): string {
+  return parseRequest(instanceIdSchema, id, 'instance id');
+}

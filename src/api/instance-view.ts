@@ -1,0 +1,85 @@
+/**
+ * What callers see of an instance (HTTP responses and library results).
+ * Enums are strings.
+ */
+import type { SnapshotView } from '../actors/request-settlement.js';
+import type { Failure, HistoryEntry, InstanceStatus } from '../machines/instance-types.js';
+import type { InstanceRecord } from '../store/instance-store.js';
+
+export interface InstanceView {
+  id: string;
+  name: string;
+  description: string;
+  platformType: string;
+  status: InstanceStatus;
+  desiredState: string;
+  observedState: string;
+  generation: number;
+  observedGeneration: number | null;
+  serverConfiguration: InstanceRecord['serverConfiguration'];
+  /** Where the workload runs, while it runs. */
+  runtime: { workloadId: string; port: number; url: string; startedAt: string; generation: number } | null;
+  failure: Failure | null;
+  /** When the next automatic restart is due (ISO 8601), while Failed with desired Running. */
+  nextRetryAt: string | null;
+  restartCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface InstanceStatusView {
+  instanceId: string;
+  status: InstanceStatus;
+  desiredState: string;
+  observedState: string;
+  generation: number;
+  observedGeneration: number | null;
+  failure: Failure | null;
+  history: HistoryEntry[];
+}
+
+export function instanceView(record: InstanceRecord, view: SnapshotView): InstanceView {
+  const { context } = view;
+  const workload = context.workload;
+  const probeHost = record.serverConfiguration.host === '0.0.0.0' ? '127.0.0.1' : record.serverConfiguration.host;
+  return {
+    id: record.id,
+    name: record.id,
+    description: record.description,
+    platformType: record.platformType,
+    status: view.status,
+    desiredState: context.desired,
+    observedState: context.observed,
+    generation: context.generation,
+    observedGeneration: context.observedGeneration,
+    serverConfiguration: record.serverConfiguration,
+    runtime: workload
+      ? {
+          workloadId: workload.workloadId,
+          port: workload.port,
+          url: `http://${probeHost}:${workload.port}`,
+          startedAt: workload.startedAt,
+          generation: workload.generation,
+        }
+      : null,
+    failure: context.failure,
+    nextRetryAt: context.retryAt === null ? null : new Date(context.retryAt).toISOString(),
+    restartCount: context.consecutiveFailures,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+export function instanceStatusView(view: SnapshotView): InstanceStatusView {
+  const { context } = view;
+  return {
+    instanceId: context.instanceId,
+    status: view.status,
+    desiredState: context.desired,
+    observedState: context.observed,
+    generation: context.generation,
+    observedGeneration: context.observedGeneration,
+    failure: context.failure,
+    history: context.history,
+  };
+}

@@ -1,0 +1,32 @@
+/** The Koa application: problem+json errors, JSON bodies, the REST routes. */
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import type { ControlPlane } from '../actors/control-plane.js';
+import { problemMiddleware } from './problem.js';
+import { createRoutes } from './routes.js';
+
+export interface HttpAppOptions {
+  log?: (message: string) => void;
+}
+
+export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOptions = {}): Koa {
+  const app = new Koa();
+  const router = createRoutes(controlPlane);
+  app.use(problemMiddleware(options.log ?? ((message) => console.error(message))));
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      extendTypes: { json: ['application/json-patch+json'] },
+      jsonLimit: '1mb',
+      // Any JSON value, not only objects: a JSON Patch is an array.
+      jsonStrict: false,
+      onError: (error, ctx) => {
+        ctx.throw(400, `request body is not valid JSON: ${error.message}`);
+      },
+    }),
+  );
+  app.use(router.routes());
+  // A known path with another method: 405 with Allow (the problem middleware writes the body).
+  app.use(router.allowedMethods());
+  return app;
+}

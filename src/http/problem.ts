@@ -1,0 +1,101 @@
+/**
+ * The one place errors become HTTP responses: `application/problem+json`
+ * (RFC 9457) with a stable `type`, never a stack trace.
+ */
+import type { Context, Next } from 'koa';
+import { DraasError, type ErrorCode } from '../errors.js';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  [member: string]: unknown;
+}
+
+const titles: Record<ErrorCode | 'internal' | 'method-not-allowed' | 'unsupported-media-type' | 'payload-too-large', string> = {
+  'bad-request': 'Bad request',
+  'not-found': 'Not found',
+  conflict: 'Not allowed in the current state',
+  'invalid-config': 'Invalid configuration',
+  'no-live-worker': 'No live worker for the platform',
+  'worker-timeout': 'Worker did not answer in time',
+  'workload-failed': 'Workload failed',
+  'worker-error': 'Worker error',
+  unavailable: 'Service unavailable',
+  internal: 'Internal error',
+  'method-not-allowed': 'Method not allowed',
+  'unsupported-media-type': 'Unsupported media type',
+  'payload-too-large': 'Payload too large',
+};
+
+export function problemType(code: string): string {
+  return `urn:draas:problem:${code}`;
+}
+
+/** Errors thrown by Koa and its middleware carry `status` and `expose`. */
+function httpErrorOf(error: unknown): { status: number; message: string; expose: boolean } | undefined {
+  if (typeof error !== 'object' || error === null || !('status' in error)) return undefined;
+  const status = Number(error.status);
+  if (!Number.isInteger(status) || status < 400 || status > 599) return undefined;
+  const expose = 'expose' in error && error.expose === true;
+  const message = 'message' in error && typeof error.message === 'string' ? error.message : '';
+  return { status, message, expose };
+}
+
+function codeForStatus(status: number): keyof typeof titles {
+  switch (status) {
+    case 400:
+      return 'bad-request';
+    case 404:
+      return 'not-found';
+    case 405:
+      return 'method-not-allowed';
+    case 413:
+      return 'payload-too-large';
+    case 415:
+      return 'unsupported-media-type';
+    default:
+      return status >= 500 ? 'internal' : 'bad-request';
+  }
+}
+
+export function sendProblem(ctx: Context, code: keyof typeof titles, status: number, detail: string, extra: Record<string, unknown> = {}): void {
+  const body: ProblemDocument = {
+    ...extra,
+    type: problemType(code),
+    title: titles[code],
+    status,
+    detail,
+    instance: ctx.path,
+  };
+  ctx.status = status;
+  ctx.type = 'application/problem+json';
+  ctx.body = body;
+}
+
+export function problemMiddleware(log: (message: string) => void) {
+  return async function problems(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.body === undefined && ctx.status === 404) {
+        sendProblem(ctx, 'not-found', 404, `no route for ${ctx.method} ${ctx.path}`);
+      } else if (ctx.body === undefined && ctx.status === 405) {
+        sendProblem(ctx, 'method-not-allowed', 405, `${ctx.method} is not allowed on ${ctx.path}`);
+      }
+    } catch (error) {
+      if (error instanceof DraasError) {
+        sendProblem(ctx, error.code, error.status, error.message, error.details);
+        return;
+      }
+      const http = httpErrorOf(error);
+      if (http && http.status < 500) {
+        sendProblem(ctx, codeForStatus(http.status), http.status, http.expose ? http.message : titles[codeForStatus(http.status)]);
+        return;
+      }
+      log(`unhandled error on ${ctx.method} ${ctx.path}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      sendProblem(ctx, 'internal', 500, 'internal error; see the control plane log');
+    }
+  };
+}

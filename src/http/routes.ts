@@ -1,0 +1,107 @@
+/**
+ * The REST API (paths compatible with the original). Thin: parse, call the
+ * control plane, map the reply to a status code.
+ */
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { ControlPlane } from '../actors/control-plane.js';
+import { parseRequest } from '../api/instance-requests.js';
+import { requestSignal } from './request-signal.js';
+
+const logsQuerySchema = z.object({ tail: z.coerce.number().int().min(1).max(10_000).optional() }).strict();
+const recentChangesQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1_000).optional(),
+    after: z.coerce.number().int().min(0).optional(),
+    instanceId: z.string().optional(),
+  })
+  .strict();
+
+export function createRoutes(controlPlane: ControlPlane): Router {
+  const router = new Router();
+
+  router.post('/api/server/instances', async (ctx) => {
+    const view = await controlPlane.create(ctx.request.body ?? {});
+    ctx.status = 201;
+    ctx.set('Location', `/api/server/instances/${view.id}`);
+    ctx.body = view;
+  });
+
+  router.get('/api/server/instances', async (ctx) => {
+    ctx.body = await controlPlane.list();
+  });
+
+  router.get('/api/server/instances/:id', async (ctx) => {
+    ctx.body = await controlPlane.get(ctx.params.id!);
+  });
+
+  router.delete('/api/server/instances/:id', async (ctx) => {
+    await controlPlane.deleteInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+    ctx.status = 204;
+  });
+
+  router.post('/api/server/instances/:id/start', async (ctx) => {
+    ctx.body = await controlPlane.startInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+  });
+
+  router.post('/api/server/instances/:id/stop', async (ctx) => {
+    ctx.body = await controlPlane.stopInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+  });
+
+  router.post('/api/server/instances/:id/restart', async (ctx) => {
+    ctx.body = await controlPlane.restartInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+  });
+
+  router.get('/api/server/instances/:id/logs', async (ctx) => {
+    const query = parseRequest(logsQuerySchema, ctx.query, 'logs query');
+    const lines = await controlPlane.logs(ctx.params.id!, { ...query, signal: requestSignal(ctx) });
+    ctx.body = { instanceId: ctx.params.id, lines };
+  });
+
+  router.get('/api/configuration/instances/:id', async (ctx) => {
+    ctx.body = await controlPlane.getConfiguration(ctx.params.id!);
+  });
+
+  router.patch('/api/configuration/instances/:id', async (ctx) => {
+    ctx.body = await controlPlane.patchConfiguration(ctx.params.id!, ctx.request.body);
+  });
+
+  router.post('/api/status/updates', async (ctx) => {
+    ctx.status = 202;
+    ctx.body = await controlPlane.reportStatus(ctx.request.body ?? {});
+  });
+
+  router.get('/api/status/recent-changes', async (ctx) => {
+    const query = parseRequest(recentChangesQuerySchema, ctx.query, 'recent-changes query');
+    ctx.body = await controlPlane.recentChanges({
+      ...(query.limit !== undefined ? { limit: query.limit } : {}),
+      ...(query.after !== undefined ? { afterSequence: query.after } : {}),
+      ...(query.instanceId !== undefined ? { instanceId: query.instanceId } : {}),
+    });
+  });
+
+  router.get('/api/status/:id/status', async (ctx) => {
+    ctx.body = await controlPlane.status(ctx.params.id!);
+  });
+
+  router.get('/api/platforms', async (ctx) => {
+    const workers = await controlPlane.platforms();
+    const platforms = ['process', 'docker', 'kubernetes'].map((platform) => {
+      const live = workers.filter((worker) => worker.platform === platform);
+      return { platform, available: live.some((worker) => worker.available), workers: live };
+    });
+    ctx.body = { platforms };
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const ready = await controlPlane.ready();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not ready' };
+  });
+
+  return router;
+}

@@ -1,0 +1,123 @@
+/**
+ * Types of the instance lifecycle machine: its states, context, events and the
+ * inputs of the side-effect actors it invokes. Plain data only, so a snapshot
+ * can be persisted and an event can travel through the transport.
+ */
+import type { PlatformType, WorkloadRef } from '../platforms/driver.js';
+
+export const instanceStatuses = [
+  'Pending',
+  'Starting',
+  'Running',
+  'Stopping',
+  'Stopped',
+  'Failed',
+  'Deleting',
+  'Deleted',
+] as const;
+export type InstanceStatus = (typeof instanceStatuses)[number];
+
+/** What the user asked for. */
+export type DesiredState = 'Running' | 'Stopped' | 'Deleted';
+
+/** What the platform last reported about the workload. */
+export const observedStates = ['None', 'Starting', 'Running', 'Stopped', 'Exited', 'Failed', 'Unknown'] as const;
+export type ObservedState = (typeof observedStates)[number];
+
+export interface Failure {
+  reason: string;
+  /** ISO 8601. */
+  at: string;
+  exitCode?: number | null;
+  signal?: string | null;
+  lastLogLines?: string[];
+  details?: Record<string, unknown>;
+}
+
+/** One transition: what caused it and when. */
+export interface HistoryEntry {
+  /** ISO 8601. */
+  at: string;
+  from: InstanceStatus | null;
+  to: InstanceStatus;
+  /** The event type that caused the transition. */
+  cause: string;
+  reason?: string;
+}
+
+export interface RestartPolicy {
+  /** First delay after a failure while the desired state is Running. */
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface InstanceContext {
+  instanceId: string;
+  platform: PlatformType;
+  /** The state the machine is in (kept in context so each transition knows where it came from). */
+  status: InstanceStatus | null;
+  desired: DesiredState;
+  observed: ObservedState;
+  /** Bumped on every accepted configuration change. */
+  generation: number;
+  /** The generation the workload actually runs (null before the first start). */
+  observedGeneration: number | null;
+  workload: WorkloadRef | null;
+  failure: Failure | null;
+  /** Consecutive failed starts or crashes since the last healthy start. */
+  consecutiveFailures: number;
+  /** Set by restart: after Stopping, start again. */
+  restartPending: boolean;
+  startTimeoutMs: number;
+  restartPolicy: RestartPolicy;
+  /**
+   * Absolute deadlines (epoch ms). XState `after` delays are not restored from
+   * a persisted snapshot, so the delays are derived from these on re-entry.
+   */
+  startDeadline: number | null;
+  retryAt: number | null;
+  history: HistoryEntry[];
+  historyLimit: number;
+}
+
+export interface InstanceInput {
+  instanceId: string;
+  platform: PlatformType;
+  generation?: number;
+  startTimeoutMs: number;
+  restartPolicy: RestartPolicy;
+  historyLimit?: number;
+}
+
+/** Requests a user makes (through HTTP or the library API). */
+export type InstanceRequestEvent =
+  | { type: 'instance.start' }
+  | { type: 'instance.stop' }
+  | { type: 'instance.restart' }
+  | { type: 'instance.delete' }
+  | { type: 'instance.configure'; generation: number };
+
+/** Facts the platform reports. */
+export type InstanceObservationEvent =
+  | {
+      type: 'workload.exited';
+      workloadId: string;
+      exitCode: number | null;
+      signal: string | null;
+      lastLogLines: string[];
+      details?: Record<string, unknown>;
+    }
+  | { type: 'observed.report'; status: 'Running' | 'Stopped' | 'Failed'; source: string; message?: string };
+
+export type InstanceEvent = InstanceRequestEvent | InstanceObservationEvent;
+
+export interface StartWorkloadInput {
+  instanceId: string;
+  generation: number;
+  /** Absolute deadline (epoch ms) for the workload to become healthy. */
+  deadline: number;
+}
+
+export interface StopWorkloadInput {
+  instanceId: string;
+}

@@ -1,0 +1,378 @@
+/**
+ * The lifecycle of one Drasi Server instance, as an XState v5 machine. It is
+ * the single source of truth for what may happen next: a request it has no
+ * transition for is refused (the HTTP layer answers 409 with the state).
+ *
+ * The machine is pure: side effects are the invoked actors `startWorkload`,
+ * `stopWorkload` and `removeWorkload`, which the actor layer provides with
+ * `machine.provide({ actors })`, and the clock is injected.
+ *
+ * Desired vs observed: requests change `desired`; a command in flight is never
+ * abandoned — when it settles, the machine moves towards whatever is desired
+ * by then (a stop during Starting waits for the start, then stops).
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import type { StopOutcome, WorkloadRef } from '../platforms/driver.js';
+import type {
+  DesiredState,
+  Failure,
+  HistoryEntry,
+  InstanceContext,
+  InstanceEvent,
+  InstanceInput,
+  InstanceStatus,
+  StartWorkloadInput,
+  StopWorkloadInput,
+} from './instance-types.js';
+
+export * from './instance-types.js';
+
+/** Bumped whenever the shape of the context or the states change (persisted snapshots carry it). */
+export const instanceMachineVersion = 1;
+
+export interface InstanceMachineDeps {
+  /** Epoch milliseconds; injected so tests can use a simulated clock. */
+  now: () => number;
+}
+
+function notProvided(name: string): never {
+  throw new Error(`the "${name}" actor was not provided to the instance machine`);
+}
+
+/** Exponential backoff: initial * 2^(failures-1), capped. */
+export function restartBackoffMs(failures: number, policy: InstanceContext['restartPolicy']): number {
+  const exponent = Math.max(0, failures - 1);
+  return Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.min(exponent, 30));
+}
+
+/** Reads what a failed side effect told us (a DraasError's details, or a plain error). */
+export function failureFrom(error: unknown, at: string, prefix = ''): Failure {
+  const message = error instanceof Error ? error.message : String(error);
+  const details =
+    typeof error === 'object' && error !== null && 'details' in error && typeof error.details === 'object' && error.details !== null
+      ? (error.details as Record<string, unknown>)
+      : {};
+  const failure: Failure = { reason: prefix + message, at };
+  if (typeof details.exitCode === 'number' || details.exitCode === null) failure.exitCode = details.exitCode as number | null;
+  if (typeof details.signal === 'string' || details.signal === null) failure.signal = details.signal as string | null;
+  if (Array.isArray(details.lastLogLines)) failure.lastLogLines = details.lastLogLines.map(String);
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  if (typeof code === 'string') failure.details = { code };
+  return failure;
+}
+
+function causeOf(eventType: string): string {
+  // xstate.done.actor.startWorkload → startWorkload.done; xstate.after.… → timer
+  const done = /^xstate\.done\.actor\.(\w+)/.exec(eventType);
+  if (done) return `${done[1]}.done`;
+  const failed = /^xstate\.error\.actor\.(\w+)/.exec(eventType);
+  if (failed) return `${failed[1]}.error`;
+  if (eventType.startsWith('xstate.after')) return 'deadline';
+  return eventType;
+}
+
+export function createInstanceMachine(deps: InstanceMachineDeps) {
+  const iso = () => new Date(deps.now()).toISOString();
+
+  /** Entry action of every state: records the transition in the bounded history. */
+  const enter = (to: InstanceStatus) => ({ type: 'record' as const, params: { to } });
+  const want = (desired: DesiredState, restartPending = false) => ({
+    type: 'want' as const,
+    params: { desired, restartPending },
+  });
+
+  return setup({
+    types: {
+      context: {} as InstanceContext,
+      events: {} as InstanceEvent,
+      input: {} as InstanceInput,
+    },
+    actors: {
+      startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async () => notProvided('startWorkload')),
+      stopWorkload: fromPromise<StopOutcome, StopWorkloadInput>(async () => notProvided('stopWorkload')),
+      removeWorkload: fromPromise<void, StopWorkloadInput>(async () => notProvided('removeWorkload')),
+    },
+    actions: {
+      record: assign(({ context, event }, params: { to: InstanceStatus }) => {
+        const entry: HistoryEntry = { at: iso(), from: context.status, to: params.to, cause: causeOf(event.type) };
+        if (params.to === 'Failed' && context.failure) entry.reason = context.failure.reason;
+        const history = [...context.history, entry];
+        return {
+          status: params.to,
+          history: history.length > context.historyLimit ? history.slice(-context.historyLimit) : history,
+        };
+      }),
+      want: assign((_, params: { desired: DesiredState; restartPending: boolean }) => ({
+        desired: params.desired,
+        restartPending: params.restartPending,
+      })),
+    },
+    guards: {
+      wantsRunning: ({ context }) => context.desired === 'Running',
+      wantsStopped: ({ context }) => context.desired === 'Stopped',
+      wantsDeleted: ({ context }) => context.desired === 'Deleted',
+      restartPending: ({ context }) => context.restartPending,
+      isCurrentWorkload: ({ context, event }) =>
+        event.type === 'workload.exited' && context.workload?.workloadId === event.workloadId,
+      isNewerGeneration: ({ context, event }) =>
+        event.type === 'instance.configure' && event.generation > context.generation,
+      reportsDown: ({ event }) => event.type === 'observed.report' && event.status !== 'Running',
+      reportsRunning: ({ event }) => event.type === 'observed.report' && event.status === 'Running',
+    },
+    delays: {
+      untilStartDeadline: ({ context }) => Math.max(0, (context.startDeadline ?? deps.now()) - deps.now()),
+      untilRetry: ({ context }) => Math.max(0, (context.retryAt ?? deps.now()) - deps.now()),
+    },
+  }).createMachine({
+    id: 'instance',
+    initial: 'Pending',
+    context: ({ input }) => ({
+      instanceId: input.instanceId,
+      platform: input.platform,
+      status: null,
+      desired: 'Stopped',
+      observed: 'None',
+      generation: input.generation ?? 1,
+      observedGeneration: null,
+      workload: null,
+      failure: null,
+      consecutiveFailures: 0,
+      restartPending: false,
+      startTimeoutMs: input.startTimeoutMs,
+      restartPolicy: input.restartPolicy,
+      startDeadline: null,
+      retryAt: null,
+      history: [],
+      historyLimit: input.historyLimit ?? 32,
+    }),
+    on: {
+      'instance.configure': {
+        guard: 'isNewerGeneration',
+        actions: assign({ generation: ({ event }) => event.generation }),
+      },
+    },
+    states: {
+      Pending: {
+        entry: enter('Pending'),
+        on: {
+          'instance.start': { target: 'Starting', actions: want('Running') },
+          // Nothing exists on a platform yet: no worker needs to be asked.
+          'instance.delete': { target: 'Deleted', actions: want('Deleted') },
+        },
+      },
+      Starting: {
+        entry: [
+          enter('Starting'),
+          assign({
+            observed: 'Starting',
+            restartPending: false,
+            retryAt: null,
+            startDeadline: ({ context }) => deps.now() + context.startTimeoutMs,
+          }),
+        ],
+        invoke: {
+          src: 'startWorkload',
+          input: ({ context }) => ({
+            instanceId: context.instanceId,
+            generation: context.generation,
+            deadline: context.startDeadline ?? deps.now() + context.startTimeoutMs,
+          }),
+          onDone: [
+            {
+              guard: 'wantsDeleted',
+              target: 'Deleting',
+              actions: assign({ workload: ({ event }) => event.output, observed: 'Running' }),
+            },
+            {
+              guard: 'wantsStopped',
+              target: 'Stopping',
+              actions: assign({ workload: ({ event }) => event.output, observed: 'Running' }),
+            },
+            {
+              target: 'Running',
+              actions: assign({
+                workload: ({ event }) => event.output,
+                observedGeneration: ({ event }) => event.output.generation,
+                observed: 'Running',
+                failure: null,
+                consecutiveFailures: 0,
+              }),
+            },
+          ],
+          onError: [
+            { guard: 'wantsDeleted', target: 'Deleting' },
+            {
+              guard: 'wantsStopped',
+              target: 'Stopped',
+              actions: assign({ observed: 'Failed', workload: null }),
+            },
+            {
+              target: 'Failed',
+              actions: assign({
+                failure: ({ event }) => failureFrom(event.error, iso(), 'start failed: '),
+                observed: 'Failed',
+                workload: null,
+                consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
+              }),
+            },
+          ],
+        },
+        after: {
+          untilStartDeadline: [
+            { guard: 'wantsDeleted', target: 'Deleting' },
+            { guard: 'wantsStopped', target: 'Stopping' },
+            {
+              target: 'Failed',
+              actions: assign({
+                failure: ({ context }) => ({
+                  reason: `start failed: not running within ${context.startTimeoutMs} ms`,
+                  at: iso(),
+                }),
+                observed: 'Unknown',
+                consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
+              }),
+            },
+          ],
+        },
+        exit: assign({ startDeadline: null }),
+        on: {
+          'instance.start': { actions: want('Running') },
+          'instance.restart': { actions: want('Running') },
+          'instance.stop': { actions: want('Stopped') },
+          'instance.delete': { actions: want('Deleted') },
+        },
+      },
+      Running: {
+        entry: enter('Running'),
+        on: {
+          'instance.start': {},
+          'instance.stop': { target: 'Stopping', actions: want('Stopped') },
+          'instance.restart': { target: 'Stopping', actions: want('Running', true) },
+          'instance.delete': { target: 'Deleting', actions: want('Deleted') },
+          'workload.exited': {
+            guard: 'isCurrentWorkload',
+            target: 'Failed',
+            actions: assign({
+              failure: ({ event }) => {
+                if (event.type !== 'workload.exited') throw new Error('unreachable');
+                const how = event.signal ? `signal ${event.signal}` : `code ${event.exitCode}`;
+                const failure: Failure = {
+                  reason: `workload exited unexpectedly with ${how}`,
+                  at: iso(),
+                  exitCode: event.exitCode,
+                  signal: event.signal,
+                  lastLogLines: event.lastLogLines,
+                };
+                if (event.details) failure.details = event.details;
+                return failure;
+              },
+              observed: 'Exited',
+              workload: null,
+              consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
+            }),
+          },
+          'observed.report': [
+            { guard: 'reportsRunning', actions: assign({ observed: 'Running' }) },
+            {
+              guard: 'reportsDown',
+              target: 'Failed',
+              actions: assign({
+                failure: ({ event }) => {
+                  if (event.type !== 'observed.report') throw new Error('unreachable');
+                  const said = event.message ? `: ${event.message}` : '';
+                  return { reason: `${event.source} reported ${event.status}${said}`, at: iso() };
+                },
+                observed: ({ event }) => (event.type === 'observed.report' ? event.status : 'Unknown'),
+                consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
+              }),
+            },
+          ],
+        },
+      },
+      Stopping: {
+        entry: [enter('Stopping'), assign({ observed: 'Running' })],
+        invoke: {
+          src: 'stopWorkload',
+          input: ({ context }) => ({ instanceId: context.instanceId }),
+          onDone: [
+            { guard: 'wantsDeleted', target: 'Deleting', actions: assign({ observed: 'Stopped', workload: null }) },
+            { guard: 'restartPending', target: 'Starting', actions: assign({ observed: 'Stopped', workload: null }) },
+            { target: 'Stopped', actions: assign({ observed: 'Stopped', workload: null, failure: null }) },
+          ],
+          onError: {
+            target: 'Failed',
+            actions: assign({
+              failure: ({ event }) => failureFrom(event.error, iso(), 'stop failed: '),
+              observed: 'Unknown',
+              restartPending: false,
+            }),
+          },
+        },
+        on: {
+          'instance.stop': { actions: want('Stopped') },
+          'instance.start': { actions: want('Running', true) },
+          'instance.restart': { actions: want('Running', true) },
+          'instance.delete': { actions: want('Deleted') },
+        },
+      },
+      Stopped: {
+        entry: enter('Stopped'),
+        on: {
+          'instance.start': { target: 'Starting', actions: want('Running') },
+          'instance.restart': { target: 'Starting', actions: want('Running') },
+          'instance.stop': { actions: want('Stopped') },
+          'instance.delete': { target: 'Deleting', actions: want('Deleted') },
+          'observed.report': { guard: 'reportsDown', actions: assign({ observed: ({ event }) => (event.type === 'observed.report' ? event.status : 'Unknown') }) },
+        },
+      },
+      Failed: {
+        entry: [
+          enter('Failed'),
+          assign({
+            retryAt: ({ context }) =>
+              context.desired === 'Running'
+                ? deps.now() + restartBackoffMs(context.consecutiveFailures, context.restartPolicy)
+                : null,
+          }),
+        ],
+        after: {
+          untilRetry: { guard: 'wantsRunning', target: 'Starting' },
+        },
+        exit: assign({ retryAt: null }),
+        on: {
+          'instance.start': { target: 'Starting', actions: want('Running') },
+          'instance.restart': { target: 'Starting', actions: want('Running') },
+          // The workload may be half alive (a stop that failed, a start that timed out): ask the worker.
+          'instance.stop': { target: 'Stopping', actions: want('Stopped') },
+          'instance.delete': { target: 'Deleting', actions: want('Deleted') },
+          'observed.report': { guard: 'reportsDown', actions: assign({ observed: ({ event }) => (event.type === 'observed.report' ? event.status : 'Unknown') }) },
+        },
+      },
+      Deleting: {
+        entry: [enter('Deleting'), assign({ restartPending: false })],
+        invoke: {
+          src: 'removeWorkload',
+          input: ({ context }) => ({ instanceId: context.instanceId }),
+          onDone: { target: 'Deleted', actions: assign({ observed: 'None', workload: null }) },
+          onError: {
+            target: 'Failed',
+            actions: assign({ failure: ({ event }) => failureFrom(event.error, iso(), 'delete failed: '), observed: 'Unknown' }),
+          },
+        },
+        on: {
+          'instance.delete': {},
+          'instance.configure': { guard: () => false },
+        },
+      },
+      Deleted: {
+        type: 'final',
+        entry: enter('Deleted'),
+        on: {
+          'instance.configure': { guard: () => false },
+        },
+      },
+    },
+  });
+}
+
+export type InstanceMachine = ReturnType<typeof createInstanceMachine>;
