@@ -114,8 +114,12 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       restartPending: ({ context }) => context.restartPending,
       isCurrentWorkload: ({ context, event }) =>
         event.type === 'workload.exited' && context.workload?.workloadId === event.workloadId,
-      isNewerGeneration: ({ context, event }) =>
-        event.type === 'instance.configure' && event.generation > context.generation,
+      // Config changes are accepted until the instance is being deleted; a generation never goes back.
+      acceptsConfiguration: ({ context, event }) =>
+        event.type === 'instance.configure' &&
+        event.generation > context.generation &&
+        context.status !== 'Deleting' &&
+        context.status !== 'Deleted',
       reportsDown: ({ event }) => event.type === 'observed.report' && event.status !== 'Running',
       reportsRunning: ({ event }) => event.type === 'observed.report' && event.status === 'Running',
     },
@@ -147,7 +151,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
     }),
     on: {
       'instance.configure': {
-        guard: 'isNewerGeneration',
+        guard: 'acceptsConfiguration',
         actions: assign({ generation: ({ event }) => event.generation }),
       },
     },
@@ -171,6 +175,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           }),
         ],
         invoke: {
+          id: 'startWorkload',
           src: 'startWorkload',
           input: ({ context }) => ({
             instanceId: context.instanceId,
@@ -245,7 +250,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       Running: {
         entry: enter('Running'),
         on: {
-          'instance.start': {},
+          // Targetless but with an action, so that `can()` accepts it: starting what runs is success.
+          'instance.start': { actions: want('Running') },
           'instance.stop': { target: 'Stopping', actions: want('Stopped') },
           'instance.restart': { target: 'Stopping', actions: want('Running', true) },
           'instance.delete': { target: 'Deleting', actions: want('Deleted') },
@@ -292,6 +298,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       Stopping: {
         entry: [enter('Stopping'), assign({ observed: 'Running' })],
         invoke: {
+          id: 'stopWorkload',
           src: 'stopWorkload',
           input: ({ context }) => ({ instanceId: context.instanceId }),
           onDone: [
@@ -351,6 +358,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       Deleting: {
         entry: [enter('Deleting'), assign({ restartPending: false })],
         invoke: {
+          id: 'removeWorkload',
           src: 'removeWorkload',
           input: ({ context }) => ({ instanceId: context.instanceId }),
           onDone: { target: 'Deleted', actions: assign({ observed: 'None', workload: null }) },
@@ -360,16 +368,12 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           },
         },
         on: {
-          'instance.delete': {},
-          'instance.configure': { guard: () => false },
+          'instance.delete': { actions: want('Deleted') },
         },
       },
       Deleted: {
         type: 'final',
         entry: enter('Deleted'),
-        on: {
-          'instance.configure': { guard: () => false },
-        },
       },
     },
   });
