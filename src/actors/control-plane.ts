@@ -97,7 +97,7 @@ export class ControlPlane {
   }
 
   /** Subscribes to worker events. Call once before use. */
-  async start(): Promise<void> {
+  async open(): Promise<void> {
     this.subscriptions.push(
       await this.transport.subscribe(topics.workloadEvents, (event) => this.onWorkloadEvent(event)),
     );
@@ -111,7 +111,7 @@ export class ControlPlane {
         startWorkload: fromPromise<WorkloadRef, { instanceId: string; generation: number; deadline: number }>(
           async ({ input, signal }) => {
             const record = await this.requireRecord(input.instanceId);
-            const spec = this.workloadSpec(record, Math.max(1, input.deadline - this.now()));
+            const spec = this.workloadSpec(record, this.startTimeoutMs);
             return this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
               timeoutMs: spec.startTimeoutMs + this.replySlackMs,
               signal,
@@ -158,7 +158,8 @@ export class ControlPlane {
         instanceId: record.id,
         platform: record.platformType,
         generation: record.generation,
-        startTimeoutMs: this.startTimeoutMs,
+        // The machine's deadline is a backstop behind the driver's own and the reply timeout.
+        startTimeoutMs: this.startTimeoutMs + 2 * this.replySlackMs,
         restartPolicy: this.restartPolicy,
         historyLimit: this.historyLimit,
       },
@@ -290,32 +291,32 @@ export class ControlPlane {
   }
 
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
-  async startInstance(id: string, options: CallOptions = {}): Promise<InstanceView> {
+  async start(id: string, options: CallOptions = {}): Promise<InstanceView> {
     await this.requestLifecycle(id, { type: 'instance.start' }, this.startTimeoutMs + 2 * this.replySlackMs, options);
     return this.view(id);
   }
 
   /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
-  async stopInstance(id: string, options: CallOptions = {}): Promise<InstanceView> {
+  async stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
     const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
     await this.requestLifecycle(id, { type: 'instance.stop' }, timeout, options);
     return this.view(id);
   }
 
   /** Stops (if running) and starts again; resolves once Running with a new workload. */
-  async restartInstance(id: string, options: CallOptions = {}): Promise<InstanceView> {
+  async restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
     const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
     await this.requestLifecycle(id, { type: 'instance.restart' }, timeout, options);
     return this.view(id);
   }
 
   /** Stops and removes the workload and forgets the instance. */
-  async deleteInstance(id: string, options: CallOptions = {}): Promise<void> {
+  async delete(id: string, options: CallOptions = {}): Promise<void> {
     const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
     await this.requestLifecycle(id, { type: 'instance.delete' }, timeout, options);
   }
 
-  async getConfiguration(id: string): Promise<{ instanceId: string; generation: number; configuration: Record<string, unknown> }> {
+  async getConfig(id: string): Promise<{ instanceId: string; generation: number; configuration: Record<string, unknown> }> {
     this.requireActor(id);
     const record = await this.requireRecord(id);
     return { instanceId: id, generation: record.generation, configuration: record.configuration };
@@ -326,7 +327,7 @@ export class ControlPlane {
    * invalid config changes nothing. Bumps the generation; a running workload
    * keeps its generation until it is restarted.
    */
-  async patchConfiguration(id: string, patch: unknown) {
+  async patchConfig(id: string, patch: unknown) {
     const actor = this.requireActor(id);
     return this.records.run(id, async () => {
       const record = await this.requireRecord(id);

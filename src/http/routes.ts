@@ -36,20 +36,20 @@ export function createRoutes(controlPlane: ControlPlane): Router {
   });
 
   router.delete('/api/server/instances/:id', async (ctx) => {
-    await controlPlane.deleteInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+    await controlPlane.delete(ctx.params.id!, { signal: requestSignal(ctx) });
     ctx.status = 204;
   });
 
   router.post('/api/server/instances/:id/start', async (ctx) => {
-    ctx.body = await controlPlane.startInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+    ctx.body = await controlPlane.start(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
   router.post('/api/server/instances/:id/stop', async (ctx) => {
-    ctx.body = await controlPlane.stopInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+    ctx.body = await controlPlane.stop(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
   router.post('/api/server/instances/:id/restart', async (ctx) => {
-    ctx.body = await controlPlane.restartInstance(ctx.params.id!, { signal: requestSignal(ctx) });
+    ctx.body = await controlPlane.restart(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
   router.get('/api/server/instances/:id/logs', async (ctx) => {
@@ -59,11 +59,11 @@ export function createRoutes(controlPlane: ControlPlane): Router {
   });
 
   router.get('/api/configuration/instances/:id', async (ctx) => {
-    ctx.body = await controlPlane.getConfiguration(ctx.params.id!);
+    ctx.body = await controlPlane.getConfig(ctx.params.id!);
   });
 
   router.patch('/api/configuration/instances/:id', async (ctx) => {
-    ctx.body = await controlPlane.patchConfiguration(ctx.params.id!, ctx.request.body);
+    ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body);
   });
 
   router.post('/api/status/updates', async (ctx) => {

@@ -1,0 +1,23 @@
+/**
+ * DRaaS as a library: embed the control plane in a Node program, drive
+ * instances without HTTP, or mount the REST API in your own Koa app.
+ *
+ * ```ts
+ * import { createControlPlane } from 'draas';
+ * const draas = await createControlPlane({ dataDir: './.draas', drasiServer: '/usr/local/bin/drasi-server' });
+ * await draas.create({ name: 'analytics', configuration: { sources: [], queries: [], reactions: [] } });
+ * await draas.start('analytics');
+ * ```
+ */
+export { createControlPlane, EmbeddedControlPlane, type EmbeddedControlPlaneOptions } from './embedded.js';
+export { ControlPlane, type ControlPlaneOptions, type InstanceEventEnvelope, type StatusChangedPayload, type CallOptions } from './actors/control-plane.js';
+export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
+export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';
+export type { InstanceView, InstanceStatusView } from './api/instance-view.js';
+export type { InstanceStatus, DesiredState, ObservedState, Failure, HistoryEntry, RestartPolicy } from './machines/instance-types.js';
+export type { PlatformDriver, PlatformType, WorkloadSpec, WorkloadRef } from './platforms/driver.js';
+export type { Transport, WorkerPresence } from './transport/transport.js';
+export { MemoryTransport } from './transport/memory.js';
+export type { InstanceStore, InstanceRecord, StatusChange } from './store/instance-store.js';
+export { createHttpApp } from './http/app.js';
+export * from './errors.js';
