@@ -15,12 +15,12 @@ export type Outcome = { ok: true } | { ok: false; error: Error } | undefined;
 
 /** Turns a recorded failure into the error a caller should see (503/504 for transport faults). */
 export function errorFromFailure(failure: Failure | null, status: InstanceStatus): DraasError {
-  const details: Record<string, unknown> = { state: status };
-  if (!failure) return new WorkloadFailedError(`instance is ${status}`, details);
+  if (!failure) return new WorkloadFailedError(`instance is ${status}`, { state: status });
+  const { code, ...facts } = failure.details ?? {};
+  const details: Record<string, unknown> = { ...facts, state: status };
   if (failure.exitCode !== undefined) details.exitCode = failure.exitCode;
   if (failure.signal !== undefined) details.signal = failure.signal;
   if (failure.lastLogLines) details.lastLogLines = failure.lastLogLines;
-  const code = failure.details?.code;
   if (code === 'no-live-worker' || code === 'worker-timeout') return new DraasError(code, failure.reason, details);
   return new WorkloadFailedError(failure.reason, details);
 }

@@ -15,8 +15,9 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
   app.use(problemMiddleware(options.log ?? ((message) => console.error(message))));
   app.use(
     bodyParser({
+      // Its default JSON types include application/json-patch+json. (extendTypes merges arrays by
+      // index and would replace application/json.)
       enableTypes: ['json'],
-      extendTypes: { json: ['application/json-patch+json'] },
       jsonLimit: '1mb',
       // Any JSON value, not only objects: a JSON Patch is an array.
       jsonStrict: false,

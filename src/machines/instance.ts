@@ -57,7 +57,10 @@ export function failureFrom(error: unknown, at: string, prefix = ''): Failure {
   if (typeof details.signal === 'string' || details.signal === null) failure.signal = details.signal as string | null;
   if (Array.isArray(details.lastLogLines)) failure.lastLogLines = details.lastLogLines.map(String);
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-  if (typeof code === 'string') failure.details = { code };
+  const { exitCode: _exitCode, signal: _signal, lastLogLines: _lines, ...rest } = details;
+  if (typeof code === 'string' || Object.keys(rest).length > 0) {
+    failure.details = { ...rest, ...(typeof code === 'string' ? { code } : {}) };
+  }
   return failure;
 }
 
