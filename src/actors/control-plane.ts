@@ -142,7 +142,7 @@ export class ControlPlane {
       config: buildServerConfig(parseDrasiConfig(record.configuration), {
         id: record.id,
         host: server.host,
-        logLevel: server.logLevel,
+        ...(server.logLevel !== undefined ? { logLevel: server.logLevel } : {}),
       }),
       env: record.environment,
       startTimeoutMs,
@@ -254,7 +254,7 @@ export class ControlPlane {
         platformType: (body.platformType ?? 'process') as PlatformType,
         serverConfiguration: {
           host: server.host ?? this.defaultHost,
-          logLevel: server.logLevel ?? 'info',
+          ...(server.logLevel !== undefined ? { logLevel: server.logLevel } : {}),
           ...(server.port !== undefined ? { port: server.port } : {}),
         },
         environment: body.environment ?? {},

@@ -14,7 +14,8 @@ export interface InstanceRecord {
   id: string;
   description: string;
   platformType: PlatformType;
-  serverConfiguration: { host: string; port?: number; logLevel: LogLevel };
+  /** `logLevel`, when set, overrides the configuration document's own. */
+  serverConfiguration: { host: string; port?: number; logLevel?: LogLevel };
   environment: Record<string, string>;
   /** The Drasi Server config document as the user gave it (validated). */
   configuration: Record<string, unknown>;

@@ -1,0 +1,25 @@
+/**
+ * The Drasi Server config model: schema, validation, rendering, the document
+ * handed to the server, and JSON Patch updates. Pure: no I/O anywhere.
+ */
+export {
+  drasiServerConfigSchema,
+  instanceSchema,
+  querySchema,
+  reactionSchema,
+  sourceSchema,
+  sourceSubscriptionSchema,
+  LOG_LEVELS,
+  type DrasiInstanceConfig,
+  type DrasiServerConfig,
+  type LogLevel,
+  type QueryConfig,
+  type ReactionConfig,
+  type SourceConfig,
+  type SourceSubscriptionConfig,
+} from './config-schema.js';
+export { parseDrasiConfig, parseDrasiConfigYaml } from './validate-config.js';
+export { renderConfigYaml, renderServerConfigYaml } from './render-config.js';
+export { buildServerConfig, type ServerSettings } from './server-config.js';
+export { applyConfigPatch } from './config-patch.js';
+export { containsEnvRef, isEnvRef } from './env-ref.js';
