@@ -4,48 +4,8 @@
  * about processes (the end-to-end suite covers those).
  */
 import test from 'ava';
-import type { AddressInfo } from 'node:net';
-import { ControlPlane } from '../../src/actors/control-plane.js';
-import { PlatformWorker } from '../../src/actors/platform-worker.js';
 import { WorkloadFailedError } from '../../src/errors.js';
-import { createHttpApp } from '../../src/http/app.js';
-import { MemoryTransport } from '../../src/transport/memory.js';
-import { MemoryDriver } from '../fixtures/memory-driver.js';
-
-async function serve(t: import('ava').ExecutionContext, options: { worker?: boolean; startTimeoutMs?: number } = {}) {
-  const transport = new MemoryTransport();
-  const driver = new MemoryDriver();
-  const worker = new PlatformWorker({ transport, driver, heartbeatMs: 60_000 });
-  if (options.worker !== false) await worker.start();
-  const controlPlane = new ControlPlane({
-    transport,
-    startTimeoutMs: options.startTimeoutMs ?? 2_000,
-    replySlackMs: 100,
-    stopGraceMs: 100,
-    restartPolicy: { initialBackoffMs: 60_000, maxBackoffMs: 60_000 },
-  });
-  await controlPlane.open();
-  const server = createHttpApp(controlPlane, { log: () => undefined }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t.teardown(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await controlPlane.close();
-    await worker.close();
-  });
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (body !== undefined) {
-      init.body = typeof body === 'string' ? body : JSON.stringify(body);
-      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-    }
-    const response = await fetch(base + path, init);
-    const text = await response.text();
-    return { status: response.status, type: response.headers.get('content-type') ?? '', headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-  };
-  return { call, driver, controlPlane };
-}
+import { serve } from '../helpers/memory-api.js';
 
 function isProblem(t: import('ava').ExecutionContext, response: { status: number; type: string; body: Record<string, unknown> | undefined }, status: number, code: string) {
   t.is(response.status, status);

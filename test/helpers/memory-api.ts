@@ -1,0 +1,44 @@
+/** A control plane with the in-memory driver behind a real HTTP server on an ephemeral port. */
+import type { ExecutionContext } from 'ava';
+import type { AddressInfo } from 'node:net';
+import { ControlPlane } from '../../src/actors/control-plane.js';
+import { PlatformWorker } from '../../src/actors/platform-worker.js';
+import { createHttpApp } from '../../src/http/app.js';
+import { MemoryTransport } from '../../src/transport/memory.js';
+import { MemoryDriver } from '../fixtures/memory-driver.js';
+
+export async function serve(t: ExecutionContext, options: { worker?: boolean; startTimeoutMs?: number } = {}) {
+  const transport = new MemoryTransport();
+  const driver = new MemoryDriver();
+  const worker = new PlatformWorker({ transport, driver, heartbeatMs: 60_000 });
+  if (options.worker !== false) await worker.start();
+  const controlPlane = new ControlPlane({
+    transport,
+    startTimeoutMs: options.startTimeoutMs ?? 2_000,
+    replySlackMs: 100,
+    stopGraceMs: 100,
+    restartPolicy: { initialBackoffMs: 60_000, maxBackoffMs: 60_000 },
+  });
+  await controlPlane.open();
+  const server = createHttpApp(controlPlane, { log: () => undefined }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.teardown(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await controlPlane.close();
+    await worker.close();
+  });
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(base + path, init);
+    const text = await response.text();
+    return { status: response.status, type: response.headers.get('content-type') ?? '', headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  };
+  return { call, driver, controlPlane };
+}
+
