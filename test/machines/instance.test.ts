@@ -1,4 +1,6 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { lifecycleDocument } from '../../src/machines/lifecycle-document.js';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { createInstanceMachine, restartBackoffMs, type InstanceEvent } from '../../src/machines/instance.js';
 import type { StopOutcome, WorkloadRef } from '../../src/platforms/driver.js';
@@ -353,4 +355,10 @@ test('the history is bounded, newest kept', async (t) => {
   }
   t.is(h.context().history.length, 4);
   t.is(h.context().history.at(-1)!.to, 'Running');
+});
+
+test('docs/lifecycle.md shows the current machine', (t) => {
+  const onDisk = readFileSync(new URL('../../docs/lifecycle.md', import.meta.url), 'utf8');
+  t.is(onDisk, lifecycleDocument(), 'run `npm run docs:lifecycle` and commit docs/lifecycle.md');
+  t.regex(onDisk, /Running --> Failed: workload\.exited \[isCurrentWorkload\]/);
 });
