@@ -71,6 +71,7 @@ function causeOf(eventType: string): string {
   const failed = /^xstate\.error\.actor\.(\w+)/.exec(eventType);
   if (failed) return `${failed[1]}.error`;
   if (eventType.startsWith('xstate.after')) return 'deadline';
+  if (eventType === 'xstate.init') return 'created';
   return eventType;
 }
 

@@ -105,7 +105,7 @@ test('start: Pending → Starting → Running once the workload is healthy', asy
   t.deepEqual(
     h.context().history.map((entry) => [entry.from, entry.to, entry.cause]),
     [
-      [null, 'Pending', 'xstate.init'],
+      [null, 'Pending', 'created'],
       ['Pending', 'Starting', 'instance.start'],
       ['Starting', 'Running', 'startWorkload.done'],
     ],

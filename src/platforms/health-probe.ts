@@ -1,0 +1,118 @@
+import { isIP } from 'node:net';
+
+export interface HealthProbeOptions {
+  /** E.g. `http://127.0.0.1:18081/health`. */
+  url: string;
+  /** Give up after this long (measured with `clock`). */
+  timeoutMs: number;
+  /** Pause between attempts. Default 100 ms. */
+  intervalMs?: number;
+  /** Longest a single request may take. Default 2 s (and never past the deadline). */
+  attemptTimeoutMs?: number;
+  /** Stops the probe at once; the outcome is then `aborted`. */
+  signal?: AbortSignal;
+  clock?: () => number;
+  /**
+   * Asked after each 200: a reason to keep waiting (e.g. "the port is answered
+   * by another process"), or undefined to accept the answer.
+   */
+  verify?: () => Promise<string | undefined>;
+}
+
+export type HealthProbeOutcome =
+  | { healthy: true; attempts: number }
+  | { healthy: false; reason: 'timeout' | 'aborted'; attempts: number; lastError: string | undefined };
+
+export interface HealthCheck {
+  ok: boolean;
+  status?: number;
+  error?: string;
+}
+
+/** One `GET` of the health URL: ok when it answers 200. Never throws. */
+export async function checkHealth(url: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<HealthCheck> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${options.timeoutMs} ms`)), Math.max(1, options.timeoutMs));
+  const onAbort = (): void => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (options.signal?.aborted) return { ok: false, error: 'aborted' };
+    const response = await fetch(url, { signal: controller.signal, redirect: 'manual' });
+    // Always consume the body so the connection is released.
+    await response.arrayBuffer();
+    return response.status === 200 ? { ok: true, status: 200 } : { ok: false, status: response.status, error: `HTTP ${response.status}` };
+  } catch (error) {
+    return { ok: false, error: describeFetchError(error) };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Polls `GET <url>` until it answers 200, the deadline passes or the signal
+ * aborts. Never throws: the outcome says which.
+ */
+export async function waitForHealthy(options: HealthProbeOptions): Promise<HealthProbeOutcome> {
+  const clock = options.clock ?? Date.now;
+  const intervalMs = options.intervalMs ?? 100;
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? 2_000;
+  const deadline = clock() + Math.max(0, options.timeoutMs);
+  let attempts = 0;
+  let lastError: string | undefined;
+  for (;;) {
+    if (options.signal?.aborted) return { healthy: false, reason: 'aborted', attempts, lastError };
+    const remaining = deadline - clock();
+    if (remaining <= 0) return { healthy: false, reason: 'timeout', attempts, lastError };
+    attempts++;
+    const check = await checkHealth(options.url, {
+      timeoutMs: Math.min(attemptTimeoutMs, remaining),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (check.ok) {
+      const objection = options.verify ? await options.verify() : undefined;
+      if (objection === undefined) return { healthy: true, attempts };
+      lastError = objection;
+    } else {
+      lastError = check.error;
+    }
+    if (options.signal?.aborted) return { healthy: false, reason: 'aborted', attempts, lastError };
+    const pause = Math.min(intervalMs, deadline - clock());
+    if (pause > 0) await sleep(pause, options.signal);
+  }
+}
+
+/**
+ * The host to probe for a server configured to listen on `host`: loopback for
+ * the wildcard addresses (and for anything unresolved such as a `${VAR}`),
+ * otherwise the host itself (IPv6 literals bracketed).
+ */
+export function probeHost(host: unknown): string {
+  if (typeof host !== 'string' || host === '' || host === '0.0.0.0' || host === '::' || host.includes('${')) return '127.0.0.1';
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function describeFetchError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause;
+    if (cause instanceof Error && 'code' in cause && typeof cause.code === 'string') return cause.code;
+    return error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,538 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { renderServerConfigYaml } from '../drasi/render-config.js';
+import { BadRequestError, WorkloadFailedError, errorMessage } from '../errors.js';
+import { BoundedLog, closeQuietly } from './bounded-log.js';
+import { cleanEnvironment } from './clean-env.js';
+import type {
+  LogOptions,
+  PlatformDriver,
+  StopOptions,
+  StopOutcome,
+  WorkloadEvent,
+  WorkloadExit,
+  WorkloadRef,
+  WorkloadSpec,
+  WorkloadState,
+} from './driver.js';
+import { ExecutableError, resolveExecutable } from './executable.js';
+import { probeHost, waitForHealthy } from './health-probe.js';
+import { listenerOwnedBy } from './listener-owner.js';
+import { PortAllocator, type PortRange } from './port-allocator.js';
+import { processStartTime, removeWorkloadState, writeWorkloadState } from './workload-state.js';
+
+export interface ProcessDriverOptions {
+  /** Instance working directories live in `<dataDir>/instances/<instanceId>/`. */
+  dataDir: string;
+  /** The Drasi Server executable: a path (relative to the control plane's cwd) or a name looked up on PATH. */
+  executable: string;
+  /** Ports handed to servers that did not ask for one. */
+  ports: PortRange;
+  /** Default time between SIGINT and SIGKILL when a stop does not say. Default 10 s. */
+  graceMs?: number;
+  /** Pause between two health probes while starting. Default 100 ms. */
+  healthIntervalMs?: number;
+  /** Bound of `server.log` before it is rotated to `server.log.1`. Default 4 MiB. */
+  logMaxBytes?: number;
+  /** How often the log size is checked while a server runs. Default 250 ms (plus change notifications). */
+  logCheckIntervalMs?: number;
+  /** Milliseconds since the epoch; for timestamps and the start deadline. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** Lines of log attached to an exit. */
+const EXIT_LOG_LINES = 20;
+/** How long to wait for a process to disappear after SIGKILL before giving up on it. */
+const KILL_WAIT_MS = 5_000;
+
+type Phase = 'starting' | 'running' | 'exited';
+
+interface ExitFacts {
+  exitCode: number | null;
+  signal: string | null;
+  /** Why the process could not be spawned at all (ENOENT, EACCES, ...). */
+  spawnError?: { code: string | undefined; message: string };
+}
+
+/**
+ * execa's types list only the descriptors 3–9 for `stdout`/`stderr`, but at
+ * run time it hands any descriptor number straight to `child_process.spawn`
+ * (no piping through this process), which is what the log file needs.
+ */
+type DescriptorOption = 3;
+
+function spawnServer(executable: string, args: string[], cwd: string, env: Record<string, string>, logFd: number) {
+  const output = logFd as DescriptorOption;
+  return execa(executable, args, {
+    cwd,
+    env,
+    extendEnv: false,
+    // Its own process group (and session): the whole tree can be signalled, and it survives the control plane.
+    detached: true,
+    stdin: 'ignore',
+    // Straight into the log file: nothing passes through this process, so nothing can block the server.
+    stdout: output,
+    stderr: output,
+    buffer: false,
+    reject: false,
+    cleanup: false,
+    forceKillAfterDelay: false,
+    windowsHide: true,
+  });
+}
+
+type ServerSubprocess = ReturnType<typeof spawnServer>;
+
+interface Workload {
+  readonly ref: WorkloadRef;
+  readonly pid: number;
+  readonly dir: string;
+  readonly log: BoundedLog;
+  readonly subprocess: ServerSubprocess;
+  phase: Phase;
+  stopRequested: boolean;
+  /** Aborted when the process exits, to stop the health probe. */
+  readonly exitSignal: AbortController;
+  /** Resolves once the exit has been recorded (never rejects). */
+  exited: Promise<WorkloadExit>;
+}
+
+/**
+ * Runs each Drasi Server as a local OS process.
+ *
+ * Files: every instance gets `<dataDir>/instances/<instanceId>/` as its
+ * working directory (the server keeps its `./data` there) holding
+ * - `config.yaml`: the rendered config with `port` set, written before the
+ *   launch (a missing file would make the server start with defaults);
+ * - `server.log` (+ `server.log.1`): the server's stdout and stderr, see
+ *   `BoundedLog`. The child writes the file itself through an `O_APPEND`
+ *   descriptor, so its output never passes through (or depends on) the
+ *   control plane; the previous run's log becomes `server.log.1` at each start;
+ * - `workload.json`: pid, process start time, port and generation of the
+ *   running server (see `workload-state.ts`), for re-adoption.
+ *
+ * Launch: `<executable> --config <abs path> --port <port>` with a clean
+ * environment (PATH, HOME, LANG, LC_ALL, TZ when set, plus `spec.env`), in
+ * its own process group (`detached`), so that a stop can kill the whole tree
+ * and the server can outlive the control plane.
+ *
+ * Ports: a port is held while the workload runs (or starts) and released
+ * when it exits for any reason: stop, remove, a failed start, a crash. A new
+ * start allocates again and prefers the port the instance had before when it
+ * is still free, so restarts usually keep their port without ever exhausting
+ * the range with stopped instances. `spec.preferredPort` (a port the user
+ * asked for) is required exactly: when it is taken the start fails instead
+ * of silently moving the server elsewhere.
+ *
+ * Stop: SIGINT (the server's only graceful signal), then SIGKILL to the
+ * process group after the grace period; anything left in the group is killed
+ * after the server exits.
+ *
+ * Exits nobody asked for are reported to `watch` listeners as soon as the
+ * child exits; the last exit is kept for `inspect` and `logs` until the next
+ * start or a remove.
+ */
+export class ProcessDriver implements PlatformDriver {
+  readonly platform = 'process' as const;
+  readonly dataDir: string;
+  readonly executable: string;
+  private readonly ports: PortAllocator;
+  private readonly graceMs: number;
+  private readonly healthIntervalMs: number;
+  private readonly logMaxBytes: number;
+  private readonly logCheckIntervalMs: number;
+  private readonly clock: () => number;
+  private readonly workloads = new Map<string, Workload>();
+  private readonly starts = new Map<string, Promise<WorkloadRef>>();
+  private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
+  private readonly lastPorts = new Map<string, number>();
+  private readonly listeners = new Set<(event: WorkloadEvent) => void>();
+  private closed = false;
+
+  constructor(options: ProcessDriverOptions) {
+    this.dataDir = path.resolve(options.dataDir);
+    this.executable = options.executable;
+    this.ports = new PortAllocator(options.ports);
+    this.graceMs = options.graceMs ?? 10_000;
+    this.healthIntervalMs = options.healthIntervalMs ?? 100;
+    this.logMaxBytes = options.logMaxBytes ?? 4 * 1024 * 1024;
+    this.logCheckIntervalMs = options.logCheckIntervalMs ?? 250;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** `<dataDir>/instances/<instanceId>`. */
+  instanceDir(instanceId: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(instanceId) || instanceId.includes('..')) {
+      throw new BadRequestError(`instance id ${JSON.stringify(instanceId)} cannot name a directory`);
+    }
+    return path.join(this.dataDir, 'instances', instanceId);
+  }
+
+  start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
+    const running = this.workloads.get(spec.instanceId);
+    if (running?.phase === 'running') return Promise.resolve(running.ref);
+    const inFlight = this.starts.get(spec.instanceId);
+    if (inFlight) return inFlight;
+    const start = this.launch(spec, options.signal).finally(() => this.starts.delete(spec.instanceId));
+    this.starts.set(spec.instanceId, start);
+    return start;
+  }
+
+  async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
+    const workload = this.workloads.get(instanceId);
+    if (!workload) return { wasRunning: false };
+    if (workload.phase === 'exited') {
+      await workload.exited;
+      return { wasRunning: false };
+    }
+    workload.stopRequested = true;
+    signalProcess(workload.pid, 'SIGINT');
+    const graceMs = Number.isFinite(options?.graceMs) ? Math.max(0, options.graceMs) : this.graceMs;
+    let exit = await settleWithin(workload.exited, graceMs);
+    if (!exit) {
+      signalProcess(-workload.pid, 'SIGKILL');
+      exit = await settleWithin(workload.exited, KILL_WAIT_MS);
+    }
+    if (!exit) {
+      throw new WorkloadFailedError(`the server of "${instanceId}" (pid ${workload.pid}) did not exit after SIGKILL`, {
+        exitCode: null,
+        signal: null,
+        lastLogLines: await workload.log.tail(EXIT_LOG_LINES).catch(() => []),
+      });
+    }
+    // Whatever the server left in its process group goes with it.
+    signalProcess(-workload.pid, 'SIGKILL');
+    return { wasRunning: true, exit };
+  }
+
+  async remove(instanceId: string, options: StopOptions): Promise<void> {
+    const dir = this.instanceDir(instanceId);
+    await this.stop(instanceId, options);
+    this.ports.release(instanceId);
+    this.lastExits.delete(instanceId);
+    this.lastPorts.delete(instanceId);
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  async inspect(instanceId: string): Promise<WorkloadState> {
+    const workload = this.workloads.get(instanceId);
+    if (workload?.phase === 'running') return { state: 'running', ref: workload.ref };
+    if (workload?.phase === 'exited') await workload.exited;
+    const last = this.lastExits.get(instanceId);
+    if (last && !this.starts.has(instanceId)) return { state: 'exited', ref: last.ref, exit: last.exit };
+    return { state: 'absent' };
+  }
+
+  async list(): Promise<WorkloadRef[]> {
+    return [...this.workloads.values()].filter((workload) => workload.phase === 'running').map((workload) => workload.ref);
+  }
+
+  async logs(instanceId: string, options: LogOptions): Promise<string[]> {
+    const workload = this.workloads.get(instanceId);
+    const log = workload?.log ?? this.logOf(this.instanceDir(instanceId));
+    await log.enforce().catch(() => undefined);
+    return log.tail(options.tail);
+  }
+
+  watch(listener: (event: WorkloadEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Stops the log timers and forgets the listeners; the servers keep running
+   * (and keep writing their log files, unbounded until a driver watches them
+   * again). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    for (const workload of this.workloads.values()) {
+      workload.log.stopWatching();
+      // Let the control plane exit while its servers run on.
+      workload.subprocess.unref();
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+
+  private async launch(spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<WorkloadRef> {
+    const instanceId = spec.instanceId;
+    if (this.closed) throw new WorkloadFailedError('the process driver is closed', noExit());
+    const dir = this.instanceDir(instanceId);
+    throwIfAborted(signal, instanceId);
+
+    const env = cleanEnvironment(process.env, spec.env);
+    let executable: string;
+    try {
+      executable = await resolveExecutable(this.executable, env['PATH']);
+    } catch (error) {
+      if (error instanceof ExecutableError) throw new WorkloadFailedError(error.message, { ...noExit(), executable: error.executable });
+      throw error;
+    }
+
+    let port: number;
+    try {
+      const preferred = this.lastPorts.get(instanceId);
+      port = await this.ports.allocate(instanceId, {
+        ...(spec.preferredPort !== undefined ? { required: spec.preferredPort } : {}),
+        ...(preferred !== undefined ? { preferred } : {}),
+      });
+    } catch (error) {
+      throw new WorkloadFailedError(`no port for the server: ${errorMessage(error)}`, noExit());
+    }
+
+    let workload: Workload | undefined;
+    try {
+      throwIfAborted(signal, instanceId);
+      this.lastExits.delete(instanceId);
+      await mkdir(dir, { recursive: true });
+      await removeWorkloadState(dir);
+      const configPath = path.join(dir, 'config.yaml');
+      await writeFileAtomically(configPath, renderServerConfigYaml(withPort(spec.config, port)));
+      throwIfAborted(signal, instanceId);
+      workload = this.spawn(spec, executable, configPath, port, dir, env);
+    } catch (error) {
+      this.ports.release(instanceId);
+      throw error instanceof WorkloadFailedError ? error : new WorkloadFailedError(`could not launch the server: ${errorMessage(error)}`, noExit());
+    }
+    return this.awaitHealthy(workload, spec, signal);
+  }
+
+  private spawn(spec: WorkloadSpec, executable: string, configPath: string, port: number, dir: string, env: Record<string, string>): Workload {
+    const log = this.logOf(dir);
+    const fd = log.openForWriter();
+    let subprocess: ServerSubprocess;
+    try {
+      subprocess = spawnServer(executable, ['--config', configPath, '--port', String(port)], dir, env, fd);
+    } finally {
+      // The child has its own copy of the descriptor.
+      closeQuietly(fd);
+    }
+    const ref: WorkloadRef = {
+      instanceId: spec.instanceId,
+      platform: 'process',
+      workloadId: String(subprocess.pid ?? 'none'),
+      port,
+      generation: spec.generation,
+      startedAt: new Date(this.clock()).toISOString(),
+    };
+    const workload: Workload = {
+      ref,
+      pid: subprocess.pid ?? -1,
+      dir,
+      log,
+      subprocess,
+      phase: 'starting',
+      stopRequested: false,
+      exitSignal: new AbortController(),
+      exited: Promise.resolve(undefined as never),
+    };
+    workload.exited = subprocess.then(
+      (result) => this.onExit(workload, exitFactsOf(result)),
+      (error: unknown) => this.onExit(workload, { exitCode: null, signal: null, spawnError: { code: undefined, message: errorMessage(error) } }),
+    );
+    this.workloads.set(spec.instanceId, workload);
+    log.startWatching();
+    return workload;
+  }
+
+  private async awaitHealthy(workload: Workload, spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<WorkloadRef> {
+    const probeStop = new AbortController();
+    const stopProbe = (): void => probeStop.abort();
+    signal?.addEventListener('abort', stopProbe, { once: true });
+    workload.exitSignal.signal.addEventListener('abort', stopProbe, { once: true });
+    if (signal?.aborted) stopProbe();
+    let outcome;
+    try {
+      outcome = await waitForHealthy({
+        url: `http://${probeHost(spec.config['host'])}:${workload.ref.port}/health`,
+        timeoutMs: spec.startTimeoutMs,
+        intervalMs: this.healthIntervalMs,
+        signal: probeStop.signal,
+        clock: this.clock,
+        // A 200 from another program on this port (a race with someone outside this driver) is not our server.
+        verify: async () =>
+          (await listenerOwnedBy(workload.pid, workload.ref.port)) === false ? `port ${workload.ref.port} is answered by another process` : undefined,
+      });
+    } finally {
+      signal?.removeEventListener('abort', stopProbe);
+      workload.exitSignal.signal.removeEventListener('abort', stopProbe);
+    }
+
+    if (outcome.healthy && workload.phase === 'starting') {
+      workload.phase = 'running';
+      await this.recordRunning(workload);
+      return workload.ref;
+    }
+
+    // The start failed: say why, and leave nothing behind.
+    let reason: string;
+    if (workload.phase === 'exited') reason = '';
+    else if (signal?.aborted) reason = `the start of "${spec.instanceId}" was aborted`;
+    else reason = `the server did not become healthy within ${spec.startTimeoutMs} ms${outcome.healthy ? '' : outcome.lastError ? ` (last probe: ${outcome.lastError})` : ''}`;
+    if (workload.phase !== 'exited') {
+      workload.stopRequested = true;
+      signalProcess(-workload.pid, 'SIGKILL');
+    }
+    const exit = await settleWithin(workload.exited, KILL_WAIT_MS);
+    signalProcess(-workload.pid, 'SIGKILL');
+    this.ports.release(spec.instanceId);
+    const facts = exit ?? { exitCode: null, signal: null, lastLogLines: await workload.log.tail(EXIT_LOG_LINES).catch(() => []) };
+    if (reason === '') reason = describeEarlyExit(this.executable, facts);
+    const details: Record<string, unknown> = { exitCode: facts.exitCode, signal: facts.signal, lastLogLines: facts.lastLogLines };
+    if (exit?.details) Object.assign(details, exit.details);
+    throw new WorkloadFailedError(reason, details);
+  }
+
+  private async recordRunning(workload: Workload): Promise<void> {
+    try {
+      await writeWorkloadState(workload.dir, {
+        instanceId: workload.ref.instanceId,
+        pid: workload.pid,
+        port: workload.ref.port,
+        generation: workload.ref.generation,
+        startedAt: workload.ref.startedAt,
+        processStartTime: processStartTime(workload.pid),
+      });
+      // It may have exited while the file was written.
+      if (workload.phase === 'exited') await removeWorkloadState(workload.dir, workload.pid);
+    } catch {
+      // The state file only serves re-adoption; a server that runs without it is still running.
+    }
+  }
+
+  // ---------------------------------------------------------------- exit
+
+  private async onExit(workload: Workload, facts: ExitFacts): Promise<WorkloadExit> {
+    const instanceId = workload.ref.instanceId;
+    const wasRunning = workload.phase === 'running';
+    workload.phase = 'exited';
+    workload.exitSignal.abort();
+    workload.log.stopWatching();
+    if (this.ports.portOf(instanceId) === workload.ref.port && this.workloads.get(instanceId) === workload) this.ports.release(instanceId);
+    this.lastPorts.set(instanceId, workload.ref.port);
+
+    let lastLogLines: string[] = [];
+    try {
+      await workload.log.enforce();
+      lastLogLines = await workload.log.tail(EXIT_LOG_LINES, { includeRotated: workload.log.rotations > 0 });
+    } catch {
+      // The directory may be gone (removed meanwhile).
+    }
+    const exit: WorkloadExit = { exitCode: facts.exitCode, signal: facts.signal, lastLogLines, requested: workload.stopRequested };
+    if (facts.spawnError) exit.details = { spawnError: facts.spawnError.message, ...(facts.spawnError.code ? { errorCode: facts.spawnError.code } : {}) };
+    await removeWorkloadState(workload.dir, workload.pid).catch(() => undefined);
+
+    if (this.workloads.get(instanceId) === workload) {
+      this.workloads.delete(instanceId);
+      this.lastExits.set(instanceId, { ref: workload.ref, exit });
+    }
+    if (wasRunning) this.emit({ type: 'exited', instanceId, ref: workload.ref, exit, at: new Date(this.clock()).toISOString() });
+    return exit;
+  }
+
+  private emit(event: WorkloadEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  private logOf(dir: string): BoundedLog {
+    return new BoundedLog({ path: path.join(dir, 'server.log'), maxBytes: this.logMaxBytes, checkIntervalMs: this.logCheckIntervalMs });
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function noExit(): Record<string, unknown> {
+  return { exitCode: null, signal: null, lastLogLines: [] };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, instanceId: string): void {
+  if (signal?.aborted) throw new WorkloadFailedError(`the start of "${instanceId}" was aborted`, noExit());
+}
+
+/** Sends a signal, ignoring a process (group) that is already gone. A negative pid names a process group. */
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  if (pid === -1 || pid === 1 || pid === 0) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // ESRCH: already gone. EPERM: not ours any more (pid reused) — leave it alone.
+  }
+}
+
+/** The value of `promise` if it settles within `ms`, else undefined. */
+async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function exitFactsOf(result: Awaited<ServerSubprocess>): ExitFacts {
+  const facts: ExitFacts = {
+    exitCode: typeof result.exitCode === 'number' ? result.exitCode : null,
+    signal: typeof result.signal === 'string' ? result.signal : null,
+  };
+  // Spawn failures (ENOENT, EACCES) have neither an exit code nor a signal.
+  if (facts.exitCode === null && facts.signal === null && result.failed) {
+    const code = typeof result.code === 'string' ? result.code : undefined;
+    const message = typeof result.originalMessage === 'string' ? result.originalMessage : typeof result.shortMessage === 'string' ? result.shortMessage : 'spawn failed';
+    facts.spawnError = { code, message };
+  }
+  return facts;
+}
+
+function describeEarlyExit(executable: string, exit: Pick<WorkloadExit, 'exitCode' | 'signal' | 'lastLogLines' | 'details'>): string {
+  const spawnError = exit.details?.['spawnError'];
+  const errorCode = exit.details?.['errorCode'];
+  if (errorCode === 'ENOENT') return `executable not found: ${executable}`;
+  if (errorCode === 'EACCES') return `executable is not runnable (permission denied): ${executable}`;
+  if (typeof spawnError === 'string') return `could not launch ${executable}: ${spawnError}`;
+  const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'exited' : `exited with code ${exit.exitCode}`;
+  const line = lastErrorLine(exit.lastLogLines);
+  return `the server ${how} before becoming healthy${line ? `: ${line}` : ''}`;
+}
+
+/** The line that best explains a failure: the last `Error: …` line, else the last non-empty one. */
+export function lastErrorLine(lines: readonly string[]): string | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    if (/^(Error|error)\b/.test(line.trim())) return line.trim();
+  }
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (line !== '') return line;
+  }
+  return undefined;
+}
+
+/** The config with `port` set; a new `port` key goes right after `host` (or `id`) so it reads naturally. */
+function withPort(config: Record<string, unknown>, port: number): Record<string, unknown> {
+  if (Object.hasOwn(config, 'port')) return { ...config, port };
+  const entries = Object.entries(config);
+  const after = ['host', 'id'].map((key) => entries.findIndex(([name]) => name === key)).find((index) => index !== -1) ?? -1;
+  entries.splice(after + 1, 0, ['port', port]);
+  return Object.fromEntries(entries);
+}
+
+async function writeFileAtomically(file: string, content: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, content);
+  await rename(temporary, file);
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * `<instance dir>/workload.json`: which process runs an instance, written
+ * once the server is healthy and removed when it exits or is stopped. The
+ * pid plus the kernel's start time of that pid identify the process even
+ * after pid reuse, so a restarted driver can re-adopt it.
+ */
+export const workloadStateSchema = z.object({
+  instanceId: z.string(),
+  pid: z.number().int().positive(),
+  port: z.number().int().min(1).max(65535),
+  generation: z.number().int(),
+  /** ISO 8601. */
+  startedAt: z.string(),
+  /** Field 22 of `/proc/<pid>/stat` (clock ticks after boot); null where there is no /proc. */
+  processStartTime: z.number().int().nullable(),
+});
+
+export type WorkloadStateFile = z.infer<typeof workloadStateSchema>;
+
+export const WORKLOAD_STATE_FILE = 'workload.json';
+
+export async function writeWorkloadState(dir: string, state: WorkloadStateFile): Promise<void> {
+  const file = path.join(dir, WORKLOAD_STATE_FILE);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
+  await rename(temporary, file);
+}
+
+/** The state file, or undefined when it is missing or unreadable. */
+export async function readWorkloadState(dir: string): Promise<WorkloadStateFile | undefined> {
+  try {
+    const parsed = workloadStateSchema.safeParse(JSON.parse(await readFile(path.join(dir, WORKLOAD_STATE_FILE), 'utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the state file; with `pid`, only when it describes that process (a newer workload's file stays). */
+export async function removeWorkloadState(dir: string, pid?: number): Promise<void> {
+  if (pid !== undefined) {
+    const state = await readWorkloadState(dir);
+    if (state && state.pid !== pid) return;
+  }
+  await rm(path.join(dir, WORKLOAD_STATE_FILE), { force: true });
+}
+
+/** The kernel's start time of `pid` (field 22 of /proc/<pid>/stat), or null when unknown. */
+export function processStartTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const value = Number(fields[22 - 3]);
+    return Number.isSafeInteger(value) ? value : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * A loop around one blocking Redis call (XREAD / XREADGROUP BLOCK) on its own
+ * connection. Each successful step records the time it returned; since a
+ * blocking call returns at least every BLOCK timeout, a loop whose last
+ * return is older than about twice that is stuck (`stalled`), whatever PING
+ * says. Failed steps back off (capped, reset on success); a step's error may
+ * be repaired by `recover` (e.g. re-create a lost consumer group) and the loop
+ * goes on. Stopping disconnects the connection, which ends a blocked call.
+ */
+import type { Redis } from 'ioredis';
+import { errorMessage } from '../errors.js';
+import { backoffMs, type ReconnectPolicy } from './redis-connection.js';
+
+export interface BlockingLoopOptions {
+  name: string;
+  /** One iteration; must return within about one BLOCK timeout while Redis answers. */
+  step: () => Promise<void>;
+  /** Repairs after a failed step; returns true when the error was handled (no backoff). */
+  recover?: (error: unknown) => Promise<boolean>;
+  /** Backoff between failed steps. */
+  retry: ReconnectPolicy;
+  log: (message: string) => void;
+  now?: () => number;
+}
+
+export class BlockingLoop {
+  private lastReturnAt: number;
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly options: BlockingLoopOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.lastReturnAt = this.now();
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Marks progress from inside a step that waits on something other than Redis. */
+  touch(): void {
+    this.lastReturnAt = this.now();
+  }
+
+  /** True when the loop has not returned from Redis for longer than `maxAgeMs`. */
+  stalled(maxAgeMs: number): boolean {
+    return this.now() - this.lastReturnAt > maxAgeMs;
+  }
+
+  start(): void {
+    this.lastReturnAt = this.now();
+    this.running ??= this.run();
+  }
+
+  /** Ends the loop: a blocked call is cut off by disconnecting. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    this.connection.disconnect();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        await this.options.step();
+        this.touch();
+        failures = 0;
+      } catch (error) {
+        if (this.stopping) break;
+        const recovered = await this.recover(error);
+        if (recovered) continue;
+        failures += 1;
+        const delay = backoffMs(failures, this.options.retry);
+        this.options.log(`${this.options.name}: ${errorMessage(error)} (retrying in ${delay} ms)`);
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private async recover(error: unknown): Promise<boolean> {
+    if (!this.options.recover) return false;
+    try {
+      return await this.options.recover(error);
+    } catch (repairError) {
+      this.options.log(`${this.options.name}: recovery failed: ${errorMessage(repairError)}`);
+      return false;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
