@@ -9,7 +9,10 @@
  * await draas.start('analytics');
  * ```
  */
-export { createControlPlane, EmbeddedControlPlane, type EmbeddedControlPlaneOptions } from './embedded.js';
+export { createControlPlane, type EmbeddedControlPlane, type EmbeddedControlPlaneOptions } from './embedded.js';
+export { HostedControlPlane } from './hosted-control-plane.js';
+export { startClusterControlPlane, startClusterWorker, type ClusterControlPlaneOptions, type ClusterWorker } from './cluster.js';
+export { RedisTransport, createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
 export { ControlPlane, type ControlPlaneOptions, type InstanceEventEnvelope, type StatusChangedPayload, type CallOptions } from './actors/control-plane.js';
 export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
 export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';

@@ -1,0 +1,187 @@
+/**
+ * Reads the `draas` command line and environment into settings. Pure: no I/O,
+ * so every flag and every error message is unit-tested.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { platformTypes, type PlatformType } from './platforms/driver.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const usage = `Usage: draas <command> [options]
+
+Commands:
+  up              Embedded mode: REST API, control plane and a process worker in one process (no Redis)
+  control-plane   Cluster mode: the REST API and control plane, meeting workers on Redis
+  worker          Cluster mode: a platform worker that runs Drasi Servers for a control plane
+
+HTTP (up, control-plane):
+  --port <n>              HTTP port (DRAAS_PORT, default 5087)
+  --host <addr>           HTTP bind address (DRAAS_HOST, default 127.0.0.1)
+
+Lifecycle (up, control-plane):
+  --start-timeout <ms>    time a server has to answer /health (DRAAS_START_TIMEOUT_MS, default 30000)
+  --reply-timeout <ms>    extra time a worker gets to reply (DRAAS_REPLY_TIMEOUT_MS, default 10000)
+
+Workloads (up, worker):
+  --platform <name>       worker only: process (DRAAS_PLATFORM, default process)
+  --data-dir <dir>        instance working directories (DRAAS_DATA_DIR, default ./.draas)
+  --drasi-server <path>   Drasi Server executable (DRAAS_DRASI_SERVER, default drasi-server on PATH)
+  --ports <min-max>       ports for Drasi Servers (DRAAS_SERVER_PORTS, default 18080-18999)
+  --stop-grace <ms>       SIGINT → SIGKILL grace period (DRAAS_STOP_GRACE_MS, default 10000)
+  --worker-id <id>        worker only: a stable name (DRAAS_WORKER_ID, default platform-random)
+
+Redis (control-plane, worker):
+  --redis <url>           redis://host:port[/db] (DRAAS_REDIS_URL, required)
+  --redis-prefix <p>      key prefix (DRAAS_REDIS_PREFIX, default draas:)
+  --claim-idle <ms>       reclaim commands a dead worker left after this idle time (DRAAS_CLAIM_IDLE_MS, default 30000)
+  --max-deliveries <n>    dead-letter a command after n deliveries (DRAAS_MAX_DELIVERIES, default 5)
+
+  -h, --help              show this help
+`;
+
+type Env = Record<string, string | undefined>;
+
+const optionSpec = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'start-timeout': { type: 'string' },
+  'reply-timeout': { type: 'string' },
+  platform: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'drasi-server': { type: 'string' },
+  ports: { type: 'string' },
+  'stop-grace': { type: 'string' },
+  'worker-id': { type: 'string' },
+  redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  'claim-idle': { type: 'string' },
+  'max-deliveries': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type OptionName = keyof typeof optionSpec;
+
+const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
+  up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace'],
+  'control-plane': ['port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
+  worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
+};
+
+export interface HttpSettings {
+  port: number;
+  host: string;
+}
+export interface LifecycleSettings {
+  startTimeoutMs: number;
+  replySlackMs: number;
+  stopGraceMs: number;
+}
+export interface WorkloadSettings {
+  dataDir: string;
+  drasiServer: string;
+  ports: { min: number; max: number };
+  stopGraceMs: number;
+}
+export interface RedisSettings {
+  url: string;
+  prefix: string;
+  claimIdleMs: number;
+  maxDeliveries: number;
+}
+
+export type CliCommand =
+  | { command: 'help' }
+  | { command: 'up'; http: HttpSettings; lifecycle: LifecycleSettings; workloads: WorkloadSettings }
+  | { command: 'control-plane'; http: HttpSettings; lifecycle: LifecycleSettings; redis: RedisSettings }
+  | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings };
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+function portRange(value: string): { min: number; max: number } {
+  const match = /^(\d+)-(\d+)$/.exec(value);
+  if (!match) throw new UsageError(`--ports must look like 18080-18999, got "${value}"`);
+  const min = integer('ports', match[1]!, 1, 65535);
+  const max = integer('ports', match[2]!, 1, 65535);
+  if (min > max) throw new UsageError(`--ports: ${min} is above ${max}`);
+  return { min, max };
+}
+
+export function parseCommandLine(argv: string[], env: Env): CliCommand {
+  const [command, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '-h' || command === '--help') return { command: 'help' };
+  if (command !== 'up' && command !== 'control-plane' && command !== 'worker') {
+    throw new UsageError(`unknown command "${command}" (expected up, control-plane or worker)`);
+  }
+  let values: Partial<Record<OptionName, string | boolean>>;
+  try {
+    ({ values } = parseArgs({ args, options: optionSpec, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) return { command: 'help' };
+  for (const name of Object.keys(values) as OptionName[]) {
+    if (name !== 'help' && !allowed[command].includes(name)) throw new UsageError(`--${name} does not apply to "draas ${command}"`);
+  }
+  const value = (name: OptionName, envName: string, fallback?: string): string | undefined => {
+    const given = values[name];
+    return typeof given === 'string' ? given : (env[envName] ?? fallback);
+  };
+  const need = (name: OptionName, envName: string, fallback: string): string => value(name, envName, fallback) ?? fallback;
+
+  const http = (): HttpSettings => ({
+    port: integer('port', need('port', 'DRAAS_PORT', '5087'), 0, 65535),
+    host: need('host', 'DRAAS_HOST', '127.0.0.1'),
+  });
+  const stopGraceMs = () => integer('stop-grace', need('stop-grace', 'DRAAS_STOP_GRACE_MS', '10000'), 0, 3_600_000);
+  const lifecycle = (): LifecycleSettings => ({
+    startTimeoutMs: integer('start-timeout', need('start-timeout', 'DRAAS_START_TIMEOUT_MS', '30000'), 100, 3_600_000),
+    replySlackMs: integer('reply-timeout', need('reply-timeout', 'DRAAS_REPLY_TIMEOUT_MS', '10000'), 100, 3_600_000),
+    stopGraceMs: stopGraceMs(),
+  });
+  const workloads = (): WorkloadSettings => ({
+    dataDir: need('data-dir', 'DRAAS_DATA_DIR', './.draas'),
+    drasiServer: need('drasi-server', 'DRAAS_DRASI_SERVER', 'drasi-server'),
+    ports: portRange(need('ports', 'DRAAS_SERVER_PORTS', '18080-18999')),
+    stopGraceMs: stopGraceMs(),
+  });
+  const redis = (): RedisSettings => {
+    const url = value('redis', 'DRAAS_REDIS_URL');
+    if (!url) throw new UsageError(`"draas ${command}" needs --redis <url> (or DRAAS_REDIS_URL)`);
+    if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${url}"`);
+    return {
+      url,
+      prefix: need('redis-prefix', 'DRAAS_REDIS_PREFIX', 'draas:'),
+      claimIdleMs: integer('claim-idle', need('claim-idle', 'DRAAS_CLAIM_IDLE_MS', '30000'), 100, 86_400_000),
+      maxDeliveries: integer('max-deliveries', need('max-deliveries', 'DRAAS_MAX_DELIVERIES', '5'), 1, 1_000),
+    };
+  };
+
+  switch (command) {
+    case 'up':
+      return { command, http: http(), lifecycle: lifecycle(), workloads: workloads() };
+    case 'control-plane':
+      return { command, http: http(), lifecycle: lifecycle(), redis: redis() };
+    case 'worker': {
+      const platform = need('platform', 'DRAAS_PLATFORM', 'process');
+      if (!(platformTypes as readonly string[]).includes(platform)) {
+        throw new UsageError(`--platform must be one of ${platformTypes.join(', ')}, got "${platform}"`);
+      }
+      const workerId = value('worker-id', 'DRAAS_WORKER_ID');
+      return {
+        command,
+        platform: platform as PlatformType,
+        ...(workerId ? { workerId } : {}),
+        workloads: workloads(),
+        redis: redis(),
+      };
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { parseCommandLine, UsageError } from '../../src/cli-options.js';
+
+test('up: defaults, flags win over the environment, the environment over defaults', (t) => {
+  t.like(parseCommandLine(['up'], {}), {
+    command: 'up',
+    http: { port: 5087, host: '127.0.0.1' },
+    workloads: { dataDir: './.draas', drasiServer: 'drasi-server', ports: { min: 18080, max: 18999 }, stopGraceMs: 10_000 },
+    lifecycle: { startTimeoutMs: 30_000 },
+  });
+  const env = { DRAAS_PORT: '6000', DRAAS_DATA_DIR: '/env/dir', DRAAS_DRASI_SERVER: '/env/bin' };
+  t.like(parseCommandLine(['up', '--port', '7000'], env), { http: { port: 7000 }, workloads: { dataDir: '/env/dir', drasiServer: '/env/bin' } });
+});
+
+test('control-plane and worker need a Redis URL; worker takes a platform', (t) => {
+  t.throws(() => parseCommandLine(['control-plane'], {}), { instanceOf: UsageError, message: /needs --redis/ });
+  t.like(parseCommandLine(['control-plane', '--redis', 'redis://127.0.0.1:6390'], {}), {
+    command: 'control-plane',
+    redis: { url: 'redis://127.0.0.1:6390', prefix: 'draas:', claimIdleMs: 30_000, maxDeliveries: 5 },
+  });
+  t.like(parseCommandLine(['worker', '--platform', 'process', '--worker-id', 'w1'], { DRAAS_REDIS_URL: 'redis://h:1' }), {
+    command: 'worker',
+    platform: 'process',
+    workerId: 'w1',
+    redis: { url: 'redis://h:1' },
+  });
+});
+
+test('bad input is a readable usage error', (t) => {
+  const cases: [string[], RegExp][] = [
+    [['launch'], /unknown command "launch"/],
+    [['up', '--port', 'eighty'], /--port must be an integer from 0 to 65535, got "eighty"/],
+    [['up', '--port', '70000'], /--port must be an integer/],
+    [['up', '--ports', '9000'], /--ports must look like 18080-18999/],
+    [['up', '--ports', '9000-8000'], /9000 is above 8000/],
+    [['up', '--bogus'], /Unknown option '--bogus'/],
+    [['up', '--redis', 'redis://x'], /--redis does not apply to "draas up"/],
+    [['worker', '--redis', 'http://x'], /redis:\/\//],
+    [['worker', '--redis', 'redis://x', '--platform', 'mainframe'], /--platform must be one of process, docker, kubernetes/],
+  ];
+  for (const [argv, message] of cases) t.throws(() => parseCommandLine(argv, {}), { instanceOf: UsageError, message }, argv.join(' '));
+});
+
+test('the draas command exits 2 with the message and a hint on bad usage, 0 with usage on --help', async (t) => {
+  const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+  const bad = await execa('node', ['--import=tsx', cli, 'up', '--port', 'x'], { reject: false });
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /^draas: --port must be an integer/m);
+  t.regex(bad.stderr, /draas --help/);
+  const help = await execa('node', ['--import=tsx', cli, '--help'], { reject: false });
+  t.is(help.exitCode, 0);
+  t.regex(help.stdout, /Usage: draas <command>/);
+});
