@@ -97,7 +97,8 @@ export class MemoryTransport implements Transport {
 
   request(queueName: string, command: CommandEnvelope, options: RequestOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('transport is closed'));
-    options.signal?.throwIfAborted();
+    // A promise-returning method rejects; it never throws synchronously.
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return new Promise((resolve, reject) => {
       let done = false;
       const finish = () => {

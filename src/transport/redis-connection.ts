@@ -43,10 +43,15 @@ export function backoffMs(attempt: number, policy: ReconnectPolicy): number {
   return Math.min(policy.initialMs * 2 ** exponent, policy.maxMs);
 }
 
+/** CLIENT SETNAME refuses spaces and newlines; names only help debugging (CLIENT LIST). */
+function connectionName(name: string): string {
+  return name.replace(/[^\w:.\-]/g, '_').slice(0, 200);
+}
+
 function baseOptions(settings: ConnectionSettings, name: string): RedisOptions {
   return {
     lazyConnect: true,
-    connectionName: name,
+    connectionName: connectionName(name),
     connectTimeout: settings.connectTimeoutMs,
     retryStrategy: (attempt: number) => backoffMs(attempt, settings.reconnect),
   };

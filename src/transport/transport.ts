@@ -4,9 +4,10 @@
  * (cluster). No connection or vendor type crosses it.
  *
  * Deliberately left out: what a command means (workers dispatch on `type`),
- * retries of failed handlers (a handler error is a reply, not a redelivery),
- * and failing fast when no worker is alive — the caller checks `presence`
- * first, because only it knows which platform a queue serves.
+ * retries of refused commands (a `DraasError` from a handler is a reply, not
+ * a redelivery; see `CommandHandler`), and failing fast when no worker is
+ * alive — the caller checks `presence` first, because only it knows which
+ * platform a queue serves.
  */
 import type { CommandEnvelope, EventEnvelope } from './envelope.js';
 
@@ -17,7 +18,16 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Handles one command and returns its result; a thrown error becomes an error reply. */
+/**
+ * Handles one command and returns its result (a JSON value: it may cross a wire).
+ *
+ * A rejection with a `DraasError` is an answer ("the driver said no"): it
+ * becomes an error reply with the same code, message and details, and the
+ * command is not run again. Any other rejection is a crash: a durable
+ * transport (Redis) redelivers the command, up to its delivery limit, then
+ * dead-letters it and replies with a `worker-error`; the memory transport,
+ * which has nothing to redeliver from, replies with a `worker-error` at once.
+ */
 export type CommandHandler = (command: CommandEnvelope) => Promise<unknown>;
 export type EventListener = (event: EventEnvelope) => void;
 

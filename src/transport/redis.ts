@@ -1,0 +1,334 @@
+/**
+ * The Redis transport (for a cluster of DRaaS nodes), on ioredis. Key layout: `redis-keys.ts`.
+ *
+ * - **Commands** go to one stream per queue with one consumer group; each
+ *   `consume()` is a consumer with a unique name on its own blocking
+ *   connection. Delivery, acknowledgement, reclaim and dead-letter rules are
+ *   documented in `redis-consumer.ts`; in short: at-least-once, XACK after
+ *   the reply is written, a `DraasError` from a handler is an error reply, any
+ *   other error is a crash that is retried until `maxDeliveries`, then the
+ *   command is dead-lettered and its requester gets a `worker-error` reply.
+ * - **Replies** go to the requester's own reply stream (`redis-replies.ts`),
+ *   correlated by a per-request id; a reply after the timeout is dropped.
+ * - **Events** go to a capped stream per topic (XADD MAXLEN ~); each
+ *   subscription reads it from its last id (`redis-subscription.ts`).
+ *   No Pub/Sub.
+ * - **Presence**: `redis-presence.ts`.
+ * - **Connections**: `redis-connection.ts`. Requests, publishes and presence
+ *   fail at once with `DraasError('unavailable')` (503) while Redis is down;
+ *   loops wait and resume by themselves when it is back.
+ *
+ * Needs Redis >= 6.2 (XPENDING … IDLE); tested with Redis 7.
+ *
+ * Deliberately left out: Redis Cluster (the MULTIs span several keys, which
+ * would need hash tags), Pub/Sub fast paths, trimming of command streams
+ * (entries are deleted once acknowledged, so a stream only holds work not
+ * yet done), detecting that a subscriber's position was trimmed away from an
+ * event stream, and pruning consumers of crashed processes from the group
+ * (they are harmless once their entries are taken; a consumer that closes
+ * cleanly removes itself).
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { DraasError, WorkerTimeoutError, errorMessage } from '../errors.js';
+import { deserializeError, type CommandEnvelope, type EventEnvelope } from './envelope.js';
+import { encodeCommand, encodeEvent } from './redis-codec.js';
+import {
+  blockingConnection,
+  commandConnection,
+  connectWithin,
+  quitConnection,
+  redactUrl,
+  toTransportError,
+  type ConnectionSettings,
+  type ReconnectPolicy,
+} from './redis-connection.js';
+import { RedisConsumer } from './redis-consumer.js';
+import { DEFAULT_PREFIX, RedisKeys } from './redis-keys.js';
+import { RedisPresence } from './redis-presence.js';
+import { ReplyInbox } from './redis-replies.js';
+import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
+import type { Closeable, CommandHandler, EventListener, RequestOptions, Transport } from './transport.js';
+
+export { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
+
+export interface RedisTransportOptions {
+  /** `redis://[user:password@]host:port[/db]`. */
+  url: string;
+  /** Prefix of every key (default `draas:`). */
+  prefix?: string;
+  /** Names this node's reply stream; unique per running transport (default: host, pid and a random suffix). */
+  nodeId?: string;
+  /** A pending command idle this long is taken from its (dead) consumer (default 30 000 ms). */
+  claimIdleMs?: number;
+  /** Deliveries before a command is dead-lettered (default 5). */
+  maxDeliveries?: number;
+  /** After a handler crash, the command is redelivered after this delay (default 1 000 ms, at most claimIdleMs). */
+  retryDelayMs?: number;
+  /** BLOCK timeout of every blocking read; health requires each loop to return within twice this (default 2 000 ms). */
+  blockMs?: number;
+  /** Approximate cap of each event stream (default 10 000). */
+  eventStreamMaxLen?: number;
+  /** Handlers one consumer runs at the same time (default 16). */
+  concurrency?: number;
+  /** How long a consumer's close() waits for running handlers (default 5 000 ms). */
+  shutdownGraceMs?: number;
+  /** A reply stream expires this long after its last reply (default 10 min). */
+  replyTtlMs?: number;
+  /** Bound on connecting (createRedisTransport, consume, subscribe) (default 5 000 ms). */
+  connectTimeoutMs?: number;
+  /** Reconnect backoff (default 1 000 ms doubling to 10 000 ms). */
+  reconnect?: Partial<ReconnectPolicy>;
+  log?: (message: string) => void;
+}
+
+interface Loop {
+  stalled(maxAgeMs: number): boolean;
+}
+
+export class RedisTransport implements Transport {
+  readonly presence: RedisPresence;
+  readonly keys: RedisKeys;
+  readonly nodeId: string;
+  private readonly commands: Redis;
+  private readonly replies: Redis;
+  private readonly inbox: ReplyInbox;
+  private readonly consumers = new Set<RedisConsumer>();
+  private readonly subscriptions = new Set<RedisSubscription>();
+  private readonly pending = new Map<string, (error: Error) => void>();
+  private readonly connection: ConnectionSettings;
+  private readonly log: (message: string) => void;
+  private readonly blockMs: number;
+  private readonly claimIdleMs: number;
+  private readonly maxDeliveries: number;
+  private readonly retryDelayMs: number;
+  private readonly eventStreamMaxLen: number;
+  private readonly concurrency: number;
+  private readonly shutdownGraceMs: number;
+  private readonly replyTtlMs: number;
+  private closing: Promise<void> | undefined;
+  private consumerCount = 0;
+
+  constructor(options: RedisTransportOptions) {
+    this.keys = new RedisKeys(options.prefix ?? DEFAULT_PREFIX);
+    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.log = options.log ?? (() => undefined);
+    this.blockMs = positive(options.blockMs, 2_000, 'blockMs');
+    this.claimIdleMs = positive(options.claimIdleMs, 30_000, 'claimIdleMs');
+    this.maxDeliveries = positive(options.maxDeliveries, 5, 'maxDeliveries');
+    this.retryDelayMs = Math.min(positive(options.retryDelayMs, 1_000, 'retryDelayMs'), this.claimIdleMs);
+    this.eventStreamMaxLen = positive(options.eventStreamMaxLen, 10_000, 'eventStreamMaxLen');
+    this.concurrency = positive(options.concurrency, 16, 'concurrency');
+    this.shutdownGraceMs = Math.max(0, options.shutdownGraceMs ?? 5_000);
+    this.replyTtlMs = positive(options.replyTtlMs, 600_000, 'replyTtlMs');
+    this.connection = {
+      url: options.url,
+      connectTimeoutMs: positive(options.connectTimeoutMs, 5_000, 'connectTimeoutMs'),
+      reconnect: {
+        initialMs: positive(options.reconnect?.initialMs, 1_000, 'reconnect.initialMs'),
+        maxMs: positive(options.reconnect?.maxMs, 10_000, 'reconnect.maxMs'),
+      },
+    };
+    this.commands = this.watch(commandConnection(this.connection, `draas:${this.nodeId}:commands`), 'command connection');
+    this.presence = new RedisPresence(this.commands, this.keys, options.url);
+    this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`), 'reply connection');
+    this.inbox = new ReplyInbox(
+      this.replies,
+      this.keys.replies(this.nodeId),
+      { blockMs: this.blockMs, retry: this.connection.reconnect, log: this.log },
+    );
+  }
+
+  /** Connects and starts the reply loop; fails with a 503 `DraasError` if Redis is not ready within `connectTimeoutMs`. */
+  async connect(): Promise<void> {
+    try {
+      await connectWithin(this.commands, this.connection.url, this.connection.connectTimeoutMs);
+      await connectWithin(this.replies, this.connection.url, this.connection.connectTimeoutMs);
+      await this.inbox.start();
+    } catch (error) {
+      await this.close();
+      throw toTransportError(error, this.connection.url, 'connect');
+    }
+  }
+
+  request(queue: string, command: CommandEnvelope, options: RequestOptions): Promise<unknown> {
+    if (this.closing) return Promise.reject(new DraasError('unavailable', 'the Redis transport is closed'));
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
+    const requestId = randomUUID();
+    let fields: string[];
+    try {
+      fields = encodeCommand({ command, requestId, replyTo: this.inbox.key });
+    } catch (error) {
+      return Promise.reject(new DraasError('bad-request', `the command is not JSON-serializable: ${errorMessage(error)}`));
+    }
+    return new Promise((resolve, reject) => {
+      const signal = options.signal;
+      let done = false;
+      const finish = (settle: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.inbox.forget(requestId);
+        this.pending.delete(requestId);
+        settle();
+      };
+      const timer = setTimeout(() => finish(() => reject(new WorkerTimeoutError(queue, options.timeoutMs))), options.timeoutMs);
+      const onAbort = () => finish(() => reject(abortReason(signal)));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(requestId, (error) => finish(() => reject(error)));
+      this.inbox.expect(requestId, (reply) =>
+        finish(() => (reply.ok ? resolve(reply.result) : reject(deserializeError(reply.error)))),
+      );
+      this.commands
+        .xadd(this.keys.commandStream(queue), '*', ...fields)
+        .catch((error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`))));
+    });
+  }
+
+  async consume(queue: string, handler: CommandHandler): Promise<Closeable> {
+    this.assertOpen();
+    const consumerName = `${this.nodeId}:${++this.consumerCount}:${randomUUID().slice(0, 8)}`;
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${consumerName}`), `consumer ${consumerName}`);
+    let consumer: RedisConsumer | undefined;
+    try {
+      await connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs);
+      consumer = new RedisConsumer(
+        blocking,
+        this.commands,
+        handler,
+        {
+          queue,
+          consumerName,
+          keys: this.keys,
+          blockMs: this.blockMs,
+          claimIdleMs: this.claimIdleMs,
+          retryDelayMs: this.retryDelayMs,
+          maxDeliveries: this.maxDeliveries,
+          concurrency: this.concurrency,
+          shutdownGraceMs: this.shutdownGraceMs,
+          replyTtlMs: this.replyTtlMs,
+          replyMaxLen: 10_000,
+          deadLetterMaxLen: 10_000,
+          retry: this.connection.reconnect,
+          log: this.log,
+        },
+        () => this.consumers.delete(consumer!),
+      );
+      await consumer.start();
+    } catch (error) {
+      blocking.disconnect();
+      throw toTransportError(error, this.connection.url, `consume "${queue}"`);
+    }
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  async publish(topic: string, event: EventEnvelope): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.commands.xadd(this.keys.events(topic), 'MAXLEN', '~', this.eventStreamMaxLen, '*', ...encodeEvent(event));
+    } catch (error) {
+      throw toTransportError(error, this.connection.url, `publish to "${topic}"`);
+    }
+  }
+
+  /** Delivers the topic's events published after this resolves (or after `options.after`). */
+  async subscribe(topic: string, listener: EventListener, options: SubscribeOptions = {}): Promise<RedisSubscription> {
+    this.assertOpen();
+    const key = this.keys.events(topic);
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`), `subscription ${key}`);
+    const subscription: RedisSubscription = new RedisSubscription(blocking, key, listener, {
+      blockMs: this.blockMs, retry: this.connection.reconnect, log: this.log, onClosed: () => this.subscriptions.delete(subscription),
+    });
+    try {
+      await connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs);
+      await subscription.start(options);
+    } catch (error) {
+      await subscription.close();
+      throw toTransportError(error, this.connection.url, `subscribe to "${topic}"`);
+    }
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /**
+   * True when PING answers and every blocking loop (replies, each consumer,
+   * each subscription) returned from Redis recently: within twice the BLOCK
+   * timeout (at least BLOCK + 1 s), as each of them returns once per BLOCK.
+   */
+  async healthy(): Promise<boolean> {
+    if (this.closing) return false;
+    const maxAge = Math.max(2 * this.blockMs, this.blockMs + 1_000);
+    const loops: Loop[] = [this.inbox, ...this.consumers, ...this.subscriptions];
+    if (loops.some((loop) => loop.stalled(maxAge))) return false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const answer = await Promise.race([
+        this.commands.ping(),
+        new Promise<string>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), this.blockMs);
+        }),
+      ]);
+      return answer === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Stops consumers (letting running handlers finish within
+   * `shutdownGraceMs`), then subscriptions, fails the requests still waiting
+   * (503), stops the reply loop and quits the command connection. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.consumers].map((consumer) => consumer.close()));
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+      for (const fail of [...this.pending.values()]) fail(new DraasError('unavailable', 'the Redis transport was closed'));
+      await this.inbox.stop();
+      await quitConnection(this.commands);
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new DraasError('unavailable', 'the Redis transport is closed');
+  }
+
+  /** Logs a connection's first failure and its recovery (ioredis reports every failed attempt). */
+  private watch(redis: Redis, label: string): Redis {
+    let failing = false;
+    redis.on('error', (error: unknown) => {
+      if (failing) return;
+      failing = true;
+      this.log(`redis ${label} (${redactUrl(this.connection.url)}): ${errorMessage(error)}; reconnecting`);
+    });
+    redis.on('ready', () => {
+      if (!failing) return;
+      failing = false;
+      this.log(`redis ${label}: reconnected`);
+    });
+    return redis;
+  }
+}
+
+/** Creates a Redis transport and connects it; throws a 503 `DraasError` when Redis is not reachable in time. */
+export async function createRedisTransport(options: RedisTransportOptions): Promise<RedisTransport> {
+  const transport = new RedisTransport(options);
+  await transport.connect();
+  return transport;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number (got ${value})`);
+  return value;
+}
+
+function abortReason(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new Error('aborted');
+}
