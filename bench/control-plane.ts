@@ -1,0 +1,126 @@
+/**
+ * The control plane's own cost: create → start → stop → delete for N
+ * instances through the library API, on a driver whose starts and stops
+ * complete at once in memory (so the figure is DRaaS alone). Baseline: the
+ * same operations called directly on that driver, with records in a Map.
+ * Embedded (memory transport) and cluster (Redis transport) mode.
+ */
+import { ControlPlane } from '../src/actors/control-plane.js';
+import { PlatformWorker } from '../src/actors/platform-worker.js';
+import { MemoryTransport } from '../src/transport/memory.js';
+import { createRedisTransport } from '../src/transport/redis.js';
+import type { Transport } from '../src/transport/transport.js';
+import { MemoryDriver } from '../test/fixtures/memory-driver.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
+import { row, type Row } from './lib/results.js';
+import { summarize, type LatencySummary } from './lib/stats.js';
+
+const spec = (instanceId: string) => ({ instanceId, generation: 1, config: {}, env: {}, startTimeoutMs: 1_000 });
+
+interface LifecycleRun {
+  all: LatencySummary;
+  perOperation: Record<string, LatencySummary>;
+}
+
+/** Runs the four operations per instance, `lanes` instances at a time, timing each operation. */
+async function lifecycle(count: number, lanes: number, ops: Record<'create' | 'start' | 'stop' | 'delete', (id: string) => Promise<unknown>>): Promise<LifecycleRun> {
+  const samples: Record<string, number[]> = { create: [], start: [], stop: [], delete: [] };
+  let next = 0;
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < count) {
+        const id = `bench-${next++}`;
+        for (const name of ['create', 'start', 'stop', 'delete'] as const) {
+          const start = performance.now();
+          await ops[name](id);
+          samples[name]!.push(performance.now() - start);
+        }
+      }
+    }),
+  );
+  const elapsed = performance.now() - began;
+  const all = Object.values(samples).flat();
+  return {
+    all: summarize(all, elapsed),
+    perOperation: Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, summarize(list, elapsed)])),
+  };
+}
+
+async function directBaseline(count: number, lanes: number): Promise<LifecycleRun> {
+  const driver = new MemoryDriver();
+  const records = new Map<string, { id: string }>();
+  return lifecycle(count, lanes, {
+    create: async (id) => records.set(id, { id }),
+    start: (id) => driver.start(spec(id)),
+    stop: (id) => driver.stop(id, { graceMs: 0 }),
+    delete: async (id) => {
+      await driver.remove(id, { graceMs: 0 });
+      records.delete(id);
+    },
+  });
+}
+
+async function throughControlPlane(makeTransports: () => Promise<{ controlPlaneSide: Transport; workerSide: Transport; close(): Promise<void> }>, count: number, lanes: number): Promise<LifecycleRun> {
+  const transports = await makeTransports();
+  const worker = new PlatformWorker({ transport: transports.workerSide, driver: new MemoryDriver() });
+  await worker.start();
+  const controlPlane = new ControlPlane({ transport: transports.controlPlaneSide, historyLimit: 8 });
+  await controlPlane.open();
+  try {
+    return await lifecycle(count, lanes, {
+      create: (id) => controlPlane.create({ name: id }),
+      start: (id) => controlPlane.start(id),
+      stop: (id) => controlPlane.stop(id),
+      delete: (id) => controlPlane.delete(id),
+    });
+  } finally {
+    await controlPlane.close();
+    await worker.close();
+    await transports.close();
+  }
+}
+
+function rows(mode: string, run: LifecycleRun, baseline: LifecycleRun, targets: { opsPerSecond: string; p99: string }): Row[] {
+  return [
+    row(`${mode}: lifecycle operations/s`, run.all.perSecond, 'ops/s', { baseline: baseline.all.perSecond }),
+    row(`${mode}: lifecycle ops/s (target)`, run.all.perSecond, 'ops/s', { target: targets.opsPerSecond }),
+    row(`${mode}: p99 per operation`, run.all.p99Ms, 'ms', { baseline: baseline.all.p99Ms, target: targets.p99 }),
+    ...(['create', 'start', 'stop', 'delete'] as const).map((name) =>
+      row(`${mode}: ${name} p50 / p99`, run.perOperation[name]!.p50Ms, 'ms p50', {
+        note: `p99 ${run.perOperation[name]!.p99Ms.toFixed(3)} ms`,
+      }),
+    ),
+  ];
+}
+
+export async function benchControlPlane(options: { quick: boolean }): Promise<Row[]> {
+  const count = options.quick ? 300 : 2_000;
+  const lanes = 16;
+  const baseline = await directBaseline(count, lanes);
+  const embedded = await throughControlPlane(async () => {
+    const transport = new MemoryTransport();
+    return { controlPlaneSide: transport, workerSide: transport, close: () => transport.close() };
+  }, count, lanes);
+  const redis = await startRedisServer();
+  try {
+    const cluster = await throughControlPlane(async () => {
+      const controlPlaneSide = await createRedisTransport({ url: redis.url, prefix: 'bench:' });
+      const workerSide = await createRedisTransport({ url: redis.url, prefix: 'bench:' });
+      return {
+        controlPlaneSide,
+        workerSide,
+        close: async () => {
+          await controlPlaneSide.close();
+          await workerSide.close();
+        },
+      };
+    }, options.quick ? 200 : 1_000, lanes);
+    return [
+      ...rows('embedded', embedded, baseline, { opsPerSecond: '>= 5000', p99: '<= 5' }),
+      ...rows('cluster (redis)', cluster, baseline, { opsPerSecond: '>= 2000', p99: '<= 20' }),
+    ];
+  } finally {
+    await redis.stop();
+  }
+}

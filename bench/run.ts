@@ -1,0 +1,40 @@
+/**
+ * `npm run bench [-- --quick] [-- --only transport,control-plane,memory]`:
+ * runs the benchmarks, prints one table per part and writes
+ * bench/results/<part>.json. Every figure sits beside a baseline measured in
+ * the same run; only ratios compare across machines.
+ */
+import { parseArgs } from 'node:util';
+import { benchControlPlane } from './control-plane.js';
+import { benchMemory } from './memory.js';
+import { formatTable, machineDescription, writeResult, type Row } from './lib/results.js';
+import { benchTransport } from './transport.js';
+
+const parts: Record<string, (options: { quick: boolean }) => Promise<Row[]>> = {
+  transport: benchTransport,
+  'control-plane': benchControlPlane,
+  memory: benchMemory,
+};
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  strict: true,
+});
+const chosen = values.only ? values.only.split(',') : Object.keys(parts);
+for (const name of chosen) {
+  if (!parts[name]) {
+    process.stderr.write(`bench: unknown part "${name}" (parts: ${Object.keys(parts).join(', ')})\n`);
+    process.exit(2);
+  }
+}
+
+const machine = machineDescription();
+process.stdout.write(`machine: ${machine}${values.quick ? ' (quick sizes)' : ''}\n`);
+for (const name of chosen) {
+  process.stdout.write(`\n## ${name} … running\n`);
+  const began = Date.now();
+  const rows = await parts[name]!({ quick: values.quick });
+  const result = { name, machine, date: new Date().toISOString(), rows };
+  process.stdout.write(`${formatTable(result)}\n(${((Date.now() - began) / 1000).toFixed(1)} s; written to ${writeResult(result)})\n`);
+}
+process.exit(0);

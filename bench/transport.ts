@@ -1,0 +1,107 @@
+/**
+ * Request/reply through the transports, beside a raw ioredis round trip of
+ * the same shape (XADD a command, XREADGROUP it, XADD a reply, XREAD it),
+ * measured in the same run against the same private redis-server.
+ */
+import { Redis } from 'ioredis';
+import { newCommand } from '../src/transport/envelope.js';
+import { MemoryTransport } from '../src/transport/memory.js';
+import { createRedisTransport } from '../src/transport/redis.js';
+import type { Transport } from '../src/transport/transport.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
+import { measure, type LatencySummary } from './lib/stats.js';
+import { row, type Row } from './lib/results.js';
+
+const payload = { instanceId: 'bench', generation: 1, graceMs: 1000 };
+
+async function transportRoundTrips(transport: Transport, queue: string, count: number, concurrency: number): Promise<LatencySummary> {
+  const consumer = await transport.consume(queue, async (command) => ({ echoed: command.commandId }));
+  try {
+    await transport.request(queue, newCommand('bench.echo', 'bench', payload), { timeoutMs: 10_000 }); // warm-up
+    return await measure(count, concurrency, () =>
+      transport.request(queue, newCommand('bench.echo', 'bench', payload), { timeoutMs: 10_000 }),
+    );
+  } finally {
+    await consumer.close();
+  }
+}
+
+/** The same round trip, hand-written with ioredis: the floor any Streams transport stands on. */
+async function rawRoundTrips(url: string, count: number): Promise<LatencySummary> {
+  const requester = new Redis(url);
+  const requesterBlocking = new Redis(url);
+  const worker = new Redis(url);
+  const stream = 'raw:commands';
+  const replies = 'raw:replies';
+  await worker.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM').catch(() => undefined);
+  let running = true;
+  const workerLoop = (async () => {
+    while (running) {
+      const result = (await worker.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'BLOCK', 200, 'STREAMS', stream, '>')) as
+        | [string, [string, string[]][]][]
+        | null;
+      for (const [, entries] of result ?? []) {
+        for (const [id, fields] of entries) {
+          await worker.xadd(replies, '*', 'reply', fields[1] ?? '');
+          await worker.xack(stream, 'g', id);
+        }
+      }
+    }
+  })();
+  let lastReplyId = '$';
+  const roundTrip = async () => {
+    const body = JSON.stringify(newCommand('bench.echo', 'bench', payload));
+    const waiting = requesterBlocking.xread('BLOCK', 5_000, 'STREAMS', replies, lastReplyId);
+    await requester.xadd(stream, '*', 'command', body);
+    const result = (await waiting) as [string, [string, string[]][]][] | null;
+    const entries = result?.[0]?.[1] ?? [];
+    lastReplyId = entries.at(-1)?.[0] ?? lastReplyId;
+    JSON.parse(entries.at(-1)?.[1][1] ?? '{}');
+  };
+  await roundTrip();
+  const summary = await measure(count, 1, roundTrip);
+  running = false;
+  await workerLoop;
+  requester.disconnect();
+  requesterBlocking.disconnect();
+  worker.disconnect();
+  return summary;
+}
+
+export async function benchTransport(options: { quick: boolean }): Promise<Row[]> {
+  const count = options.quick ? 300 : 3_000;
+  const redis = await startRedisServer();
+  try {
+    const raw = await rawRoundTrips(redis.url, count);
+    const requester = await createRedisTransport({ url: redis.url, prefix: 'bench:' });
+    const worker = await createRedisTransport({ url: redis.url, prefix: 'bench:' });
+    const viaRedis = await (async () => {
+      const consumer = await worker.consume('commands.bench', async (command) => ({ echoed: command.commandId }));
+      try {
+        await requester.request('commands.bench', newCommand('bench.echo', 'bench', payload), { timeoutMs: 10_000 });
+        const sequential = await measure(count, 1, () =>
+          requester.request('commands.bench', newCommand('bench.echo', 'bench', payload), { timeoutMs: 10_000 }),
+        );
+        const concurrent = await measure(count, 32, () =>
+          requester.request('commands.bench', newCommand('bench.echo', 'bench', payload), { timeoutMs: 10_000 }),
+        );
+        return { sequential, concurrent };
+      } finally {
+        await consumer.close();
+        await requester.close();
+        await worker.close();
+      }
+    })();
+    const memory = await transportRoundTrips(new MemoryTransport(), 'commands.bench', count * 10, 1);
+    return [
+      row('redis transport round trip p50 (sequential)', viaRedis.sequential.p50Ms, 'ms', { baseline: raw.p50Ms, ratioTarget: '<= 2' }),
+      row('redis transport round trip p99 (sequential)', viaRedis.sequential.p99Ms, 'ms', { baseline: raw.p99Ms, ratioTarget: '<= 2' }),
+      row('redis transport round trips/s (sequential)', viaRedis.sequential.perSecond, 'ops/s', { baseline: raw.perSecond }),
+      row('redis transport round trips/s (32 in flight)', viaRedis.concurrent.perSecond, 'ops/s', { baseline: raw.perSecond }),
+      row('redis transport p99 (32 in flight)', viaRedis.concurrent.p99Ms, 'ms'),
+      row('memory transport round trips/s (sequential)', memory.perSecond, 'ops/s', { baseline: raw.perSecond }),
+    ];
+  } finally {
+    await redis.stop();
+  }
+}
