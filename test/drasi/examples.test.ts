@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseDrasiConfigYaml, renderConfigYaml } from '../../src/drasi/index.js';
 
-// The real configs from the drasi-server repository (see the folder's README).
-const examplesDir = new URL('../../../shared/reference/drasi-server-examples/', import.meta.url);
+// The real configs from the drasi-server repository (vendored; see the folder's README).
+const examplesDir = new URL('../fixtures/drasi-server-examples/', import.meta.url);
 const exampleFiles = readdirSync(examplesDir)
   .filter((name) => name.endsWith('.yaml'))
   .sort();

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { parseDrasiConfigYaml, renderConfigYaml } from '../../src/drasi/index.js';
 import { serve } from '../helpers/memory-api.js';
 
-const examplesDir = new URL('../../../shared/reference/drasi-server-examples/', import.meta.url);
+const examplesDir = new URL('../fixtures/drasi-server-examples/', import.meta.url);
 const exampleFiles = readdirSync(examplesDir).filter((name) => name.endsWith('.yaml')).sort();
 
 test('every example config is accepted through the API and rendered back to an equivalent document', async (t) => {

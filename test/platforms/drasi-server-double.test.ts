@@ -2,7 +2,7 @@
  * The Drasi Server test double honours the contract other tests rely on
  * (docs: /work/shared/drasi-server-contract.md, "What the test double must do").
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -26,7 +26,7 @@ interface Running {
 }
 
 /** Starts the double and resolves once it printed its `started` line. */
-async function startDouble(t: import('ava').ExecutionContext, cwd: string, args: string[], env: Record<string, string> = {}): Promise<Running> {
+async function startDouble(t: ExecutionContext, cwd: string, args: string[], env: Record<string, string> = {}): Promise<Running> {
   const subprocess = execa(doubleExecutable, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
