@@ -40,6 +40,7 @@ export interface StatusChange {
 }
 
 export interface InstanceStore {
+  /** The stored record. Treat it as read-only: write changes back with `update`. */
   get(id: string): Promise<InstanceRecord | undefined>;
   list(): Promise<InstanceRecord[]>;
   /** Inserts only when absent; returns false when the id is taken. */
@@ -58,13 +59,13 @@ export class MemoryInstanceStore implements InstanceStore {
 
   constructor(private readonly changeLogLimit = 1_000) {}
 
-  async get(id: string) {
-    const record = this.records.get(id);
-    return record && structuredClone(record);
+  // Records are copied on the way in and never mutated in place, so readers can share them.
+  async get(id: string): Promise<InstanceRecord | undefined> {
+    return this.records.get(id);
   }
 
-  async list() {
-    return [...this.records.values()].map((record) => structuredClone(record));
+  async list(): Promise<InstanceRecord[]> {
+    return [...this.records.values()];
   }
 
   async insert(record: InstanceRecord) {
@@ -84,13 +85,15 @@ export class MemoryInstanceStore implements InstanceStore {
   async appendChange(change: Omit<StatusChange, 'sequence'>) {
     const entry = { ...change, sequence: ++this.sequence };
     this.changes.push(entry);
-    if (this.changes.length > this.changeLogLimit) this.changes.splice(0, this.changes.length - this.changeLogLimit);
+    // Trim in batches: amortized O(1) per append instead of shifting the array every time.
+    if (this.changes.length >= 2 * this.changeLogLimit) this.changes.splice(0, this.changes.length - this.changeLogLimit);
     return entry;
   }
 
   async recentChanges(options: { limit: number; afterSequence?: number; instanceId?: string }) {
     const after = options.afterSequence ?? 0;
-    const matching = this.changes.filter(
+    const window = this.changes.slice(-this.changeLogLimit);
+    const matching = window.filter(
       (change) => change.sequence > after && (options.instanceId === undefined || change.instanceId === options.instanceId),
     );
     return matching.slice(-options.limit);
