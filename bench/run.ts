@@ -1,23 +1,27 @@
 /**
- * `npm run bench [-- --quick] [-- --only transport,control-plane,memory]`:
+ * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,transport]`:
  * runs the benchmarks, prints one table per part and writes
  * bench/results/<part>.json. Every figure sits beside a baseline measured in
  * the same run; only ratios compare across machines.
  */
 import { parseArgs } from 'node:util';
 import { benchControlPlane } from './control-plane.js';
+import { benchFanOut } from './fan-out.js';
+import { benchLifecycleHttp } from './lifecycle-http.js';
 import { benchMemory } from './memory.js';
 import { formatTable, machineDescription, writeResult, type Row } from './lib/results.js';
 import { benchTransport } from './transport.js';
 
-const parts: Record<string, (options: { quick: boolean }) => Promise<Row[]>> = {
-  transport: benchTransport,
+const parts: Record<string, (options: { quick: boolean; large: boolean }) => Promise<Row[]>> = {
+  'lifecycle-http': benchLifecycleHttp,
   'control-plane': benchControlPlane,
   memory: benchMemory,
+  'fan-out': benchFanOut,
+  transport: benchTransport,
 };
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, large: { type: 'boolean', default: false }, only: { type: 'string' } },
   strict: true,
 });
 const chosen = values.only ? values.only.split(',') : Object.keys(parts);
@@ -33,7 +37,7 @@ process.stdout.write(`machine: ${machine}${values.quick ? ' (quick sizes)' : ''}
 for (const name of chosen) {
   process.stdout.write(`\n## ${name} … running\n`);
   const began = Date.now();
-  const rows = await parts[name]!({ quick: values.quick });
+  const rows = await parts[name]!({ quick: values.quick, large: values.large });
   const result = { name, machine, date: new Date().toISOString(), rows };
   process.stdout.write(`${formatTable(result)}\n(${((Date.now() - began) / 1000).toFixed(1)} s; written to ${writeResult(result)})\n`);
 }

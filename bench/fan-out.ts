@@ -1,0 +1,75 @@
+/**
+ * Event fan-out: events/s delivered to 1 and to 100 library subscribers,
+ * through the memory and the Redis transport. Baseline: a bare EventEmitter
+ * with the same number of listeners.
+ */
+import { EventEmitter } from 'node:events';
+import { newEvent } from '../src/transport/envelope.js';
+import { MemoryTransport } from '../src/transport/memory.js';
+import { createRedisTransport } from '../src/transport/redis.js';
+import type { Transport } from '../src/transport/transport.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
+import { row, type Row } from './lib/results.js';
+
+const payload = { from: 'Starting', to: 'Running', cause: 'startWorkload.done', desiredState: 'Running', observedState: 'Running', generation: 1, observedGeneration: 1 };
+
+/** Publishes `events` events and waits until every subscriber got every one; returns deliveries/s. */
+async function fanOut(publisher: Transport, subscriberSide: Transport[], subscribers: number, events: number): Promise<number> {
+  const topic = `bench-${subscribers}-${Math.random().toString(36).slice(2)}`;
+  let delivered = 0;
+  const expected = subscribers * events;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const subscriptions = [];
+  for (let i = 0; i < subscribers; i++) {
+    const side = subscriberSide[i % subscriberSide.length]!;
+    subscriptions.push(
+      await side.subscribe(topic, () => {
+        if (++delivered === expected) done();
+      }),
+    );
+  }
+  const began = performance.now();
+  for (let i = 0; i < events; i++) await publisher.publish(topic, newEvent('instance.status-changed', `i-${i % 50}`, payload));
+  await all;
+  const elapsed = performance.now() - began;
+  for (const subscription of subscriptions) await subscription.close();
+  return (expected / elapsed) * 1000;
+}
+
+function emitterBaseline(subscribers: number, events: number): number {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  let delivered = 0;
+  for (let i = 0; i < subscribers; i++) emitter.on('event', () => delivered++);
+  const began = performance.now();
+  for (let i = 0; i < events; i++) emitter.emit('event', newEvent('instance.status-changed', `i-${i % 50}`, payload));
+  return (delivered / (performance.now() - began)) * 1000;
+}
+
+export async function benchFanOut(options: { quick: boolean }): Promise<Row[]> {
+  const events = options.quick ? 2_000 : 20_000;
+  const rows: Row[] = [];
+  const memory = new MemoryTransport();
+  for (const subscribers of [1, 100]) {
+    rows.push(row(`memory transport: deliveries/s to ${subscribers} subscriber(s)`, await fanOut(memory, [memory], subscribers, events), 'events/s', { baseline: emitterBaseline(subscribers, events) }));
+  }
+  const redis = await startRedisServer();
+  try {
+    const publisher = await createRedisTransport({ url: redis.url, prefix: 'fan:' });
+    // Subscribers spread over 4 nodes (4 connections), as several control-plane replicas would be.
+    const nodes = await Promise.all(Array.from({ length: 4 }, () => createRedisTransport({ url: redis.url, prefix: 'fan:' })));
+    try {
+      for (const subscribers of [1, 100]) {
+        const redisEvents = options.quick ? 500 : 5_000;
+        rows.push(row(`redis transport: deliveries/s to ${subscribers} subscriber(s)`, await fanOut(publisher, nodes, subscribers, redisEvents), 'events/s', { baseline: emitterBaseline(subscribers, redisEvents) }));
+      }
+    } finally {
+      await publisher.close();
+      for (const node of nodes) await node.close();
+    }
+  } finally {
+    await redis.stop();
+  }
+  return rows;
+}
