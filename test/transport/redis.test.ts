@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
+import { testWithRedis } from '../helpers/engines.js';
 import { Redis } from 'ioredis';
 import { PlatformWorker } from '../../src/actors/platform-worker.js';
 import { WorkloadClient } from '../../src/actors/workload-client.js';
@@ -11,6 +12,8 @@ import { topics } from '../../src/transport/transport.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { eventually, transportContract } from './contract.js';
+
+const { test, available: redisAvailable } = testWithRedis('redis transport');
 
 let shared: RedisServer | undefined;
 
@@ -44,7 +47,7 @@ async function transport(t: ExecutionContext, url: string, prefix: string, extra
   return created;
 }
 
-transportContract('redis', async (t) => {
+if (redisAvailable) transportContract('redis', async (t) => {
   const prefix = `test:${randomUUID().slice(0, 8)}:`;
   const url = shared!.url;
   return { requester: await transport(t, url, prefix), worker: await transport(t, url, prefix) };
