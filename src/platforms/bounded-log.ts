@@ -17,7 +17,7 @@ const COPY_CHUNK = 1024 * 1024;
 /** Never read more than this from one file to find the last lines. */
 const MAX_TAIL_SCAN = 8 * 1024 * 1024;
 /** Coalesces bursts of change notifications into one check. */
-const CHANGE_DEBOUNCE_MS = 50;
+const CHANGE_DEBOUNCE_MS = 20;
 
 /**
  * A log file that a child process writes directly (its stdout and stderr are
@@ -166,7 +166,7 @@ export class BoundedLog {
         // Catch up with what the writer appended during the copy, so that the
         // window in which new lines can be lost (between the last read and the
         // truncation) is as short as possible.
-        for (let pass = 0; pass < 4; pass++) {
+        for (let pass = 0; pass < 4 && position - start < 2 * this.maxBytes; pass++) {
           const grown = (await source.stat()).size;
           if (grown <= position) break;
           position = await copyRange(source, target, Math.max(position, grown - this.maxBytes), grown);

@@ -43,6 +43,8 @@ export interface WorkloadRef {
   generation: number;
   /** ISO 8601 time the workload was started. */
   startedAt: string;
+  /** The worker that started it (set by the worker on `workload.start` replies, not by drivers). */
+  workerId?: string;
 }
 
 export interface WorkloadExit {

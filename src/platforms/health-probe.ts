@@ -27,12 +27,18 @@ export interface HealthCheck {
   ok: boolean;
   status?: number;
   error?: string;
+  /** The request got no answer within its time limit. */
+  timedOut?: boolean;
 }
 
 /** One `GET` of the health URL: ok when it answers 200. Never throws. */
 export async function checkHealth(url: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<HealthCheck> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${options.timeoutMs} ms`)), Math.max(1, options.timeoutMs));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`no answer within ${options.timeoutMs} ms`));
+  }, Math.max(1, options.timeoutMs));
   const onAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -42,7 +48,7 @@ export async function checkHealth(url: string, options: { timeoutMs: number; sig
     await response.arrayBuffer();
     return response.status === 200 ? { ok: true, status: 200 } : { ok: false, status: response.status, error: `HTTP ${response.status}` };
   } catch (error) {
-    return { ok: false, error: describeFetchError(error) };
+    return timedOut ? { ok: false, error: `no answer within ${options.timeoutMs} ms`, timedOut } : { ok: false, error: describeFetchError(error) };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
@@ -65,6 +71,7 @@ export async function waitForHealthy(options: HealthProbeOptions): Promise<Healt
     const remaining = deadline - clock();
     if (remaining <= 0) return { healthy: false, reason: 'timeout', attempts, lastError };
     attempts++;
+    const clipped = remaining < attemptTimeoutMs;
     const check = await checkHealth(options.url, {
       timeoutMs: Math.min(attemptTimeoutMs, remaining),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -73,7 +80,8 @@ export async function waitForHealthy(options: HealthProbeOptions): Promise<Healt
       const objection = options.verify ? await options.verify() : undefined;
       if (objection === undefined) return { healthy: true, attempts };
       lastError = objection;
-    } else {
+    } else if (!(check.timedOut && clipped && lastError !== undefined)) {
+      // (An attempt cut short by the deadline says less than the one before it.)
       lastError = check.error;
     }
     if (options.signal?.aborted) return { healthy: false, reason: 'aborted', attempts, lastError };

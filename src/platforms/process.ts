@@ -321,6 +321,7 @@ export class ProcessDriver implements PlatformDriver {
       generation: spec.generation,
       startedAt: new Date(this.clock()).toISOString(),
     };
+    let recorded: (exit: WorkloadExit) => void = () => undefined;
     const workload: Workload = {
       ref,
       pid: subprocess.pid ?? -1,
@@ -330,12 +331,18 @@ export class ProcessDriver implements PlatformDriver {
       phase: 'starting',
       stopRequested: false,
       exitSignal: new AbortController(),
-      exited: Promise.resolve(undefined as never),
+      exited: new Promise<WorkloadExit>((resolve) => {
+        recorded = resolve;
+      }),
     };
-    workload.exited = subprocess.then(
-      (result) => this.onExit(workload, exitFactsOf(result)),
-      (error: unknown) => this.onExit(workload, { exitCode: null, signal: null, spawnError: { code: undefined, message: errorMessage(error) } }),
-    );
+    subprocess
+      .then(
+        (result) => this.onExit(workload, exitFactsOf(result)),
+        (error: unknown) => this.onExit(workload, { exitCode: null, signal: null, spawnError: { code: undefined, message: errorMessage(error) } }),
+      )
+      .then(recorded, (error: unknown) =>
+        recorded({ exitCode: null, signal: null, lastLogLines: [], requested: workload.stopRequested, details: { error: errorMessage(error) } }),
+      );
     this.workloads.set(spec.instanceId, workload);
     log.startWatching();
     return workload;

@@ -12,7 +12,8 @@ export const doubleExecutable = fileURLToPath(new URL('../fixtures/drasi-server-
 let nextRange = 0;
 /** Disjoint port ranges per control plane, so concurrent tests never compete. */
 export function portRange(size = 20): { min: number; max: number } {
-  const min = 21000 + (process.pid % 100) * 100 + (nextRange++ % 5) * size;
+  // A 400-port window per test process (below the ephemeral range), 20 ranges of 20 within it.
+  const min = 20000 + (process.pid % 30) * 400 + (nextRange++ % Math.floor(400 / size)) * size;
   return { min, max: min + size - 1 };
 }
 
