@@ -76,6 +76,8 @@ export class ControlPlane {
   private readonly workloads: WorkloadClient;
   private readonly machine: InstanceMachine;
   private readonly actors = new Map<string, InstanceActor>();
+  /** Instance id → the worker that last started its workload: stop, remove and logs go to that worker. */
+  private readonly workers = new Map<string, string>();
   /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
   private readonly records = new KeyedSerializer();
   private subscriptions: Closeable[] = [];
@@ -112,26 +114,36 @@ export class ControlPlane {
           async ({ input, signal }) => {
             const record = await this.requireRecord(input.instanceId);
             const spec = this.workloadSpec(record, this.startTimeoutMs);
-            return this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
+            const ref = await this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
               timeoutMs: spec.startTimeoutMs + this.replySlackMs,
               signal,
             });
+            if (ref.workerId !== undefined) this.workers.set(record.id, ref.workerId);
+            return ref;
           },
         ),
         stopWorkload: fromPromise<StopOutcome, { instanceId: string }>(async ({ input }) => {
           const record = await this.requireRecord(input.instanceId);
           return this.workloads.send(record.platformType, 'workload.stop', record.id, { graceMs: this.stopGraceMs }, {
             timeoutMs: stopTimeout(),
+            ...this.workerOf(record.id),
           });
         }),
         removeWorkload: fromPromise<void, { instanceId: string }>(async ({ input }) => {
           const record = await this.requireRecord(input.instanceId);
           await this.workloads.send(record.platformType, 'workload.remove', record.id, { graceMs: this.stopGraceMs }, {
             timeoutMs: stopTimeout(),
+            ...this.workerOf(record.id),
           });
+          this.workers.delete(record.id);
         }),
       },
     });
+  }
+
+  private workerOf(instanceId: string): { workerId?: string } {
+    const workerId = this.workers.get(instanceId);
+    return workerId === undefined ? {} : { workerId };
   }
 
   private workloadSpec(record: InstanceRecord, startTimeoutMs: number): WorkloadSpec {
@@ -185,6 +197,7 @@ export class ControlPlane {
     if (to === 'Deleted') {
       this.actors.get(instanceId)?.stop();
       this.actors.delete(instanceId);
+      this.workers.delete(instanceId);
       void this.store.delete(instanceId).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
     }
     const change: Omit<StatusChange, 'sequence'> = {
@@ -383,6 +396,7 @@ export class ControlPlane {
     const record = await this.requireRecord(id);
     const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail: options.tail ?? 200 }, {
       timeoutMs: this.replySlackMs,
+      ...this.workerOf(id),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     return result.lines;

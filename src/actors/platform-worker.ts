@@ -1,8 +1,10 @@
 /**
  * A platform worker: owns one platform driver, consumes that platform's
- * command queue, announces itself (presence) and publishes what its driver
- * observes (exits, health). Commands for one instance run one at a time, in
- * arrival order; a redelivered command id gets the first outcome.
+ * command queue and its own queue (commands about the workloads it started:
+ * several workers share the platform queue, but only the one that started a
+ * workload can stop it), announces itself (presence) and publishes what its
+ * driver observes (exits, health). Commands for one instance run one at a
+ * time, in arrival order; a redelivered command id gets the first outcome.
  */
 import { randomUUID } from 'node:crypto';
 import { BadRequestError } from '../errors.js';
@@ -34,20 +36,23 @@ export class PlatformWorker {
   private readonly heartbeatMs: number;
   private readonly serializer = new KeyedSerializer();
   private readonly outcomes = new OutcomeCache();
-  private consumer: Closeable | undefined;
+  private consumers: Closeable[] = [];
   private unwatch: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   /** One handler per command type. */
   private readonly handlers: Handlers = {
-    'workload.start': (command) => this.driver.start(command.payload),
+    'workload.start': async (command) => ({ ...(await this.driver.start(command.payload)), workerId: this.workerId }),
     'workload.stop': (command) => this.driver.stop(command.instanceId, command.payload),
     'workload.remove': async (command) => {
       await this.driver.remove(command.instanceId, command.payload);
       return { removed: true as const };
     },
-    'workload.inspect': (command) => this.driver.inspect(command.instanceId),
+    'workload.inspect': async (command) => {
+      const state = await this.driver.inspect(command.instanceId);
+      return state.state === 'absent' ? state : { ...state, ref: { ...state.ref, workerId: this.workerId } };
+    },
     'workload.logs': async (command) => ({ lines: await this.driver.logs(command.instanceId, command.payload) }),
   };
 
@@ -61,7 +66,9 @@ export class PlatformWorker {
 
   async start(): Promise<void> {
     this.unwatch = this.driver.watch((event) => void this.publish(event));
-    this.consumer = await this.transport.consume(queues.platformCommands(this.platform), (command) => this.handle(command));
+    for (const queue of [queues.workerCommands(this.platform, this.workerId), queues.platformCommands(this.platform)]) {
+      this.consumers.push(await this.transport.consume(queue, (command) => this.handle(command)));
+    }
     await this.announce();
     this.heartbeat = setInterval(() => void this.announce(), this.heartbeatMs);
     this.heartbeat.unref();
@@ -108,7 +115,7 @@ export class PlatformWorker {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
-      await this.consumer?.close();
+      await Promise.all(this.consumers.map((consumer) => consumer.close()));
       this.unwatch?.();
       await this.transport.presence.withdraw(this.platform, this.workerId).catch(() => undefined);
       await this.driver.close();

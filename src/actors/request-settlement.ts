@@ -21,7 +21,8 @@ export function errorFromFailure(failure: Failure | null, status: InstanceStatus
   if (failure.exitCode !== undefined) details.exitCode = failure.exitCode;
   if (failure.signal !== undefined) details.signal = failure.signal;
   if (failure.lastLogLines) details.lastLogLines = failure.lastLogLines;
-  if (code === 'no-live-worker' || code === 'worker-timeout') return new DraasError(code, failure.reason, details);
+  // Transport faults keep their retryable code (503/504): the workload itself did not fail.
+  if (code === 'no-live-worker' || code === 'worker-timeout' || code === 'unavailable') return new DraasError(code, failure.reason, details);
   return new WorkloadFailedError(failure.reason, details);
 }
 

@@ -1,7 +1,8 @@
 /**
  * The control plane's side of the worker protocol: sends typed workload
- * commands to a platform's queue, failing fast when no worker of that
- * platform is alive.
+ * commands to a platform's queue (or, given the worker that runs the
+ * workload, to that worker's own queue while it is alive), failing fast when
+ * no worker of that platform is alive.
  */
 import { NoLiveWorkerError } from '../errors.js';
 import type { PlatformType } from '../platforms/driver.js';
@@ -17,11 +18,15 @@ export class WorkloadClient {
     type: K,
     instanceId: string,
     payload: WorkloadCommands[K]['payload'],
-    options: { timeoutMs: number; signal?: AbortSignal },
+    options: { timeoutMs: number; signal?: AbortSignal; workerId?: string },
   ): Promise<WorkloadCommands[K]['result']> {
+    const { workerId, ...requestOptions } = options;
     const live = await this.transport.presence.live(platform);
-    if (!live.some((worker) => worker.available)) throw new NoLiveWorkerError(platform);
+    // A workload's worker that is gone took its workloads with it (its host died): any worker may answer for it.
+    const owner = workerId !== undefined && live.some((worker) => worker.workerId === workerId) ? workerId : undefined;
+    if (owner === undefined && !live.some((worker) => worker.available)) throw new NoLiveWorkerError(platform);
+    const queue = owner === undefined ? queues.platformCommands(platform) : queues.workerCommands(platform, owner);
     const command = newCommand(type, instanceId, payload);
-    return (await this.transport.request(queues.platformCommands(platform), command, options)) as WorkloadCommands[K]['result'];
+    return (await this.transport.request(queue, command, requestOptions)) as WorkloadCommands[K]['result'];
   }
 }

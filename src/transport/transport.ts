@@ -70,6 +70,8 @@ export interface Transport extends Closeable {
 /** Queue and topic names, in one place. */
 export const queues = {
   platformCommands: (platform: string) => `commands.${platform}`,
+  /** One worker's own queue: commands about a workload it started (stop, remove, logs) must reach that worker. */
+  workerCommands: (platform: string, workerId: string) => `commands.${platform}.worker.${workerId}`,
 } as const;
 
 export const topics = {

@@ -167,6 +167,24 @@ export async function eventually(
   }
 }
 
+// ---------------------------------------------------------------- ports for Drasi Servers
+
+/**
+ * Ports for the workers' Drasi Servers: one window of 500 per test file (ava
+ * runs each file in its own process), picked by pid in 10000-18999 — below
+ * the ephemeral range and away from the other suites' ranges (19400+) — so
+ * that concurrent runs rarely meet; the driver probes each port anyway.
+ */
+const windowBase = 10_000 + (process.pid % 18) * 500;
+let windowUsed = 0;
+
+export function ports(size: number): { min: number; max: number } {
+  if (windowUsed + size > 500) throw new Error(`a test file may use 500 ports; asked for ${windowUsed + size}`);
+  const min = windowBase + windowUsed;
+  windowUsed += size;
+  return { min, max: min + size - 1 };
+}
+
 // ---------------------------------------------------------------- the REST API
 
 export interface ApiResponse {

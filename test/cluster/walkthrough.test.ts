@@ -3,7 +3,7 @@
  * with the control plane and a process worker as separate OS processes that
  * meet on a private Redis.
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -11,6 +11,7 @@ import {
   health,
   isAlive,
   outputs,
+  ports,
   redisServer,
   startControlPlane,
   startWorker,
@@ -18,6 +19,9 @@ import {
   type ControlPlaneProcess,
   type WorkerProcess,
 } from './_harness.js';
+import { testWithRedis } from '../helpers/engines.js';
+
+const { test } = testWithRedis('cluster mode');
 
 async function cluster(t: ExecutionContext, ports: { min: number; max: number }, workerId: string) {
   const redis = await redisServer(t);
@@ -33,7 +37,8 @@ function logs(controlPlane: ControlPlaneProcess, worker: WorkerProcess): string 
 
 test.serial('walkthrough over Redis: create, start, stop, restart, delete with the worker in another process', async (t) => {
   t.timeout(120_000);
-  const { controlPlane, worker, call } = await cluster(t, { min: 10_000, max: 10_019 }, 'walk-1');
+  const range = ports(20);
+  const { controlPlane, worker, call } = await cluster(t, range, 'walk-1');
   const log = () => logs(controlPlane, worker);
   const signalFile = path.join(worker.dataDir, 'signals-test1.txt');
 
@@ -51,7 +56,7 @@ test.serial('walkthrough over Redis: create, start, stop, restart, delete with t
   const pid = Number(started.body.runtime!.workloadId);
   const port = started.body.runtime!.port;
   t.true(isAlive(pid), 'the child exists');
-  t.true(port >= 10_000 && port <= 10_019, `port ${port} is from the worker's range`);
+  t.true(port >= range.min && port <= range.max, `port ${port} is from the worker's range`);
   t.is(await health(port), 200, '/health answers on the allocated port');
   const instanceDir = path.join(worker.dataDir, 'instances', 'test1');
   t.true(existsSync(instanceDir), 'the working directory is in the worker\'s data dir');
@@ -89,7 +94,7 @@ test.serial('walkthrough over Redis: create, start, stop, restart, delete with t
 
 test.serial('SIGKILL of the Drasi Server moves the instance to Failed: the exit crosses Redis as an event', async (t) => {
   t.timeout(120_000);
-  const { controlPlane, worker, call } = await cluster(t, { min: 10_020, max: 10_039 }, 'walk-2');
+  const { controlPlane, worker, call } = await cluster(t, ports(20), 'walk-2');
   const log = () => logs(controlPlane, worker);
   t.is((await call('POST', '/api/server/instances', { name: 'victim' })).status, 201);
   const started = await call('POST', '/api/server/instances/victim/start');
