@@ -76,8 +76,6 @@ export class ControlPlane {
   private readonly workloads: WorkloadClient;
   private readonly machine: InstanceMachine;
   private readonly actors = new Map<string, InstanceActor>();
-  /** Instance id → the worker that last started its workload: stop, remove and logs go to that worker. */
-  private readonly workers = new Map<string, string>();
   /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
   private readonly records = new KeyedSerializer();
   private subscriptions: Closeable[] = [];
@@ -114,12 +112,10 @@ export class ControlPlane {
           async ({ input, signal }) => {
             const record = await this.requireRecord(input.instanceId);
             const spec = this.workloadSpec(record, this.startTimeoutMs);
-            const ref = await this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
+            return this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
               timeoutMs: spec.startTimeoutMs + this.replySlackMs,
               signal,
             });
-            if (ref.workerId !== undefined) this.workers.set(record.id, ref.workerId);
-            return ref;
           },
         ),
         stopWorkload: fromPromise<StopOutcome, { instanceId: string }>(async ({ input }) => {
@@ -135,15 +131,15 @@ export class ControlPlane {
             timeoutMs: stopTimeout(),
             ...this.workerOf(record.id),
           });
-          this.workers.delete(record.id);
         }),
       },
     });
   }
 
+  /** Stop, remove and logs go to the worker that ran the instance's latest workload (see `lastWorkerId`). */
   private workerOf(instanceId: string): { workerId?: string } {
-    const workerId = this.workers.get(instanceId);
-    return workerId === undefined ? {} : { workerId };
+    const workerId = this.actors.get(instanceId)?.view.context.lastWorkerId;
+    return workerId ? { workerId } : {};
   }
 
   private workloadSpec(record: InstanceRecord, startTimeoutMs: number): WorkloadSpec {
@@ -197,7 +193,6 @@ export class ControlPlane {
     if (to === 'Deleted') {
       this.actors.get(instanceId)?.stop();
       this.actors.delete(instanceId);
-      this.workers.delete(instanceId);
       void this.store.delete(instanceId).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
     }
     const change: Omit<StatusChange, 'sequence'> = {

@@ -19,6 +19,8 @@ export interface InstanceView {
   serverConfiguration: InstanceRecord['serverConfiguration'];
   /** Where the workload runs, while it runs. */
   runtime: { workloadId: string; port: number; url: string; startedAt: string; generation: number } | null;
+  /** The worker that ran the latest workload (it keeps its working directory and logs). */
+  workerId: string | null;
   failure: Failure | null;
   /** When the next automatic restart is due (ISO 8601), while Failed with desired Running. */
   nextRetryAt: string | null;
@@ -62,6 +64,7 @@ export function instanceView(record: InstanceRecord, view: SnapshotView): Instan
           generation: workload.generation,
         }
       : null,
+    workerId: context.lastWorkerId,
     failure: context.failure,
     nextRetryAt: context.retryAt === null ? null : new Date(context.retryAt).toISOString(),
     restartCount: context.consecutiveFailures,

@@ -63,6 +63,11 @@ export interface InstanceContext {
   /** The generation the workload actually runs (null before the first start). */
   observedGeneration: number | null;
   workload: WorkloadRef | null;
+  /**
+   * The worker that ran the latest workload. Kept after a stop: that worker
+   * holds its working directory and logs, so stop, remove and logs go there.
+   */
+  lastWorkerId: string | null;
   failure: Failure | null;
   /** Consecutive failed starts or crashes since the last healthy start. */
   consecutiveFailures: number;

@@ -143,6 +143,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       generation: input.generation ?? 1,
       observedGeneration: null,
       workload: null,
+      lastWorkerId: null,
       failure: null,
       consecutiveFailures: 0,
       restartPending: false,
@@ -190,17 +191,18 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             {
               guard: 'wantsDeleted',
               target: 'Deleting',
-              actions: assign({ workload: ({ event }) => event.output, observed: 'Running' }),
+              actions: assign({ workload: ({ event }) => event.output, lastWorkerId: ({ event, context }) => event.output.workerId ?? context.lastWorkerId, observed: 'Running' }),
             },
             {
               guard: 'wantsStopped',
               target: 'Stopping',
-              actions: assign({ workload: ({ event }) => event.output, observed: 'Running' }),
+              actions: assign({ workload: ({ event }) => event.output, lastWorkerId: ({ event, context }) => event.output.workerId ?? context.lastWorkerId, observed: 'Running' }),
             },
             {
               target: 'Running',
               actions: assign({
                 workload: ({ event }) => event.output,
+                lastWorkerId: ({ event, context }) => event.output.workerId ?? context.lastWorkerId,
                 observedGeneration: ({ event }) => event.output.generation,
                 observed: 'Running',
                 failure: null,
