@@ -102,6 +102,17 @@ export type InstanceRequestEvent =
   | { type: 'instance.delete' }
   | { type: 'instance.configure'; generation: number };
 
+/**
+ * Sent once by the control plane to an actor restored from a persisted
+ * snapshot: re-enters a state whose side effect or deadline was in flight
+ * (XState restores neither `after` timers nor promise actors), so that the
+ * command is sent again (workers handle it idempotently) and the timers are
+ * re-armed from the absolute deadlines in context. Recorded in the history.
+ */
+export interface InstanceRecoverEvent {
+  type: 'instance.recover';
+}
+
 /** Facts the platform reports. */
 export type InstanceObservationEvent =
   | {
@@ -114,7 +125,7 @@ export type InstanceObservationEvent =
     }
   | { type: 'observed.report'; status: 'Running' | 'Stopped' | 'Failed'; source: string; message?: string };
 
-export type InstanceEvent = InstanceRequestEvent | InstanceObservationEvent;
+export type InstanceEvent = InstanceRequestEvent | InstanceObservationEvent | InstanceRecoverEvent;
 
 export interface StartWorkloadInput {
   instanceId: string;

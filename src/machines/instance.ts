@@ -104,6 +104,9 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         return {
           status: params.to,
           history: history.length > context.historyLimit ? history.slice(-context.historyLimit) : history,
+          // A deadline belongs to its state; it survives only a re-entry of that state (recovery).
+          startDeadline: params.to === 'Starting' ? context.startDeadline : null,
+          retryAt: params.to === 'Failed' ? context.retryAt : null,
         };
       }),
       want: assign((_, params: { desired: DesiredState; restartPending: boolean }) => ({
@@ -164,6 +167,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       Pending: {
         entry: enter('Pending'),
         on: {
+          'instance.recover': { actions: enter('Pending') },
           'instance.start': { target: 'Starting', actions: want('Running') },
           // Nothing exists on a platform yet: no worker needs to be asked.
           'instance.delete': { target: 'Deleted', actions: want('Deleted') },
@@ -176,7 +180,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             observed: 'Starting',
             restartPending: false,
             retryAt: null,
-            startDeadline: ({ context }) => deps.now() + context.startTimeoutMs,
+            // Kept when re-entered on recovery: the deadline is absolute (`record` clears it elsewhere).
+            startDeadline: ({ context }) => context.startDeadline ?? deps.now() + context.startTimeoutMs,
           }),
         ],
         invoke: {
@@ -245,8 +250,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             },
           ],
         },
-        exit: assign({ startDeadline: null }),
         on: {
+          'instance.recover': { target: 'Starting', reenter: true },
           'instance.start': { actions: want('Running') },
           'instance.restart': { actions: want('Running') },
           'instance.stop': { actions: want('Stopped') },
@@ -256,6 +261,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       Running: {
         entry: enter('Running'),
         on: {
+          'instance.recover': { actions: enter('Running') },
           // Targetless but with an action, so that `can()` accepts it: starting what runs is success.
           'instance.start': { actions: want('Running') },
           'instance.stop': { target: 'Stopping', actions: want('Stopped') },
@@ -322,6 +328,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           },
         },
         on: {
+          'instance.recover': { target: 'Stopping', reenter: true },
           'instance.stop': { actions: want('Stopped') },
           'instance.start': { actions: want('Running', true) },
           'instance.restart': { actions: want('Running', true) },
@@ -331,6 +338,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       Stopped: {
         entry: enter('Stopped'),
         on: {
+          'instance.recover': { actions: enter('Stopped') },
           'instance.start': { target: 'Starting', actions: want('Running') },
           'instance.restart': { target: 'Starting', actions: want('Running') },
           'instance.stop': { actions: want('Stopped') },
@@ -344,15 +352,15 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           assign({
             retryAt: ({ context }) =>
               context.desired === 'Running'
-                ? deps.now() + restartBackoffMs(context.consecutiveFailures, context.restartPolicy)
+                ? (context.retryAt ?? deps.now() + restartBackoffMs(context.consecutiveFailures, context.restartPolicy))
                 : null,
           }),
         ],
         after: {
           untilRetry: { guard: 'wantsRunning', target: 'Starting' },
         },
-        exit: assign({ retryAt: null }),
         on: {
+          'instance.recover': { target: 'Failed', reenter: true },
           'instance.start': { target: 'Starting', actions: want('Running') },
           'instance.restart': { target: 'Starting', actions: want('Running') },
           // The workload may be half alive (a stop that failed, a start that timed out): ask the worker.
@@ -374,6 +382,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           },
         },
         on: {
+          'instance.recover': { target: 'Deleting', reenter: true },
           'instance.delete': { actions: want('Deleted') },
         },
       },

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { lifecycleDocument } from '../../src/machines/lifecycle-document.js';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { createInstanceMachine, restartBackoffMs, type InstanceEvent } from '../../src/machines/instance.js';
+import { toRestorable, type RestorableSnapshot } from '../../src/machines/instance-snapshot.js';
 import type { StopOutcome, WorkloadRef } from '../../src/platforms/driver.js';
 
 interface Deferred<T> {
@@ -28,8 +29,8 @@ function ref(workloadId: string, generation = 1): WorkloadRef {
 }
 
 /** A machine whose side effects are deferreds the test settles by hand. */
-function harness(options: { startTimeoutMs?: number; historyLimit?: number } = {}) {
-  const clock = new SimulatedClock();
+function harness(options: { startTimeoutMs?: number; historyLimit?: number; snapshot?: RestorableSnapshot; clock?: SimulatedClock } = {}) {
+  const clock = options.clock ?? new SimulatedClock();
   const starts: Deferred<WorkloadRef>[] = [];
   const stops: Deferred<StopOutcome>[] = [];
   const removes: Deferred<void>[] = [];
@@ -54,6 +55,7 @@ function harness(options: { startTimeoutMs?: number; historyLimit?: number } = {
   });
   const actor = createActor(machine, {
     clock,
+    ...(options.snapshot ? { snapshot: options.snapshot } : {}),
     input: {
       instanceId: 'i1',
       platform: 'process',
@@ -68,6 +70,10 @@ function harness(options: { startTimeoutMs?: number; historyLimit?: number } = {
   const send = (event: InstanceEvent) => actor.send(event);
   const can = (event: InstanceEvent) => actor.getSnapshot().can(event);
   return { clock, actor, starts, stops, removes, state, context, send, can };
+}
+
+function harnessFrom(snapshot: RestorableSnapshot, clock: SimulatedClock) {
+  return harness({ snapshot, clock });
 }
 
 async function running(h: ReturnType<typeof harness>, workloadId = 'pid-1') {
@@ -361,4 +367,49 @@ test('docs/lifecycle.md shows the current machine', (t) => {
   const onDisk = readFileSync(new URL('../../docs/lifecycle.md', import.meta.url), 'utf8');
   t.is(onDisk, lifecycleDocument(), 'run `npm run docs:lifecycle` and commit docs/lifecycle.md');
   t.regex(onDisk, /Running --> Failed: workload\.exited \[isCurrentWorkload\]/);
+});
+
+test('a restored snapshot re-enters Starting on recover: the start is sent again and the absolute deadline kept', async (t) => {
+  const h = harness({ startTimeoutMs: 10_000 });
+  h.send({ type: 'instance.start' });
+  const deadline = h.context().startDeadline!;
+  h.clock.increment(4_000);
+  const persisted = toRestorable(JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot())), 'i1');
+  h.actor.stop();
+
+  const restored = harnessFrom(persisted, h.clock);
+  t.is(restored.state(), 'Starting');
+  restored.send({ type: 'instance.recover' });
+  t.is(restored.starts.length, 1, 'the start is asked for again');
+  t.is(restored.context().startDeadline, deadline, 'the deadline is the same absolute time');
+  t.like(restored.context().history.at(-1), { from: 'Starting', to: 'Starting', cause: 'instance.recover' });
+  restored.clock.increment(5_999);
+  t.is(restored.state(), 'Starting');
+  restored.clock.increment(1);
+  t.is(restored.state(), 'Failed', 'the deadline fired at its original time');
+});
+
+test('a restored Failed instance restarts at its original retry time; a restored Running one only notes the recovery', async (t) => {
+  const h = harness();
+  await running(h);
+  h.send(exited('pid-1'));
+  const retryAt = h.context().retryAt!;
+  h.clock.increment(400);
+  const restored = harnessFrom(toRestorable(JSON.parse(JSON.stringify(h.actor.getPersistedSnapshot())), 'i1'), h.clock);
+  h.actor.stop();
+  restored.send({ type: 'instance.recover' });
+  t.is(restored.context().retryAt, retryAt);
+  restored.clock.increment(599);
+  t.is(restored.state(), 'Failed');
+  restored.clock.increment(1);
+  t.is(restored.state(), 'Starting');
+
+  const up = harness();
+  await running(up, 'pid-9');
+  const again = harnessFrom(toRestorable(JSON.parse(JSON.stringify(up.actor.getPersistedSnapshot())), 'i1'), up.clock);
+  again.send({ type: 'instance.recover' });
+  t.is(again.state(), 'Running');
+  t.is(again.context().workload?.workloadId, 'pid-9');
+  t.like(again.context().history.at(-1), { from: 'Running', to: 'Running', cause: 'instance.recover' });
+  t.throws(() => toRestorable({ value: 'Exploded', context: {} }, 'i1'), { message: /unknown state/ });
 });

@@ -1,0 +1,47 @@
+/**
+ * Persisting and restoring instance actors. XState's persisted snapshot holds
+ * the state, the context and the invoked children; children are dropped on
+ * restore, because a restored actor is sent `instance.recover`, which
+ * re-enters the state and invokes its side effect afresh (workers handle
+ * start, stop and remove idempotently).
+ */
+import type { InstanceContext, InstanceStatus } from './instance-types.js';
+import { instanceStatuses } from './instance-types.js';
+
+/** What a restored snapshot must look like (checked before XState sees it). */
+export interface RestorableSnapshot {
+  status: 'active';
+  output: undefined;
+  error: undefined;
+  value: InstanceStatus;
+  context: InstanceContext;
+  children: Record<string, never>;
+  [key: string]: unknown;
+}
+
+export class SnapshotShapeError extends Error {
+  override name = 'SnapshotShapeError';
+}
+
+export function toRestorable(snapshot: unknown, instanceId: string): RestorableSnapshot {
+  if (typeof snapshot !== 'object' || snapshot === null) throw new SnapshotShapeError(`snapshot of "${instanceId}" is not an object`);
+  const candidate = snapshot as Record<string, unknown>;
+  const value = candidate.value;
+  if (value === 'Deleted') throw new SnapshotShapeError(`snapshot of "${instanceId}" is of a deleted instance`);
+  if (typeof value !== 'string' || !(instanceStatuses as readonly string[]).includes(value)) {
+    throw new SnapshotShapeError(`snapshot of "${instanceId}" has an unknown state ${JSON.stringify(value)}`);
+  }
+  const context = candidate.context;
+  if (typeof context !== 'object' || context === null || (context as { instanceId?: unknown }).instanceId !== instanceId) {
+    throw new SnapshotShapeError(`snapshot of "${instanceId}" has no context for this instance`);
+  }
+  return {
+    ...candidate,
+    status: 'active',
+    output: undefined,
+    error: undefined,
+    value: value as InstanceStatus,
+    context: context as InstanceContext,
+    children: {},
+  };
+}
