@@ -6,6 +6,7 @@
 import type { ControlPlaneOptions } from './actors/control-plane.js';
 import { HostedControlPlane } from './hosted-control-plane.js';
 import { startPlatformWorker } from './platform-workers.js';
+import { FileInstanceStore } from './store/file-store.js';
 import { MemoryTransport } from './transport/memory.js';
 
 export interface EmbeddedControlPlaneOptions extends Omit<ControlPlaneOptions, 'transport'> {
@@ -19,16 +20,24 @@ export interface EmbeddedControlPlaneOptions extends Omit<ControlPlaneOptions, '
 
 export type EmbeddedControlPlane = HostedControlPlane;
 
+/**
+ * Instances, their actors' snapshots and the change log persist under
+ * `<dataDir>/state/` unless a `store` is given; the process worker re-adopts
+ * the Drasi Servers that still run, so a restart loses nothing.
+ */
 export async function createControlPlane(options: EmbeddedControlPlaneOptions = {}): Promise<EmbeddedControlPlane> {
+  const dataDir = options.dataDir ?? '.draas';
   const transport = new MemoryTransport(options.now ? { now: options.now } : {});
+  const store = options.store ?? (await FileInstanceStore.open(dataDir, options.log ? { log: options.log } : {}));
   const worker = await startPlatformWorker(transport, {
     platform: 'process',
-    dataDir: options.dataDir ?? '.draas',
+    dataDir,
     drasiServer: options.drasiServer ?? 'drasi-server',
     ports: options.ports ?? { min: 18080, max: 18999 },
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
   });
-  const controlPlane = new HostedControlPlane({ ...options, transport }, [worker, transport]);
+  // Closed after the control plane: the worker, then the store, then the transport.
+  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [worker, store, transport]);
   await controlPlane.open();
   return controlPlane;
 }

@@ -16,14 +16,23 @@ import {
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { applyConfigPatch, buildServerConfig, parseDrasiConfig } from '../drasi/index.js';
 import { ConflictError, NotFoundError, errorMessage } from '../errors.js';
-import { createInstanceMachine, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
+import { createInstanceMachine, instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
+import { toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
+import { checkSnapshotVersion } from '../store/snapshot-version.js';
 import type { InstanceRequestEvent } from '../machines/instance-types.js';
 import type { PlatformType, StopOutcome, WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
 import { newEvent, type EventEnvelope } from '../transport/envelope.js';
 import { topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
-import { MemoryInstanceStore, type InstanceRecord, type InstanceStore, type StatusChange } from '../store/instance-store.js';
+import {
+  MemoryInstanceStore,
+  type InstanceRecord,
+  type InstanceStore,
+  type PersistedInstanceSnapshot,
+  type StatusChange,
+} from '../store/instance-store.js';
 import { InstanceActor, type StatusTransition } from './instance-actor.js';
 import { KeyedSerializer } from './keyed-serializer.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { WorkloadClient } from './workload-client.js';
 import type { WorkloadEvents } from './workload-commands.js';
 
@@ -78,6 +87,7 @@ export class ControlPlane {
   private readonly actors = new Map<string, InstanceActor>();
   /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
   private readonly records = new KeyedSerializer();
+  private readonly snapshots: SnapshotWriter;
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
 
@@ -93,14 +103,74 @@ export class ControlPlane {
     this.historyLimit = options.historyLimit ?? 32;
     this.log = options.log ?? (() => undefined);
     this.workloads = new WorkloadClient(this.transport);
+    this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`));
     this.machine = this.provideMachine();
   }
 
-  /** Subscribes to worker events. Call once before use. */
+  /**
+   * Subscribes to worker events and rehydrates every instance the store
+   * holds. Call once before use.
+   */
   async open(): Promise<void> {
     this.subscriptions.push(
       await this.transport.subscribe(topics.workloadEvents, (event) => this.onWorkloadEvent(event)),
     );
+    await this.rehydrate();
+  }
+
+  /**
+   * Restores an actor per stored instance. Actors restored in a state whose
+   * command or deadline was in flight re-enter it (`instance.recover`); those
+   * restored Running are checked with their worker, and an instance whose
+   * workload is gone is reported Failed (and restarted if desired Running).
+   */
+  private async rehydrate(): Promise<void> {
+    const stored = await this.store.loadAll();
+    const restored: InstanceActor[] = [];
+    for (const { record, snapshot } of stored) {
+      if (this.actors.has(record.id)) continue;
+      const restorable = snapshot ? this.restorable(record.id, snapshot) : undefined;
+      const actor = this.spawnActor(record, restorable);
+      if (restorable) restored.push(actor);
+    }
+    for (const actor of restored) actor.recover();
+    await Promise.all(restored.filter((actor) => actor.view.status === 'Running').map((actor) => this.verifyWorkload(actor)));
+    if (stored.length > 0) this.log(`rehydrated ${stored.length} instance(s), ${restored.length} from snapshots`);
+  }
+
+  private restorable(instanceId: string, persisted: PersistedInstanceSnapshot): RestorableSnapshot | undefined {
+    try {
+      return toRestorable(checkSnapshotVersion(persisted, instanceMachineVersion, { instanceId }).snapshot, instanceId);
+    } catch (error) {
+      // Refused clearly, and the instance stays manageable: it restarts from its record as Pending.
+      this.log(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`);
+      return undefined;
+    }
+  }
+
+  /** Asks the worker whether a workload restored as Running still runs; reports it gone otherwise. */
+  private async verifyWorkload(actor: InstanceActor): Promise<void> {
+    const { context } = actor.view;
+    const expected = context.workload;
+    if (!expected) return;
+    try {
+      const state = await this.workloads.send(context.platform, 'workload.inspect', actor.id, {}, {
+        timeoutMs: this.replySlackMs,
+        ...this.workerOf(actor.id),
+      });
+      if (state.state === 'running' && state.ref.workloadId === expected.workloadId) return;
+      const exit = state.state === 'exited' ? state.exit : undefined;
+      actor.observe({
+        type: 'workload.exited',
+        workloadId: expected.workloadId,
+        exitCode: exit?.exitCode ?? null,
+        signal: exit?.signal ?? null,
+        lastLogLines: exit?.lastLogLines ?? [],
+        details: { ...(exit?.details ?? {}), foundAfterRestart: state.state },
+      });
+    } catch (error) {
+      this.log(`instance ${actor.id}: could not verify its workload after restart: ${errorMessage(error)}`);
+    }
   }
 
   /** The lifecycle machine with its side effects wired to the workers. */
@@ -159,9 +229,16 @@ export class ControlPlane {
     return spec;
   }
 
-  private spawnActor(record: InstanceRecord): InstanceActor {
+  private spawnActor(record: InstanceRecord, snapshot?: RestorableSnapshot): InstanceActor {
     const actor = new InstanceActor({
       machine: this.machine,
+      ...(snapshot ? { snapshot } : {}),
+      onSnapshot: (persisted) =>
+        this.snapshots.save(record.id, {
+          machineVersion: instanceMachineVersion,
+          savedAt: new Date(this.now()).toISOString(),
+          snapshot: persisted,
+        }),
       input: {
         instanceId: record.id,
         platform: record.platformType,
@@ -422,6 +499,7 @@ export class ControlPlane {
       this.subscriptions = [];
       for (const actor of this.actors.values()) actor.stop();
       this.actors.clear();
+      await this.snapshots.flush();
     })();
     return this.closing;
   }

@@ -13,6 +13,7 @@ import type {
   InstanceStatus,
 } from '../machines/instance-types.js';
 import type { InstanceMachine } from '../machines/instance.js';
+import type { RestorableSnapshot } from '../machines/instance-snapshot.js';
 import { settlementFor, type SnapshotView } from './request-settlement.js';
 
 export interface StatusTransition {
@@ -25,6 +26,10 @@ export interface StatusTransition {
 export interface InstanceActorOptions {
   machine: InstanceMachine;
   input: InstanceInput;
+  /** Restores the actor from a persisted snapshot instead of starting it Pending. */
+  snapshot?: RestorableSnapshot;
+  /** Called after every change, with the persisted snapshot to save. */
+  onSnapshot?: (persisted: unknown) => void;
   /** Called once per state change, after the change. */
   onTransition: (transition: StatusTransition) => void;
   onError: (error: unknown) => void;
@@ -43,8 +48,11 @@ export class InstanceActor {
 
   constructor(options: InstanceActorOptions) {
     this.id = options.input.instanceId;
-    this.actor = createActor(options.machine, { input: options.input });
-    this.lastStatus = 'Pending';
+    this.actor = createActor(options.machine, {
+      input: options.input,
+      ...(options.snapshot ? { snapshot: options.snapshot } : {}),
+    });
+    this.lastStatus = options.snapshot?.value ?? 'Pending';
     this.actor.subscribe({
       next: (snapshot) => {
         const view = this.viewOf(snapshot.value as InstanceStatus, snapshot.context);
@@ -54,13 +62,22 @@ export class InstanceActor {
           options.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
         }
         for (const waiter of [...this.waiters]) waiter(view);
+        options.onSnapshot?.(this.actor.getPersistedSnapshot());
       },
       // An unhandled actor error would otherwise be re-thrown later and kill the process.
       error: (error) => options.onError(error),
     });
     this.actor.start();
-    // The initial Pending entry happened before we subscribed.
-    options.onTransition({ instanceId: this.id, from: null, to: 'Pending', context: this.actor.getSnapshot().context });
+    if (!options.snapshot) {
+      // The initial Pending entry happened before we subscribed.
+      options.onTransition({ instanceId: this.id, from: null, to: 'Pending', context: this.actor.getSnapshot().context });
+      options.onSnapshot?.(this.actor.getPersistedSnapshot());
+    }
+  }
+
+  /** After a restore: re-enters a state whose command or deadline was in flight. */
+  recover(): void {
+    this.actor.send({ type: 'instance.recover' });
   }
 
   private viewOf(status: InstanceStatus, context: InstanceContext): SnapshotView {

@@ -1,10 +1,24 @@
 /**
- * Persistence of instance records and of the recent-changes log. One
- * interface; the in-memory implementation serves embedded mode until the
- * durable stores land (files under the data dir; Redis in a cluster).
+ * Persistence of instance records, their persisted actor snapshots and the
+ * recent-changes log. One interface, several implementations: in memory
+ * (tests, throwaway embedded use), files under the data dir
+ * (`file-store.ts`, the embedded default), Redis in a cluster (later).
  *
- * Deliberately left out: actor snapshots (their own interface) and any
- * locking — callers serialize per instance.
+ * Every implementation keeps these promises (the shared contract suite in
+ * `test/store/contract.ts` checks them):
+ * - writes to one id land in call order, the last one wins; a read issued
+ *   after a write sees that write;
+ * - a snapshot belongs to a record: `delete` removes both, `insert` starts
+ *   without a snapshot, and `saveSnapshot` of an id with no record does
+ *   nothing (an actor's last save after its delete must not resurrect it);
+ * - the recent-changes log keeps the newest `changeLogLimit` entries with
+ *   increasing sequence numbers.
+ *
+ * Deliberately left out: locking across callers (the control plane
+ * serializes read-modify-write per instance) and fencing. Extension point for
+ * a multi-replica store: the write methods may grow a trailing optional
+ * options object (`{ fence?: number }`); nothing else will be appended to
+ * their parameter lists.
  */
 import type { PlatformType } from '../platforms/driver.js';
 import type { InstanceStatus } from '../machines/instance-types.js';
@@ -39,6 +53,33 @@ export interface StatusChange {
   at: string;
 }
 
+/**
+ * An instance actor's persisted state: XState's `actor.getPersistedSnapshot()`
+ * (plain JSON) tagged with the version of the machine that produced it. Check
+ * the version with `checkSnapshotVersion` (snapshot-version.ts) before
+ * restoring an actor from it.
+ */
+export interface PersistedInstanceSnapshot {
+  /** `instanceMachineVersion` of the machine that wrote `snapshot`. */
+  machineVersion: number;
+  /** ISO 8601. */
+  savedAt: string;
+  /** The XState persisted snapshot; must survive `JSON.stringify`. */
+  snapshot: unknown;
+}
+
+/** What `loadAll` returns per instance: the record and, when one was saved, its snapshot. */
+export interface StoredInstance {
+  record: InstanceRecord;
+  snapshot?: PersistedInstanceSnapshot;
+}
+
+export interface RecentChangesQuery {
+  limit: number;
+  afterSequence?: number;
+  instanceId?: string;
+}
+
 export interface InstanceStore {
   /** The stored record. Treat it as read-only: write changes back with `update`. */
   get(id: string): Promise<InstanceRecord | undefined>;
@@ -46,14 +87,65 @@ export interface InstanceStore {
   /** Inserts only when absent; returns false when the id is taken. */
   insert(record: InstanceRecord): Promise<boolean>;
   update(record: InstanceRecord): Promise<void>;
+  /** Removes the record and its snapshot. Deleting an absent id does nothing. */
   delete(id: string): Promise<void>;
+  /**
+   * Replaces the instance's snapshot. Does nothing when no record has this id
+   * (see the module comment). Rejects a malformed value (`TypeError`).
+   */
+  saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot): Promise<void>;
+  /** The newest saved snapshot; undefined when none was saved or the record is gone. Treat it as read-only. */
+  loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined>;
+  /** Every record with its snapshot, sorted by id: what a restarted control plane rehydrates. */
+  loadAll(): Promise<StoredInstance[]>;
   appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange>;
   /** Newest last; at most `limit`, optionally only those after `afterSequence`. */
-  recentChanges(options: { limit: number; afterSequence?: number; instanceId?: string }): Promise<StatusChange[]>;
+  recentChanges(options: RecentChangesQuery): Promise<StatusChange[]>;
+  /** Waits for pending writes and releases files and handles. Idempotent; no writes afterwards. */
+  close(): Promise<void>;
+}
+
+/** Throws a `TypeError` unless `value` has the shape of a `PersistedInstanceSnapshot`. */
+export function assertPersistedSnapshot(value: unknown, what = 'snapshot'): asserts value is PersistedInstanceSnapshot {
+  const problem = persistedSnapshotProblem(value);
+  if (problem !== undefined) throw new TypeError(`${what} is not a persisted instance snapshot: ${problem}`);
+}
+
+/** Why `value` is not a `PersistedInstanceSnapshot`, or undefined when it is one. */
+export function persistedSnapshotProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const candidate = value as Record<string, unknown>;
+  if (!Number.isInteger(candidate.machineVersion)) return '"machineVersion" is not an integer';
+  if (typeof candidate.savedAt !== 'string') return '"savedAt" is not a string';
+  if (candidate.snapshot === undefined) return '"snapshot" is missing';
+  return undefined;
+}
+
+/**
+ * A copy of a persisted snapshot exactly as it reads back from JSON: only the
+ * three fields, and a snapshot that `JSON.stringify` cannot represent fails here.
+ */
+export function jsonCopyOfSnapshot(snapshot: PersistedInstanceSnapshot): PersistedInstanceSnapshot {
+  assertPersistedSnapshot(snapshot);
+  const { machineVersion, savedAt } = snapshot;
+  return JSON.parse(JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot })) as PersistedInstanceSnapshot;
+}
+
+/**
+ * The recent-changes query over a log held oldest first: only the newest
+ * `window` entries count, then the filters, then the newest `limit` of those.
+ */
+export function selectRecentChanges(log: readonly StatusChange[], window: number, options: RecentChangesQuery): StatusChange[] {
+  const after = options.afterSequence ?? 0;
+  const matching = log
+    .slice(-window)
+    .filter((change) => change.sequence > after && (options.instanceId === undefined || change.instanceId === options.instanceId));
+  return options.limit > 0 ? matching.slice(-options.limit) : [];
 }
 
 export class MemoryInstanceStore implements InstanceStore {
   private readonly records = new Map<string, InstanceRecord>();
+  private readonly snapshots = new Map<string, PersistedInstanceSnapshot>();
   private readonly changes: StatusChange[] = [];
   private sequence = 0;
 
@@ -71,6 +163,7 @@ export class MemoryInstanceStore implements InstanceStore {
   async insert(record: InstanceRecord) {
     if (this.records.has(record.id)) return false;
     this.records.set(record.id, structuredClone(record));
+    this.snapshots.delete(record.id);
     return true;
   }
 
@@ -80,6 +173,26 @@ export class MemoryInstanceStore implements InstanceStore {
 
   async delete(id: string) {
     this.records.delete(id);
+    this.snapshots.delete(id);
+  }
+
+  async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot) {
+    // Copied through JSON so that what reads back is what a durable store would return.
+    const copy = jsonCopyOfSnapshot(snapshot);
+    if (this.records.has(id)) this.snapshots.set(id, copy);
+  }
+
+  async loadSnapshot(id: string) {
+    return this.records.has(id) ? this.snapshots.get(id) : undefined;
+  }
+
+  async loadAll(): Promise<StoredInstance[]> {
+    const ids = [...this.records.keys()].sort();
+    return ids.map((id) => {
+      const record = this.records.get(id) as InstanceRecord;
+      const snapshot = this.snapshots.get(id);
+      return snapshot ? { record, snapshot } : { record };
+    });
   }
 
   async appendChange(change: Omit<StatusChange, 'sequence'>) {
@@ -90,12 +203,9 @@ export class MemoryInstanceStore implements InstanceStore {
     return entry;
   }
 
-  async recentChanges(options: { limit: number; afterSequence?: number; instanceId?: string }) {
-    const after = options.afterSequence ?? 0;
-    const window = this.changes.slice(-this.changeLogLimit);
-    const matching = window.filter(
-      (change) => change.sequence > after && (options.instanceId === undefined || change.instanceId === options.instanceId),
-    );
-    return matching.slice(-options.limit);
+  async recentChanges(options: RecentChangesQuery) {
+    return selectRecentChanges(this.changes, this.changeLogLimit, options);
   }
+
+  async close() {}
 }
