@@ -30,6 +30,8 @@ Workloads (up, worker):
   --drasi-server <path>   Drasi Server executable (DRAAS_DRASI_SERVER, default drasi-server on PATH)
   --ports <min-max>       ports for Drasi Servers (DRAAS_SERVER_PORTS, default 18080-18999)
   --stop-grace <ms>       SIGINT → SIGKILL grace period (DRAAS_STOP_GRACE_MS, default 10000)
+  --stop-on-exit          up only: stop every Drasi Server when draas exits (DRAAS_STOP_ON_EXIT=1);
+                          by default they keep running and are re-adopted at the next start
   --worker-id <id>        worker only: a stable name (DRAAS_WORKER_ID, default platform-random)
 
 Redis (control-plane, worker):
@@ -54,6 +56,7 @@ const optionSpec = {
   ports: { type: 'string' },
   'stop-grace': { type: 'string' },
   'worker-id': { type: 'string' },
+  'stop-on-exit': { type: 'boolean' },
   redis: { type: 'string' },
   'redis-prefix': { type: 'string' },
   'claim-idle': { type: 'string' },
@@ -64,7 +67,7 @@ const optionSpec = {
 type OptionName = keyof typeof optionSpec;
 
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
-  up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace'],
+  up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit'],
   'control-plane': ['port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
   worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
 };
@@ -93,7 +96,7 @@ export interface RedisSettings {
 
 export type CliCommand =
   | { command: 'help' }
-  | { command: 'up'; http: HttpSettings; lifecycle: LifecycleSettings; workloads: WorkloadSettings }
+  | { command: 'up'; http: HttpSettings; lifecycle: LifecycleSettings; workloads: WorkloadSettings; stopOnExit: boolean }
   | { command: 'control-plane'; http: HttpSettings; lifecycle: LifecycleSettings; redis: RedisSettings }
   | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings };
 
@@ -166,7 +169,13 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
 
   switch (command) {
     case 'up':
-      return { command, http: http(), lifecycle: lifecycle(), workloads: workloads() };
+      return {
+        command,
+        http: http(),
+        lifecycle: lifecycle(),
+        workloads: workloads(),
+        stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
+      };
     case 'control-plane':
       return { command, http: http(), lifecycle: lifecycle(), redis: redis() };
     case 'worker': {

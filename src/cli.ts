@@ -46,10 +46,13 @@ async function run(cli: CliCommand): Promise<void> {
       const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, log });
       await serve(draas, cli.http, `control plane (embedded; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(async (signal) => {
-        log(`${signal}: stopping running Drasi Servers and shutting down`);
-        // Until workloads can be re-adopted after a restart, leaving them running would orphan them.
-        const running = (await draas.list()).filter((instance) => ['Starting', 'Running', 'Failed'].includes(instance.status));
-        await Promise.allSettled(running.map((instance) => draas.stop(instance.id)));
+        if (cli.stopOnExit) {
+          log(`${signal}: stopping every Drasi Server (--stop-on-exit), then shutting down`);
+          const live = (await draas.list()).filter((instance) => ['Starting', 'Running', 'Failed'].includes(instance.status));
+          await Promise.allSettled(live.map((instance) => draas.stop(instance.id)));
+        } else {
+          log(`${signal}: shutting down; Drasi Servers keep running and are re-adopted by the next "draas up"`);
+        }
         await draas.close();
       });
       return;

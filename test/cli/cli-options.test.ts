@@ -9,7 +9,10 @@ test('up: defaults, flags win over the environment, the environment over default
     http: { port: 5087, host: '127.0.0.1' },
     workloads: { dataDir: './.draas', drasiServer: 'drasi-server', ports: { min: 18080, max: 18999 }, stopGraceMs: 10_000 },
     lifecycle: { startTimeoutMs: 30_000 },
+    stopOnExit: false,
   });
+  t.like(parseCommandLine(['up', '--stop-on-exit'], {}), { stopOnExit: true });
+  t.like(parseCommandLine(['up'], { DRAAS_STOP_ON_EXIT: '1' }), { stopOnExit: true });
   const env = { DRAAS_PORT: '6000', DRAAS_DATA_DIR: '/env/dir', DRAAS_DRASI_SERVER: '/env/bin' };
   t.like(parseCommandLine(['up', '--port', '7000'], env), { http: { port: 7000 }, workloads: { dataDir: '/env/dir', drasiServer: '/env/bin' } });
 });
@@ -37,6 +40,7 @@ test('bad input is a readable usage error', (t) => {
     [['up', '--ports', '9000-8000'], /9000 is above 8000/],
     [['up', '--bogus'], /Unknown option '--bogus'/],
     [['up', '--redis', 'redis://x'], /--redis does not apply to "draas up"/],
+    [['worker', '--redis', 'redis://x', '--stop-on-exit'], /--stop-on-exit does not apply to "draas worker"/],
     [['worker', '--redis', 'http://x'], /redis:\/\//],
     [['worker', '--redis', 'redis://x', '--platform', 'mainframe'], /--platform must be one of process, docker, kubernetes/],
   ];
