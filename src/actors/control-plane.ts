@@ -234,11 +234,11 @@ export class ControlPlane {
       machine: this.machine,
       ...(snapshot ? { snapshot } : {}),
       onSnapshot: (persisted) =>
-        this.snapshots.save(record.id, {
+        this.snapshots.save(record.id, () => ({
           machineVersion: instanceMachineVersion,
           savedAt: new Date(this.now()).toISOString(),
-          snapshot: persisted,
-        }),
+          snapshot: persisted(),
+        })),
       input: {
         instanceId: record.id,
         platform: record.platformType,

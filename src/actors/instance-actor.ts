@@ -28,8 +28,8 @@ export interface InstanceActorOptions {
   input: InstanceInput;
   /** Restores the actor from a persisted snapshot instead of starting it Pending. */
   snapshot?: RestorableSnapshot;
-  /** Called after every change, with the persisted snapshot to save. */
-  onSnapshot?: (persisted: unknown) => void;
+  /** Called after every change; `persisted()` yields the snapshot to save (call it when writing). */
+  onSnapshot?: (persisted: () => unknown) => void;
   /** Called once per state change, after the change. */
   onTransition: (transition: StatusTransition) => void;
   onError: (error: unknown) => void;
@@ -62,7 +62,7 @@ export class InstanceActor {
           options.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
         }
         for (const waiter of [...this.waiters]) waiter(view);
-        options.onSnapshot?.(this.actor.getPersistedSnapshot());
+        options.onSnapshot?.(this.persisted);
       },
       // An unhandled actor error would otherwise be re-thrown later and kill the process.
       error: (error) => options.onError(error),
@@ -71,9 +71,11 @@ export class InstanceActor {
     if (!options.snapshot) {
       // The initial Pending entry happened before we subscribed.
       options.onTransition({ instanceId: this.id, from: null, to: 'Pending', context: this.actor.getSnapshot().context });
-      options.onSnapshot?.(this.actor.getPersistedSnapshot());
+      options.onSnapshot?.(this.persisted);
     }
   }
+
+  private readonly persisted = () => this.actor.getPersistedSnapshot();
 
   /** After a restore: re-enters a state whose command or deadline was in flight. */
   recover(): void {
