@@ -29,6 +29,9 @@ for (let i = 0; i < count; i++) {
   else await controlPlane.create({ name });
 }
 const after = settle();
+// Use both after measuring, so neither can be collected before the measurement.
+const held = baseline ? keep.size : (await controlPlane.list()).length - 1;
+if (held !== count) throw new Error(`expected ${count} instances, found ${held}`);
 process.stdout.write(
   JSON.stringify({
     count,
