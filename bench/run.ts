@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,transport]`:
+ * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport]`:
  * runs the benchmarks, prints one table per part and writes
  * bench/results/<part>.json. Every figure sits beside a baseline measured in
  * the same run; only ratios compare across machines.
@@ -9,6 +9,7 @@ import { benchControlPlane } from './control-plane.js';
 import { benchFanOut } from './fan-out.js';
 import { benchLifecycleHttp } from './lifecycle-http.js';
 import { benchMemory } from './memory.js';
+import { benchRecovery } from './recovery.js';
 import { formatTable, machineDescription, writeResult, type Row } from './lib/results.js';
 import { benchTransport } from './transport.js';
 
@@ -17,6 +18,7 @@ const parts: Record<string, (options: { quick: boolean; large: boolean }) => Pro
   'control-plane': benchControlPlane,
   memory: benchMemory,
   'fan-out': benchFanOut,
+  recovery: benchRecovery,
   transport: benchTransport,
 };
 
