@@ -1,31 +1,13 @@
 import test from 'ava';
-import { ControlPlane, type InstanceEventEnvelope } from '../../src/actors/control-plane.js';
-import { PlatformWorker } from '../../src/actors/platform-worker.js';
+import type { InstanceEventEnvelope } from '../../src/actors/control-plane.js';
 import { DraasError } from '../../src/errors.js';
-import { MemoryTransport } from '../../src/transport/memory.js';
-import { MemoryDriver } from '../fixtures/memory-driver.js';
+import { memoryControlPlane } from '../helpers/memory-api.js';
 
 async function setup(t: import('ava').ExecutionContext, options: { worker?: boolean; startTimeoutMs?: number; replySlackMs?: number } = {}) {
-  const transport = new MemoryTransport();
-  const driver = new MemoryDriver();
-  const worker = new PlatformWorker({ transport, driver, heartbeatMs: 60_000 });
-  if (options.worker !== false) await worker.start();
-  const controlPlane = new ControlPlane({
-    transport,
-    startTimeoutMs: options.startTimeoutMs ?? 2_000,
-    replySlackMs: options.replySlackMs ?? 500,
-    stopGraceMs: 100,
-    restartPolicy: { initialBackoffMs: 50, maxBackoffMs: 200 },
-  });
-  await controlPlane.open();
+  const parts = await memoryControlPlane(t, { replySlackMs: 500, restartBackoffMs: 50, ...options });
   const events: InstanceEventEnvelope[] = [];
-  await controlPlane.subscribe((event) => events.push(event));
-  t.teardown(async () => {
-    await controlPlane.close();
-    await worker.close();
-    await transport.close();
-  });
-  return { transport, driver, worker, controlPlane, events };
+  await parts.controlPlane.subscribe((event) => events.push(event));
+  return { ...parts, events };
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {

@@ -7,27 +7,45 @@ import { createHttpApp } from '../../src/http/app.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';
 
-export async function serve(t: ExecutionContext, options: { worker?: boolean; startTimeoutMs?: number } = {}) {
+export interface MemoryControlPlaneOptions {
+  worker?: boolean;
+  startTimeoutMs?: number;
+  replySlackMs?: number;
+  restartBackoffMs?: number;
+}
+
+/** A control plane, a memory transport and a worker with the in-memory driver; all closed at teardown. */
+export async function memoryControlPlane(t: ExecutionContext, options: MemoryControlPlaneOptions = {}) {
   const transport = new MemoryTransport();
   const driver = new MemoryDriver();
   const worker = new PlatformWorker({ transport, driver, heartbeatMs: 60_000 });
   if (options.worker !== false) await worker.start();
+  const backoff = options.restartBackoffMs ?? 60_000;
   const controlPlane = new ControlPlane({
     transport,
     startTimeoutMs: options.startTimeoutMs ?? 2_000,
-    replySlackMs: 100,
+    replySlackMs: options.replySlackMs ?? 100,
     stopGraceMs: 100,
-    restartPolicy: { initialBackoffMs: 60_000, maxBackoffMs: 60_000 },
+    restartPolicy: { initialBackoffMs: backoff, maxBackoffMs: backoff * 4 },
   });
   await controlPlane.open();
+  t.teardown(async () => {
+    await controlPlane.close();
+    await worker.close();
+    await transport.close();
+  });
+  return { transport, driver, worker, controlPlane };
+}
+
+/** The same, behind a real HTTP server on an ephemeral port, with a small client. */
+export async function serve(t: ExecutionContext, options: MemoryControlPlaneOptions = {}) {
+  const { driver, controlPlane } = await memoryControlPlane(t, options);
   const server = createHttpApp(controlPlane, { log: () => undefined }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   t.teardown(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    await controlPlane.close();
-    await worker.close();
   });
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };
