@@ -34,6 +34,7 @@ export class PlatformWorker {
   private readonly transport: Transport;
   private readonly driver: PlatformDriver;
   private readonly heartbeatMs: number;
+  private readonly log: ((message: string) => void) | undefined;
   private readonly serializer = new KeyedSerializer();
   private readonly outcomes = new OutcomeCache();
   private consumers: Closeable[] = [];
@@ -62,10 +63,20 @@ export class PlatformWorker {
     this.platform = options.driver.platform;
     this.workerId = options.workerId ?? `${this.platform}-${randomUUID().slice(0, 8)}`;
     this.heartbeatMs = options.heartbeatMs ?? 2_000;
+    this.log = options.log;
   }
 
   async start(): Promise<void> {
     this.unwatch = this.driver.watch((event) => void this.publish(event));
+    // Before any command: take over what a previous worker left running (so no start duplicates it),
+    // and report what died meanwhile like any other exit.
+    if (this.driver.recover) {
+      const report = await this.driver.recover();
+      for (const { instanceId, ref, exit } of report.lost) {
+        await this.publish({ type: 'exited', instanceId, ref, exit: { ...exit, requested: false }, at: new Date().toISOString() });
+      }
+      this.log?.(`${this.workerId}: recovery adopted ${report.adopted.length}, lost ${report.lost.length}`);
+    }
     for (const queue of [queues.workerCommands(this.platform, this.workerId), queues.platformCommands(this.platform)]) {
       this.consumers.push(await this.transport.consume(queue, (command) => this.handle(command)));
     }

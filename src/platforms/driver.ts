@@ -84,6 +84,14 @@ export interface LogOptions {
   tail: number;
 }
 
+/** What `PlatformDriver.recover` found: workloads taken over, and workloads that died while no driver watched them. */
+export interface RecoveryReport {
+  /** Workloads found running and now tracked like ones this driver started. */
+  adopted: WorkloadRef[];
+  /** Workloads recorded as running that are gone (or whose identity could not be verified); nothing was signalled. */
+  lost: { instanceId: string; ref: WorkloadRef; exit: WorkloadExit }[];
+}
+
 export interface PlatformDriver {
   readonly platform: PlatformType;
   /**
@@ -105,6 +113,18 @@ export interface PlatformDriver {
   logs(instanceId: string, options: LogOptions): Promise<string[]>;
   /** Exits and health changes, as they happen. Returns an unsubscribe function. */
   watch(listener: (event: WorkloadEvent) => void): () => void;
+  /**
+   * Re-adopts the workloads a previous driver (e.g. before a restart of the
+   * control plane) left running on this platform, after verifying that each is
+   * still the workload that was recorded. Adopted workloads appear in `list`
+   * and `inspect`, can be stopped and removed, and their exits reach `watch`
+   * listeners; `start` for them resolves with the existing ref. Recorded
+   * workloads that are gone are reported in `lost` and forgotten; they are
+   * never signalled. Call it before the first `start`. Idempotent: a second
+   * call adopts nothing new and reports nothing twice. Optional: drivers
+   * without durable workloads need not implement it.
+   */
+  recover?(): Promise<RecoveryReport>;
   /** Releases the driver's own resources. Leaves workloads running. Idempotent. */
   close(): Promise<void>;
 }

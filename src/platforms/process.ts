@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { renderServerConfigYaml } from '../drasi/render-config.js';
@@ -8,6 +8,7 @@ import { cleanEnvironment } from './clean-env.js';
 import type {
   LogOptions,
   PlatformDriver,
+  RecoveryReport,
   StopOptions,
   StopOutcome,
   WorkloadEvent,
@@ -20,7 +21,15 @@ import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
-import { processStartTime, removeWorkloadState, writeWorkloadState } from './workload-state.js';
+import {
+  liveProcessStartTime,
+  processCommandLine,
+  processStartTime,
+  readWorkloadState,
+  removeWorkloadState,
+  writeWorkloadState,
+  type WorkloadStateFile,
+} from './workload-state.js';
 
 export interface ProcessDriverOptions {
   /** Instance working directories live in `<dataDir>/instances/<instanceId>/`. */
@@ -39,6 +48,8 @@ export interface ProcessDriverOptions {
   logCheckIntervalMs?: number;
   /** Milliseconds since the epoch; for timestamps and the start deadline. Default `Date.now`. */
   clock?: () => number;
+  /** How often an adopted server (not a child of this driver) is checked for its exit. Default 250 ms. */
+  adoptedPollMs?: number;
 }
 
 /** Lines of log attached to an exit. */
@@ -89,7 +100,10 @@ interface Workload {
   readonly pid: number;
   readonly dir: string;
   readonly log: BoundedLog;
-  readonly subprocess: ServerSubprocess;
+  /** Undefined for an adopted workload (started by an earlier driver; not a child of this process). */
+  readonly subprocess: ServerSubprocess | undefined;
+  /** For an adopted workload: the verified kernel start time of `pid`, and the timer that polls for its exit. */
+  readonly adopted?: { startTime: number; poll?: NodeJS.Timeout };
   phase: Phase;
   stopRequested: boolean;
   /** Aborted when the process exits, to stop the health probe. */
@@ -143,6 +157,7 @@ export class ProcessDriver implements PlatformDriver {
   private readonly logMaxBytes: number;
   private readonly logCheckIntervalMs: number;
   private readonly clock: () => number;
+  private readonly adoptedPollMs: number;
   private readonly workloads = new Map<string, Workload>();
   private readonly starts = new Map<string, Promise<WorkloadRef>>();
   private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
@@ -159,6 +174,7 @@ export class ProcessDriver implements PlatformDriver {
     this.logMaxBytes = options.logMaxBytes ?? 4 * 1024 * 1024;
     this.logCheckIntervalMs = options.logCheckIntervalMs ?? 250;
     this.clock = options.clock ?? Date.now;
+    this.adoptedPollMs = options.adoptedPollMs ?? 250;
   }
 
   /** `<dataDir>/instances/<instanceId>`. */
@@ -187,11 +203,11 @@ export class ProcessDriver implements PlatformDriver {
       return { wasRunning: false };
     }
     workload.stopRequested = true;
-    signalProcess(workload.pid, 'SIGINT');
+    this.signalWorkload(workload, 'SIGINT', false);
     const graceMs = Number.isFinite(options?.graceMs) ? Math.max(0, options.graceMs) : this.graceMs;
     let exit = await settleWithin(workload.exited, graceMs);
     if (!exit) {
-      signalProcess(-workload.pid, 'SIGKILL');
+      this.signalWorkload(workload, 'SIGKILL', true);
       exit = await settleWithin(workload.exited, KILL_WAIT_MS);
     }
     if (!exit) {
@@ -201,8 +217,9 @@ export class ProcessDriver implements PlatformDriver {
         lastLogLines: await workload.log.tail(EXIT_LOG_LINES).catch(() => []),
       });
     }
-    // Whatever the server left in its process group goes with it.
-    signalProcess(-workload.pid, 'SIGKILL');
+    // Whatever the server left in its process group goes with it. (Not for an adopted server: once it is
+    // gone its pid can no longer be verified, and an unverified pid is never signalled.)
+    if (!workload.adopted) signalProcess(-workload.pid, 'SIGKILL');
     return { wasRunning: true, exit };
   }
 
@@ -253,9 +270,121 @@ export class ProcessDriver implements PlatformDriver {
     this.listeners.clear();
     for (const workload of this.workloads.values()) {
       workload.log.stopWatching();
+      if (workload.adopted?.poll) clearInterval(workload.adopted.poll);
       // Let the control plane exit while its servers run on.
-      workload.subprocess.unref();
+      workload.subprocess?.unref();
+      // The next driver (e.g. after a restart) reserves the port again when it adopts the server.
+      this.ports.release(workload.ref.instanceId);
     }
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * Scans `<dataDir>/instances/*\/workload.json` and adopts each server that
+   * is verifiably the one recorded: its pid is alive, its kernel start time
+   * (`/proc/<pid>/stat`) equals the recorded one and its command line names
+   * the instance's `config.yaml`. An adopted server is tracked like one this
+   * driver started (port reserved, log bounded, `stop`/`remove` work); since
+   * it is not a child of this process, its exit is found by polling
+   * `/proc/<pid>` every `adoptedPollMs` (a recycled pid counts as an exit) and
+   * reported with unknown exit code and signal
+   * (`details: { adopted: true, exitStatusUnknown: true }`).
+   *
+   * A state file whose process is gone (`reason: 'process gone'`) or whose pid
+   * now belongs to another process (`reason: 'pid reused'`) is reported in
+   * `lost` and deleted; nothing is signalled. Idempotent.
+   */
+  async recover(): Promise<RecoveryReport> {
+    const report: RecoveryReport = { adopted: [], lost: [] };
+    if (this.closed) return report;
+    let names: string[];
+    try {
+      names = await readdir(path.join(this.dataDir, 'instances'));
+    } catch (error) {
+      if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') return report;
+      throw error;
+    }
+    for (const instanceId of names.sort()) {
+      let dir: string;
+      try {
+        dir = this.instanceDir(instanceId);
+      } catch {
+        continue;
+      }
+      // Already tracked (adopted by an earlier call, or started by this driver).
+      if (this.workloads.has(instanceId) || this.starts.has(instanceId)) continue;
+      const state = await readWorkloadState(dir);
+      if (!state || state.instanceId !== instanceId) continue;
+      const ref: WorkloadRef = {
+        instanceId,
+        platform: 'process',
+        workloadId: String(state.pid),
+        port: state.port,
+        generation: state.generation,
+        startedAt: state.startedAt,
+      };
+      const verdict = verifyRecorded(state, path.join(dir, 'config.yaml'));
+      if (verdict.ok) {
+        this.adopt(ref, state.pid, verdict.startTime, dir);
+        report.adopted.push(ref);
+        continue;
+      }
+      const log = this.logOf(dir);
+      const lastLogLines = await log.tail(EXIT_LOG_LINES).catch(() => []);
+      const exit: WorkloadExit = { exitCode: null, signal: null, lastLogLines, requested: false, details: { reason: verdict.reason } };
+      await removeWorkloadState(dir, state.pid).catch(() => undefined);
+      this.lastExits.set(instanceId, { ref, exit });
+      this.lastPorts.set(instanceId, state.port);
+      report.lost.push({ instanceId, ref, exit });
+    }
+    return report;
+  }
+
+  private adopt(ref: WorkloadRef, pid: number, startTime: number, dir: string): void {
+    const instanceId = ref.instanceId;
+    let recorded: (exit: WorkloadExit) => void = () => undefined;
+    const adopted: { startTime: number; poll?: NodeJS.Timeout } = { startTime };
+    const workload: Workload = {
+      ref,
+      pid,
+      dir,
+      log: this.logOf(dir),
+      subprocess: undefined,
+      adopted,
+      phase: 'running',
+      stopRequested: false,
+      exitSignal: new AbortController(),
+      exited: new Promise<WorkloadExit>((resolve) => {
+        recorded = resolve;
+      }),
+    };
+    try {
+      this.ports.reserve(instanceId, ref.port);
+    } catch {
+      // Held elsewhere in this process: the server holds the port anyway, so no allocation can hand it out.
+    }
+    this.lastExits.delete(instanceId);
+    this.workloads.set(instanceId, workload);
+    workload.log.startWatching();
+    const poll = setInterval(() => {
+      if (workload.phase === 'exited' || liveProcessStartTime(pid) === startTime) return;
+      clearInterval(poll);
+      this.onExit(workload, { exitCode: null, signal: null }).then(recorded, (error: unknown) =>
+        recorded({ exitCode: null, signal: null, lastLogLines: [], requested: workload.stopRequested, details: { error: errorMessage(error) } }),
+      );
+    }, this.adoptedPollMs);
+    poll.unref();
+    adopted.poll = poll;
+  }
+
+  /**
+   * Signals the server (`group`: its whole process group). An adopted server is
+   * signalled only while its pid still has the verified start time.
+   */
+  private signalWorkload(workload: Workload, signal: NodeJS.Signals, group: boolean): void {
+    if (workload.adopted && liveProcessStartTime(workload.pid) !== workload.adopted.startTime) return;
+    signalProcess(group ? -workload.pid : workload.pid, signal);
   }
 
   // ---------------------------------------------------------------- start
@@ -421,6 +550,7 @@ export class ProcessDriver implements PlatformDriver {
     workload.phase = 'exited';
     workload.exitSignal.abort();
     workload.log.stopWatching();
+    if (workload.adopted?.poll) clearInterval(workload.adopted.poll);
     if (this.ports.portOf(instanceId) === workload.ref.port && this.workloads.get(instanceId) === workload) this.ports.release(instanceId);
     this.lastPorts.set(instanceId, workload.ref.port);
 
@@ -433,6 +563,8 @@ export class ProcessDriver implements PlatformDriver {
     }
     const exit: WorkloadExit = { exitCode: facts.exitCode, signal: facts.signal, lastLogLines, requested: workload.stopRequested };
     if (facts.spawnError) exit.details = { spawnError: facts.spawnError.message, ...(facts.spawnError.code ? { errorCode: facts.spawnError.code } : {}) };
+    // Not our child: nobody can tell how it ended.
+    if (workload.adopted) exit.details = { adopted: true, exitStatusUnknown: true };
     await removeWorkloadState(workload.dir, workload.pid).catch(() => undefined);
 
     if (this.workloads.get(instanceId) === workload) {
@@ -459,6 +591,20 @@ export class ProcessDriver implements PlatformDriver {
 }
 
 // ---------------------------------------------------------------- helpers
+
+type Verdict = { ok: true; startTime: number } | { ok: false; reason: 'process gone' | 'pid reused' };
+
+/** Whether the recorded process still runs and is the recorded server (same start time, same config on its command line). */
+function verifyRecorded(state: WorkloadStateFile, configPath: string): Verdict {
+  const startTime = liveProcessStartTime(state.pid);
+  if (startTime === null) return { ok: false, reason: 'process gone' };
+  if (state.processStartTime === null || startTime !== state.processStartTime) return { ok: false, reason: 'pid reused' };
+  const args = processCommandLine(state.pid);
+  if (!args?.some((arg) => arg.includes(configPath))) return { ok: false, reason: 'pid reused' };
+  // Checked again after reading the command line: the pid could have been recycled in between.
+  if (liveProcessStartTime(state.pid) !== startTime) return { ok: false, reason: 'pid reused' };
+  return { ok: true, startTime };
+}
 
 function noExit(): Record<string, unknown> {
   return { exitCode: null, signal: null, lastLogLines: [] };

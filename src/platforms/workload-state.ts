@@ -62,3 +62,28 @@ export function processStartTime(pid: number): number | null {
     return null;
   }
 }
+
+/**
+ * The start time of `pid` when it is a live process (not a zombie), else null:
+ * an exited process, and one whose start time cannot be read, count as gone.
+ */
+export function liveProcessStartTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    const value = Number(fields[22 - 3]);
+    return Number.isSafeInteger(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The arguments of `pid` (`/proc/<pid>/cmdline`), or undefined when unreadable. */
+export function processCommandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+  } catch {
+    return undefined;
+  }
+}
