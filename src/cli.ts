@@ -69,7 +69,7 @@ async function run(cli: CliCommand): Promise<void> {
     }
     case 'worker': {
       const redis = { ...cli.redis, log };
-      const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis });
+      const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis, log });
       log(`DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (data dir ${cli.workloads.dataDir})`);
       onShutdown(async (signal) => {
         log(`${signal}: worker shutting down (Drasi Servers keep running)`);

@@ -35,6 +35,7 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
     drasiServer: options.drasiServer ?? 'drasi-server',
     ports: options.ports ?? { min: 18080, max: 18999 },
     ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   // Closed after the control plane: the worker, then the store, then the transport.
   const controlPlane = new HostedControlPlane({ ...options, transport, store }, [worker, store, transport]);

@@ -20,6 +20,7 @@ export interface WorkerSettings extends ProcessWorkerSettings {
   platform: PlatformType;
   workerId?: string;
   heartbeatMs?: number;
+  log?: (message: string) => void;
 }
 
 /** Creates and starts a worker consuming `settings.platform`'s command queue. */
@@ -38,6 +39,7 @@ export async function startPlatformWorker(transport: Transport, settings: Worker
     driver,
     ...(settings.workerId ? { workerId: settings.workerId } : {}),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
+    ...(settings.log ? { log: settings.log } : {}),
   });
   await worker.start();
   return worker;

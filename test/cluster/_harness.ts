@@ -306,6 +306,8 @@ export async function startControlPlane(t: ExecutionContext, redisUrl: string, f
 
 export interface WorkerFlags extends RedisFlags {
   workerId: string;
+  /** Reuse a data dir (a restarted worker); by default a new temp dir. */
+  dataDir?: string;
   ports: { min: number; max: number };
   stopGraceMs?: number;
 }
@@ -322,13 +324,15 @@ export interface WorkerProcess {
  * it, every double under its data dir, and removes the dir.
  */
 export async function startWorker(t: ExecutionContext, redisUrl: string, flags: WorkerFlags): Promise<WorkerProcess> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), `draas-cluster-${flags.workerId}-`));
-  liveDataDirs.add(dataDir);
-  t.teardown(async () => {
-    killEverythingUnder(dataDir);
-    liveDataDirs.delete(dataDir);
-    await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
-  });
+  const dataDir = flags.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), `draas-cluster-${flags.workerId}-`)));
+  if (!flags.dataDir) {
+    liveDataDirs.add(dataDir);
+    t.teardown(async () => {
+      killEverythingUnder(dataDir);
+      liveDataDirs.delete(dataDir);
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+    });
+  }
   const args = [
     'worker',
     '--platform', 'process',
