@@ -41,6 +41,6 @@ for (const name of chosen) {
   const began = Date.now();
   const rows = await parts[name]!({ quick: values.quick, large: values.large });
   const result = { name, machine, date: new Date().toISOString(), rows };
-  process.stdout.write(`${formatTable(result)}\n(${((Date.now() - began) / 1000).toFixed(1)} s; written to ${writeResult(result)})\n`);
+  process.stdout.write(`${formatTable(result)}\n(${((Date.now() - began) / 1000).toFixed(1)} s; written to ${writeResult(result, values.quick)})\n`);
 }
 process.exit(0);

@@ -44,7 +44,8 @@ export function row(metric: string, value: number, unit: string, extra: { baseli
   const result: Row = { metric, value: round(value), unit };
   if (extra.baseline !== undefined) {
     result.baseline = round(extra.baseline);
-    result.ratio = round(value / extra.baseline);
+    // A zero (or negative, from measurement noise) baseline has no meaningful ratio.
+    if (extra.baseline > 0) result.ratio = round(value / extra.baseline);
   }
   if (extra.target !== undefined) {
     result.target = extra.target;
@@ -83,8 +84,9 @@ export function formatTable(result: BenchResult): string {
   return [render(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(render)].join('\n');
 }
 
-export function writeResult(result: BenchResult): string {
-  const dir = new URL('../results/', import.meta.url);
+/** Full runs go to bench/results/, quick ones to bench/results/quick/ so they never replace a full run. */
+export function writeResult(result: BenchResult, quick: boolean): string {
+  const dir = new URL(quick ? '../results/quick/' : '../results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${result.name}.json`, dir);
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
