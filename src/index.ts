@@ -21,6 +21,15 @@ export type { InstanceStatus, DesiredState, ObservedState, Failure, HistoryEntry
 export type { PlatformDriver, PlatformType, WorkloadSpec, WorkloadRef } from './platforms/driver.js';
 export type { Transport, WorkerPresence } from './transport/transport.js';
 export { MemoryTransport } from './transport/memory.js';
-export type { InstanceStore, InstanceRecord, StatusChange } from './store/instance-store.js';
+export {
+  MemoryInstanceStore,
+  type InstanceStore,
+  type InstanceRecord,
+  type StatusChange,
+  type PersistedInstanceSnapshot,
+  type StoredInstance,
+} from './store/instance-store.js';
+export { FileInstanceStore, StoreLockedError, type FileInstanceStoreOptions } from './store/file-store.js';
+export { checkSnapshotVersion, SnapshotVersionError, type SnapshotMigrations } from './store/snapshot-version.js';
 export { createHttpApp } from './http/app.js';
 export * from './errors.js';
