@@ -4,7 +4,6 @@
  * published events. Every public method is what the REST API and the library
  * API call; none of them edits a status — they send events and await replies.
  */
-import { fromPromise } from 'xstate';
 import {
   createInstanceRequestSchema,
   parseInstanceId,
@@ -14,13 +13,13 @@ import {
   type StatusReport,
 } from '../api/instance-requests.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
-import { applyConfigPatch, buildServerConfig, parseDrasiConfig } from '../drasi/index.js';
+import { applyConfigPatch, parseDrasiConfig } from '../drasi/index.js';
 import { ConflictError, NotFoundError, errorMessage } from '../errors.js';
-import { createInstanceMachine, instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
+import { instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
 import { toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
 import { checkSnapshotVersion } from '../store/snapshot-version.js';
 import type { InstanceRequestEvent } from '../machines/instance-types.js';
-import type { PlatformType, StopOutcome, WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
+import type { PlatformType } from '../platforms/driver.js';
 import { newEvent, type EventEnvelope } from '../transport/envelope.js';
 import { topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
 import {
@@ -32,6 +31,7 @@ import {
 } from '../store/instance-store.js';
 import { InstanceActor, type StatusTransition } from './instance-actor.js';
 import { KeyedSerializer } from './keyed-serializer.js';
+import { instanceMachineWithWorkloads } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { WorkloadClient } from './workload-client.js';
 import type { WorkloadEvents } from './workload-commands.js';
@@ -104,7 +104,15 @@ export class ControlPlane {
     this.log = options.log ?? (() => undefined);
     this.workloads = new WorkloadClient(this.transport);
     this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`));
-    this.machine = this.provideMachine();
+    this.machine = instanceMachineWithWorkloads({
+      now: this.now,
+      workloads: this.workloads,
+      startTimeoutMs: this.startTimeoutMs,
+      stopGraceMs: this.stopGraceMs,
+      replySlackMs: this.replySlackMs,
+      record: (id) => this.requireRecord(id),
+      workerOf: (id) => this.workerOf(id),
+    });
   }
 
   /**
@@ -173,60 +181,10 @@ export class ControlPlane {
     }
   }
 
-  /** The lifecycle machine with its side effects wired to the workers. */
-  private provideMachine(): InstanceMachine {
-    const stopTimeout = () => this.stopGraceMs + this.replySlackMs;
-    return createInstanceMachine({ now: this.now }).provide({
-      actors: {
-        startWorkload: fromPromise<WorkloadRef, { instanceId: string; generation: number; deadline: number }>(
-          async ({ input, signal }) => {
-            const record = await this.requireRecord(input.instanceId);
-            const spec = this.workloadSpec(record, this.startTimeoutMs);
-            return this.workloads.send(record.platformType, 'workload.start', record.id, spec, {
-              timeoutMs: spec.startTimeoutMs + this.replySlackMs,
-              signal,
-            });
-          },
-        ),
-        stopWorkload: fromPromise<StopOutcome, { instanceId: string }>(async ({ input }) => {
-          const record = await this.requireRecord(input.instanceId);
-          return this.workloads.send(record.platformType, 'workload.stop', record.id, { graceMs: this.stopGraceMs }, {
-            timeoutMs: stopTimeout(),
-            ...this.workerOf(record.id),
-          });
-        }),
-        removeWorkload: fromPromise<void, { instanceId: string }>(async ({ input }) => {
-          const record = await this.requireRecord(input.instanceId);
-          await this.workloads.send(record.platformType, 'workload.remove', record.id, { graceMs: this.stopGraceMs }, {
-            timeoutMs: stopTimeout(),
-            ...this.workerOf(record.id),
-          });
-        }),
-      },
-    });
-  }
-
   /** Stop, remove and logs go to the worker that ran the instance's latest workload (see `lastWorkerId`). */
   private workerOf(instanceId: string): { workerId?: string } {
     const workerId = this.actors.get(instanceId)?.view.context.lastWorkerId;
     return workerId ? { workerId } : {};
-  }
-
-  private workloadSpec(record: InstanceRecord, startTimeoutMs: number): WorkloadSpec {
-    const server = record.serverConfiguration;
-    const spec: WorkloadSpec = {
-      instanceId: record.id,
-      generation: record.generation,
-      config: buildServerConfig(parseDrasiConfig(record.configuration), {
-        id: record.id,
-        host: server.host,
-        ...(server.logLevel !== undefined ? { logLevel: server.logLevel } : {}),
-      }),
-      env: record.environment,
-      startTimeoutMs,
-    };
-    if (server.port !== undefined) spec.preferredPort = server.port;
-    return spec;
   }
 
   private spawnActor(record: InstanceRecord, snapshot?: RestorableSnapshot): InstanceActor {
