@@ -1,0 +1,338 @@
+/**
+ * The cluster-mode store: instance records, snapshots and the recent-changes
+ * log in Redis, under a configurable key prefix (default `draas:`).
+ *
+ * ```
+ * <prefix>store:records      hash   id → InstanceRecord JSON
+ * <prefix>store:snapshots    hash   id → PersistedInstanceSnapshot JSON
+ * <prefix>store:changes      stream entries {seq, change: StatusChange JSON without sequence},
+ *                                   capped with XADD MAXLEN ~ changeLogLimit
+ * <prefix>store:change-seq   string the last sequence handed out (INCR)
+ * ```
+ * (key builders: redis-store-keys.ts)
+ *
+ * Guarantees:
+ * - every method is one Redis round trip that is atomic on the server:
+ *   `insert` is HSETNX (plus clearing a stray snapshot) in one script,
+ *   `delete` removes record and snapshot in one MULTI, `saveSnapshot` writes
+ *   only while the record exists (one script: a save after a delete cannot
+ *   resurrect the snapshot), `appendChange` takes the sequence (INCR) and
+ *   appends the entry in one script, so the stream is in sequence order and
+ *   sequences keep increasing across restarts of DRaaS and of Redis;
+ * - writes to one id land in call order, and a read sees every write issued
+ *   before it: all commands go over one connection, each method sends its
+ *   command synchronously when called, and Redis runs them in that order.
+ *   Scripts are always sent as EVAL (never EVALSHA with a NOSCRIPT retry,
+ *   which would send the retry after later commands);
+ * - durability is Redis's: with `appendonly yes` + `appendfsync always`
+ *   everything acknowledged survives a Redis restart;
+ * - a value that does not parse (or is not ours) is skipped with a log line,
+ *   never fatal;
+ * - while Redis is unreachable every call fails at once with
+ *   `DraasError('unavailable')` (503, retryable): the connection has no
+ *   offline queue. It reconnects on its own with capped backoff.
+ *
+ * `loadAll` reads both hashes with HGETALL in one MULTI (one consistent view);
+ * that is start-up work, fine for tens of thousands of instances.
+ */
+import type { Redis } from 'ioredis';
+import { errorMessage } from '../errors.js';
+import {
+  commandConnection,
+  connectWithin,
+  quitConnection,
+  redactUrl,
+  toTransportError,
+  type ConnectionSettings,
+} from '../transport/redis-connection.js';
+import {
+  assertPersistedSnapshot,
+  persistedSnapshotProblem,
+  selectRecentChanges,
+  type InstanceRecord,
+  type InstanceStore,
+  type PersistedInstanceSnapshot,
+  type RecentChangesQuery,
+  type StatusChange,
+  type StoredInstance,
+} from './instance-store.js';
+import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from './redis-store-keys.js';
+
+export interface RedisInstanceStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` */
+  url: string;
+  /** Prefix of every key (default `draas:`, shared with the transport). */
+  prefix?: string;
+  /** Entries the recent-changes log keeps. Default 1,000. */
+  changeLogLimit?: number;
+  /** Bound on connecting at open (default 5,000 ms). */
+  connectTimeoutMs?: number;
+  /** Where warnings go (skipped values, connection trouble). Default: console.warn. */
+  log?: (message: string) => void;
+}
+
+/** KEYS: records, snapshots. ARGV: id, record JSON. Returns 1 when inserted, 0 when the id is taken. */
+const insertScript = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return 1
+end
+return 0`;
+
+/** KEYS: records, snapshots. ARGV: id, snapshot JSON. Writes only while the record exists. */
+const saveSnapshotScript = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+/** KEYS: records, snapshots. ARGV: id. The snapshot, only while the record exists. */
+const loadSnapshotScript = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('HGET', KEYS[2], ARGV[1])
+end
+return false`;
+
+/** KEYS: change-seq, changes. ARGV: limit, change JSON. Returns the new sequence. */
+const appendChangeScript = `
+local seq = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'seq', seq, 'change', ARGV[2])
+return seq`;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function snapshotJson(snapshot: PersistedInstanceSnapshot): string {
+  const { machineVersion, savedAt } = snapshot;
+  return JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot });
+}
+
+type MultiResult = [error: Error | null, result: unknown][] | null;
+
+/** The replies of an EXEC; a failed command inside the transaction throws. */
+function execReplies(results: MultiResult): unknown[] {
+  if (results === null) throw new Error('redis transaction aborted');
+  return results.map(([error, result]) => {
+    if (error) throw error;
+    return result;
+  });
+}
+
+function asStringMap(value: unknown): Record<string, string> {
+  return isPlainObject(value) ? (value as Record<string, string>) : {};
+}
+
+/** Logs a lost connection once per outage (ioredis reports every failed retry) and its return. */
+function watchConnection(redis: Redis, url: string, log: (message: string) => void, closing: () => boolean): void {
+  let down = false;
+  const lost = (why: string) => {
+    if (down || closing()) return;
+    down = true;
+    log(`redis store at ${redactUrl(url)}: connection lost (${why}); reconnecting`);
+  };
+  redis.on('error', (error: unknown) => lost(errorMessage(error)));
+  redis.on('close', () => lost('closed'));
+  redis.on('ready', () => {
+    if (down) log(`redis store at ${redactUrl(url)}: connected again`);
+    down = false;
+  });
+}
+
+export class RedisInstanceStore implements InstanceStore {
+  readonly keys: RedisStoreKeys;
+  private readonly log: (message: string) => void;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly redis: Redis,
+    private readonly url: string,
+    prefix: string,
+    private readonly changeLogLimit: number,
+    log: (message: string) => void,
+  ) {
+    this.keys = new RedisStoreKeys(prefix);
+    this.log = log;
+    watchConnection(redis, url, log, () => this.closing !== undefined);
+  }
+
+  /** Connects (failing with a 503 `DraasError` when Redis is not ready within `connectTimeoutMs`). */
+  static async open(options: RedisInstanceStoreOptions): Promise<RedisInstanceStore> {
+    const changeLogLimit = options.changeLogLimit ?? 1_000;
+    if (!Number.isInteger(changeLogLimit) || changeLogLimit < 1) throw new RangeError('changeLogLimit must be a positive integer');
+    const log = options.log ?? ((message: string) => console.warn(`draas store: ${message}`));
+    const prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
+    const settings: ConnectionSettings = {
+      url: options.url,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      reconnect: { initialMs: 200, maxMs: 5_000 },
+    };
+    const redis = commandConnection(settings, `${prefix}store:${process.pid}`);
+    await connectWithin(redis, options.url, settings.connectTimeoutMs);
+    return new RedisInstanceStore(redis, options.url, prefix, changeLogLimit, log);
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new Error(`redis store ${this.keys.prefix}: the store is closed`);
+  }
+
+  /**
+   * Sends the command(s) now (synchronously, which keeps the call order) and
+   * maps connection failures to `DraasError('unavailable')`.
+   */
+  private async run<T>(what: string, send: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await send();
+    } catch (error) {
+      throw toTransportError(error, this.url, what);
+    }
+  }
+
+  private parseRecord(id: string, json: string): InstanceRecord | undefined {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      this.log(`${this.keys.records()} ${JSON.stringify(id)}: skipped, not JSON: ${errorMessage(error)}`);
+      return undefined;
+    }
+    if (!isPlainObject(value) || value.id !== id) {
+      this.log(`${this.keys.records()} ${JSON.stringify(id)}: skipped, not an instance record with this id`);
+      return undefined;
+    }
+    return value as unknown as InstanceRecord;
+  }
+
+  private parseSnapshot(id: string, json: string): PersistedInstanceSnapshot | undefined {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      this.log(`${this.keys.snapshots()} ${JSON.stringify(id)}: skipped, not JSON: ${errorMessage(error)}`);
+      return undefined;
+    }
+    const problem = persistedSnapshotProblem(value);
+    if (problem !== undefined) {
+      this.log(`${this.keys.snapshots()} ${JSON.stringify(id)}: skipped, not a persisted instance snapshot: ${problem}`);
+      return undefined;
+    }
+    return value as PersistedInstanceSnapshot;
+  }
+
+  async get(id: string): Promise<InstanceRecord | undefined> {
+    const json = await this.run('get', () => this.redis.hget(this.keys.records(), id));
+    return json === null ? undefined : this.parseRecord(id, json);
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    const all = await this.run('list', () => this.redis.hgetall(this.keys.records()));
+    const records: InstanceRecord[] = [];
+    for (const id of Object.keys(all).sort()) {
+      const record = this.parseRecord(id, all[id] ?? '');
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  async insert(record: InstanceRecord): Promise<boolean> {
+    const json = JSON.stringify(record);
+    const inserted = await this.run('insert', () =>
+      this.redis.eval(insertScript, 2, this.keys.records(), this.keys.snapshots(), record.id, json),
+    );
+    return inserted === 1;
+  }
+
+  async update(record: InstanceRecord): Promise<void> {
+    const json = JSON.stringify(record);
+    await this.run('update', () => this.redis.hset(this.keys.records(), record.id, json));
+  }
+
+  async delete(id: string): Promise<void> {
+    const results = await this.run('delete', () =>
+      this.redis.multi().hdel(this.keys.records(), id).hdel(this.keys.snapshots(), id).exec(),
+    );
+    execReplies(results);
+  }
+
+  async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot): Promise<void> {
+    this.assertOpen();
+    assertPersistedSnapshot(snapshot);
+    const json = snapshotJson(snapshot);
+    await this.run('saveSnapshot', () =>
+      this.redis.eval(saveSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id, json),
+    );
+  }
+
+  async loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined> {
+    const json = await this.run('loadSnapshot', () =>
+      this.redis.eval(loadSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id),
+    );
+    return typeof json === 'string' ? this.parseSnapshot(id, json) : undefined;
+  }
+
+  async loadAll(): Promise<StoredInstance[]> {
+    const results = await this.run('loadAll', () =>
+      this.redis.multi().hgetall(this.keys.records()).hgetall(this.keys.snapshots()).exec(),
+    );
+    const [recordsReply, snapshotsReply] = execReplies(results);
+    const records = asStringMap(recordsReply);
+    const snapshots = asStringMap(snapshotsReply);
+    const loaded: StoredInstance[] = [];
+    for (const id of Object.keys(records).sort()) {
+      const record = this.parseRecord(id, records[id] ?? '');
+      if (!record) continue;
+      const snapshotText = snapshots[id];
+      const snapshot = snapshotText === undefined ? undefined : this.parseSnapshot(id, snapshotText);
+      loaded.push(snapshot ? { record, snapshot } : { record });
+    }
+    const orphans = Object.keys(snapshots).filter((id) => !(id in records)).length;
+    if (orphans > 0) this.log(`${this.keys.snapshots()}: ${orphans} snapshot(s) without a record are ignored`);
+    return loaded;
+  }
+
+  async appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {
+    // A stray `sequence` of the caller's is dropped: the store numbers the entries.
+    const json = JSON.stringify({ ...change, sequence: undefined });
+    const sequence = await this.run('appendChange', () =>
+      this.redis.eval(appendChangeScript, 2, this.keys.changeSequence(), this.keys.changes(), String(this.changeLogLimit), json),
+    );
+    if (typeof sequence !== 'number') throw new Error(`redis store: unexpected sequence ${String(sequence)}`);
+    return { ...(JSON.parse(json) as Omit<StatusChange, 'sequence'>), sequence };
+  }
+
+  async recentChanges(options: RecentChangesQuery): Promise<StatusChange[]> {
+    const entries = await this.run('recentChanges', () =>
+      this.redis.xrevrange(this.keys.changes(), '+', '-', 'COUNT', this.changeLogLimit),
+    );
+    const log: StatusChange[] = [];
+    for (const [entryId, fields] of entries.reverse()) {
+      const change = this.parseChange(entryId, fields);
+      if (change) log.push(change);
+    }
+    return selectRecentChanges(log, this.changeLogLimit, options);
+  }
+
+  private parseChange(entryId: string, fields: string[]): StatusChange | undefined {
+    const values = new Map<string, string>();
+    for (let n = 0; n + 1 < fields.length; n += 2) values.set(fields[n] ?? '', fields[n + 1] ?? '');
+    const sequence = Number(values.get('seq'));
+    try {
+      const value: unknown = JSON.parse(values.get('change') ?? '');
+      if (!Number.isSafeInteger(sequence) || !isPlainObject(value) || typeof value.instanceId !== 'string') {
+        throw new Error('not a status change');
+      }
+      return { ...(value as Omit<StatusChange, 'sequence'>), sequence };
+    } catch (error) {
+      this.log(`${this.keys.changes()} ${entryId}: skipped: ${errorMessage(error)}`);
+      return undefined;
+    }
+  }
+
+  /** Lets the commands already sent finish (QUIT is answered after them) and closes the connection. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= quitConnection(this.redis);
+    return this.closing;
+  }
+}
