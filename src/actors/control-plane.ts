@@ -228,6 +228,7 @@ export class ControlPlane {
     if (to === 'Deleted') {
       this.actors.get(instanceId)?.stop();
       this.actors.delete(instanceId);
+      this.snapshots.drop(instanceId);
       void this.store.delete(instanceId).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
     }
     const change: Omit<StatusChange, 'sequence'> = {
@@ -457,7 +458,7 @@ export class ControlPlane {
       this.subscriptions = [];
       for (const actor of this.actors.values()) actor.stop();
       this.actors.clear();
-      await this.snapshots.flush();
+      await this.snapshots.close();
     })();
     return this.closing;
   }

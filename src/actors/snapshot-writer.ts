@@ -4,38 +4,99 @@
  * only the newest is written next (the store keeps the last one anyway).
  * Snapshots are produced lazily, when written: a burst of transitions in one
  * tick costs one serialization, not one per transition.
+ *
+ * A failed write (the store unreachable for a while) is retried with capped
+ * backoff until it lands, a newer snapshot replaces it, the instance is
+ * dropped, or the writer closes — so an outage of the store does not leave a
+ * stale snapshot behind for the next restart to trust. Errors the store marks
+ * as final (a stale fencing token) are not retried.
  */
 import type { InstanceStore, PersistedInstanceSnapshot } from '../store/instance-store.js';
+
+export interface SnapshotWriterOptions {
+  /** First retry delay after a failed write (default 200 ms), doubling up to `maxRetryMs` (default 5 s). */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** Whether a failed write is worth retrying (default: always). */
+  retryable?: (error: unknown) => boolean;
+}
 
 export class SnapshotWriter {
   private readonly waiting = new Map<string, () => PersistedInstanceSnapshot>();
   private readonly writing = new Map<string, Promise<void>>();
+  private readonly retryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly retryable: (error: unknown) => boolean;
+  private readonly retryTimers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
+  private closed = false;
 
   constructor(
     private readonly store: InstanceStore,
     private readonly onError: (instanceId: string, error: unknown) => void,
-  ) {}
+    options: SnapshotWriterOptions = {},
+  ) {
+    this.retryMs = options.retryMs ?? 200;
+    this.maxRetryMs = options.maxRetryMs ?? 5_000;
+    this.retryable = options.retryable ?? (() => true);
+  }
 
   save(instanceId: string, produce: () => PersistedInstanceSnapshot): void {
+    if (this.closed) return;
     this.waiting.set(instanceId, produce);
     if (!this.writing.has(instanceId)) this.writing.set(instanceId, this.drain(instanceId));
   }
 
+  /** Forgets what is waiting for an instance (deleted, or no longer ours). */
+  drop(instanceId: string): void {
+    this.waiting.delete(instanceId);
+  }
+
   private async drain(instanceId: string): Promise<void> {
     await null; // let the rest of this tick's transitions land first
+    let failures = 0;
     for (let next = this.waiting.get(instanceId); next; next = this.waiting.get(instanceId)) {
       this.waiting.delete(instanceId);
       try {
         await this.store.saveSnapshot(instanceId, next());
+        failures = 0;
       } catch (error) {
-        this.onError(instanceId, error);
+        // Logged on the first failure of a run only: an outage is one line, not one per retry.
+        if (failures === 0) this.onError(instanceId, error);
+        failures += 1;
+        if (this.closed || !this.retryable(error)) continue;
+        if (!this.waiting.has(instanceId)) this.waiting.set(instanceId, next);
+        await this.pause(Math.min(this.retryMs * 2 ** (failures - 1), this.maxRetryMs));
       }
     }
     this.writing.delete(instanceId);
   }
 
-  /** Resolves when every scheduled snapshot has been written. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.retryTimers.delete(entry);
+          resolve();
+        }, ms),
+        wake: resolve,
+      };
+      this.retryTimers.add(entry);
+    });
+  }
+
+  /** Resolves when every scheduled snapshot has been written (or, after close, given up). */
   async flush(): Promise<void> {
     while (this.writing.size > 0) await Promise.all(this.writing.values());
+  }
+
+  /** Writes what is waiting once more, without retrying failures, and stops. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const entry of this.retryTimers) {
+      clearTimeout(entry.timer);
+      entry.wake();
+    }
+    this.retryTimers.clear();
+    await this.flush();
   }
 }

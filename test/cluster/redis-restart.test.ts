@@ -38,6 +38,7 @@ test('Redis restarted mid-run: reconnect, the in-flight start settles within its
 
   t.is((await call('POST', '/api/server/instances', { name: 'inflight', environment: { DRASI_DOUBLE_STARTUP_DELAY_MS: '3000' } })).status, 201);
   const began = Date.now();
+  t.is((await call('POST', '/api/server/instances', { name: 'during' })).status, 201);
   const inflight: Promise<ApiResponse> = call('POST', '/api/server/instances/inflight/start');
   inflight.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
   await eventually(() => countDoubles(worker.dataDir) === 1, 15_000, 'the worker launched the server', all);
@@ -48,8 +49,11 @@ test('Redis restarted mid-run: reconnect, the in-flight start settles within its
   await eventually(async () => (await call('GET', '/readyz', undefined, 10_000)).status === 503, 10_000, '/readyz 503 while Redis is down', all);
   t.is((await call('GET', '/healthz')).status, 200, 'the process itself is alive');
 
-  // A start asked for while Redis is down fails fast and retryably.
-  t.is((await call('POST', '/api/server/instances', { name: 'during' })).status, 201);
+  // Records live in Redis: a create asked for while it is down fails fast and retryably, and so does a start.
+  const late = await call('POST', '/api/server/instances', { name: 'late' }, 30_000);
+  t.is(late.status, 503, JSON.stringify(late.body));
+  t.regex(late.contentType, /application\/problem\+json/);
+  t.true(late.ms < 3_000, `create answered in ${late.ms} ms`);
   const during = await call('POST', '/api/server/instances/during/start', undefined, 30_000);
   t.log(`start while Redis is down: ${during.status} in ${during.ms} ms: ${String(during.body.detail)}`);
   t.is(during.status, 503, JSON.stringify(during.body));
@@ -75,6 +79,10 @@ test('Redis restarted mid-run: reconnect, the in-flight start settles within its
     t.true([503, 504].includes(settled.status), `${settled.status} ${JSON.stringify(settled.body)}\n${outputs(...all)}`);
     t.regex(settled.contentType, /application\/problem\+json/);
   }
+
+  // Nothing acknowledged was lost (append-only file); what was refused was not half-done.
+  const names = ((await call('GET', '/api/server/instances')).body as unknown as { id: string }[]).map((view) => view.id);
+  t.deepEqual(names.sort(), ['during', 'inflight']);
 
   // The worker announces itself again; later requests go through.
   await eventually(async () => (await platformOf(call))?.available === true, 30_000, 'the worker is available again', all);
