@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'worker-timeout'
   | 'workload-failed'
   | 'worker-error'
-  | 'unavailable';
+  | 'unavailable'
+  | 'not-owner';
 
 const httpStatusOf: Record<ErrorCode, number> = {
   'bad-request': 400,
@@ -24,9 +25,10 @@ const httpStatusOf: Record<ErrorCode, number> = {
   'workload-failed': 502,
   'worker-error': 502,
   unavailable: 503,
+  'not-owner': 503,
 };
 
-const retryableCodes = new Set<ErrorCode>(['no-live-worker', 'worker-timeout', 'unavailable']);
+const retryableCodes = new Set<ErrorCode>(['no-live-worker', 'worker-timeout', 'unavailable', 'not-owner']);
 
 export class DraasError extends Error {
   readonly code: ErrorCode;
@@ -105,6 +107,17 @@ export class WorkloadFailedError extends DraasError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('workload-failed', message, details);
     this.name = 'WorkloadFailedError';
+  }
+}
+
+/**
+ * This replica is not (or no longer) the owner of the instance: its lease
+ * expired or another replica holds it. Retrying reaches the current owner.
+ */
+export class StaleOwnerError extends DraasError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('not-owner', message, details);
+    this.name = 'StaleOwnerError';
   }
 }
 

@@ -14,21 +14,27 @@ import {
 } from '../api/instance-requests.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { applyConfigPatch, parseDrasiConfig } from '../drasi/index.js';
-import { ConflictError, NotFoundError, errorMessage } from '../errors.js';
+import { ConflictError, DraasError, NotFoundError, StaleOwnerError, errorMessage } from '../errors.js';
 import { instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
 import { toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
 import { checkSnapshotVersion } from '../store/snapshot-version.js';
-import type { InstanceRequestEvent } from '../machines/instance-types.js';
+import type { InstanceInput, InstanceRequestEvent } from '../machines/instance-types.js';
+import { getInitialSnapshot } from 'xstate';
+import type { SnapshotView } from './request-settlement.js';
 import type { PlatformType } from '../platforms/driver.js';
-import { newEvent, type EventEnvelope } from '../transport/envelope.js';
-import { topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
+import { newCommand, newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
+import { queues, topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
 import {
   MemoryInstanceStore,
   type InstanceRecord,
   type InstanceStore,
   type PersistedInstanceSnapshot,
   type StatusChange,
+  type StoredInstance,
+  type WriteOptions,
 } from '../store/instance-store.js';
+import { SoleOwnership, type Ownership } from './ownership.js';
+import { isReplicaCall, type ReplicaCall, type ReplicaCallResults, type ReplicaOp } from './replica-calls.js';
 import { InstanceActor, type StatusTransition } from './instance-actor.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
@@ -51,6 +57,8 @@ export interface ControlPlaneOptions {
   /** Address the servers bind to unless an instance says otherwise. Default 127.0.0.1. */
   defaultHost?: string;
   historyLimit?: number;
+  /** Which instances this control plane acts for. Default: all of them (one replica). */
+  ownership?: Ownership;
   log?: (message: string) => void;
 }
 
@@ -66,6 +74,12 @@ export interface StatusChangedPayload {
 }
 
 export type InstanceEventEnvelope = EventEnvelope<'instance.status-changed', StatusChangedPayload>;
+
+export interface InstanceConfig {
+  instanceId: string;
+  generation: number;
+  configuration: Record<string, unknown>;
+}
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -88,6 +102,9 @@ export class ControlPlane {
   /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
   private readonly records = new KeyedSerializer();
   private readonly snapshots: SnapshotWriter;
+  readonly ownership: Ownership;
+  /** Shards whose instances are being loaded after a gain; requests for them wait. */
+  private readonly loading = new Map<number, Promise<void>>();
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
 
@@ -103,7 +120,12 @@ export class ControlPlane {
     this.historyLimit = options.historyLimit ?? 32;
     this.log = options.log ?? (() => undefined);
     this.workloads = new WorkloadClient(this.transport);
-    this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`));
+    this.ownership = options.ownership ?? new SoleOwnership();
+    this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`), {
+      fenceOf: (id) => this.ownership.fence(id),
+      // A stale owner's write will never land: the new owner writes its own.
+      retryable: (error) => !(error instanceof StaleOwnerError),
+    });
     this.machine = instanceMachineWithWorkloads({
       now: this.now,
       workloads: this.workloads,
@@ -116,14 +138,46 @@ export class ControlPlane {
   }
 
   /**
-   * Subscribes to worker events and rehydrates every instance the store
-   * holds. Call once before use.
+   * Subscribes to worker events, answers requests other replicas forward,
+   * and takes ownership: every instance of the shards it gains is
+   * rehydrated from the store. Call once before use.
    */
   async open(): Promise<void> {
     this.subscriptions.push(
       await this.transport.subscribe(topics.workloadEvents, (event) => this.onWorkloadEvent(event)),
     );
-    await this.rehydrate();
+    if (this.ownership.shared) {
+      this.subscriptions.push(
+        await this.transport.consume(queues.replicaCalls(this.ownership.replicaId), (command) => this.onReplicaCall(command)),
+      );
+    }
+    await this.ownership.start({ gained: (shards) => this.gain(shards), lost: async (shards) => this.lose(shards) });
+  }
+
+  /** Loads and restores the instances of shards this replica now owns. */
+  private async gain(shards: readonly number[]): Promise<void> {
+    const wanted = new Set(shards);
+    const loaded = (async () => {
+      const stored = await this.store.loadAll();
+      await this.rehydrate(stored.filter(({ record }) => wanted.has(this.ownership.shardOf(record.id))));
+    })();
+    for (const shard of shards) this.loading.set(shard, loaded);
+    try {
+      await loaded;
+    } finally {
+      for (const shard of shards) if (this.loading.get(shard) === loaded) this.loading.delete(shard);
+    }
+  }
+
+  /** Stops acting for the instances of shards this replica no longer owns (their workloads keep running). */
+  private lose(shards: readonly number[]): void {
+    const gone = new Set(shards);
+    for (const [id, actor] of this.actors) {
+      if (!gone.has(this.ownership.shardOf(id))) continue;
+      actor.stop();
+      this.actors.delete(id);
+      this.snapshots.drop(id);
+    }
   }
 
   /**
@@ -132,8 +186,7 @@ export class ControlPlane {
    * restored Running are checked with their worker, and an instance whose
    * workload is gone is reported Failed (and restarted if desired Running).
    */
-  private async rehydrate(): Promise<void> {
-    const stored = await this.store.loadAll();
+  private async rehydrate(stored: StoredInstance[]): Promise<void> {
     const restored: InstanceActor[] = [];
     for (const { record, snapshot } of stored) {
       if (this.actors.has(record.id)) continue;
@@ -197,20 +250,24 @@ export class ControlPlane {
           savedAt: new Date(this.now()).toISOString(),
           snapshot: persisted(),
         })),
-      input: {
-        instanceId: record.id,
-        platform: record.platformType,
-        generation: record.generation,
-        // The machine's deadline is a backstop behind the driver's own and the reply timeout.
-        startTimeoutMs: this.startTimeoutMs + 2 * this.replySlackMs,
-        restartPolicy: this.restartPolicy,
-        historyLimit: this.historyLimit,
-      },
+      input: this.actorInput(record),
       onTransition: (transition) => this.onTransition(transition),
       onError: (error) => this.log(`instance ${record.id}: actor error: ${errorMessage(error)}`),
     });
     this.actors.set(record.id, actor);
     return actor;
+  }
+
+  private actorInput(record: InstanceRecord): InstanceInput {
+    return {
+      instanceId: record.id,
+      platform: record.platformType,
+      generation: record.generation,
+      // The machine's deadline is a backstop behind the driver's own and the reply timeout.
+      startTimeoutMs: this.startTimeoutMs + 2 * this.replySlackMs,
+      restartPolicy: this.restartPolicy,
+      historyLimit: this.historyLimit,
+    };
   }
 
   private onTransition({ instanceId, from, to, context }: StatusTransition): void {
@@ -229,7 +286,7 @@ export class ControlPlane {
       this.actors.get(instanceId)?.stop();
       this.actors.delete(instanceId);
       this.snapshots.drop(instanceId);
-      void this.store.delete(instanceId).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+      void this.store.delete(instanceId, this.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
     }
     const change: Omit<StatusChange, 'sequence'> = {
       instanceId,
@@ -242,7 +299,7 @@ export class ControlPlane {
       at: new Date(this.now()).toISOString(),
     };
     if (payload.reason !== undefined) change.reason = payload.reason;
-    void this.store.appendChange(change).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+    void this.store.appendChange(change, this.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
     void this.transport
       .publish(topics.instanceEvents, newEvent('instance.status-changed', instanceId, payload, { now: this.now() }))
       .catch((error: unknown) => this.log(`publish: ${errorMessage(error)}`));
@@ -283,10 +340,94 @@ export class ControlPlane {
     return instanceView(record, actor.view);
   }
 
+  private writeOptions(instanceId: string): WriteOptions {
+    const fence = this.ownership.fence(instanceId);
+    return fence ? { fence } : {};
+  }
+
+  // ---- routing: each instance's requests run on the replica that owns it ----
+
+  /**
+   * Runs `here` when this replica owns the instance (once its shard is
+   * loaded); otherwise forwards the call to the owner over the transport and
+   * returns the owner's answer (or error).
+   */
+  private async route<K extends ReplicaOp>(
+    instanceId: string,
+    call: ReplicaCall<K>,
+    here: () => Promise<ReplicaCallResults[K]>,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<ReplicaCallResults[K]> {
+    if (this.ownership.owns(instanceId)) {
+      await this.loading.get(this.ownership.shardOf(instanceId));
+      return here();
+    }
+    const owner = await this.ownership.ownerOf(instanceId);
+    if (owner === undefined || owner === this.ownership.replicaId) {
+      throw new StaleOwnerError(`no control-plane replica owns instance "${instanceId}" right now (a takeover is under way); retry`, {
+        instanceId,
+      });
+    }
+    const command = newCommand('replica.call', instanceId, call, { now: this.now() });
+    return (await this.transport.request(queues.replicaCalls(owner), command, {
+      timeoutMs: options.timeoutMs + this.replySlackMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) as ReplicaCallResults[K];
+  }
+
+  /** A call another replica forwarded: answered only while this replica still owns the instance. */
+  private async onReplicaCall(command: CommandEnvelope): Promise<unknown> {
+    const call = command.payload;
+    if (command.type !== 'replica.call' || !isReplicaCall(call)) {
+      throw new DraasError('bad-request', `replica ${this.ownership.replicaId}: not a replica call: ${command.type}`);
+    }
+    const id = command.instanceId;
+    if (!this.ownership.owns(id)) {
+      throw new StaleOwnerError(`replica ${this.ownership.replicaId} no longer owns instance "${id}"; retry`, { instanceId: id });
+    }
+    await this.loading.get(this.ownership.shardOf(id));
+    switch (call.op) {
+      case 'create':
+        return this.createHere(call.args[0]);
+      case 'get':
+        return this.view(id);
+      case 'start':
+        return this.startHere(id, {});
+      case 'stop':
+        return this.stopHere(id, {});
+      case 'restart':
+        return this.restartHere(id, {});
+      case 'delete':
+        return this.deleteHere(id, {});
+      case 'getConfig':
+        return this.getConfigHere(id);
+      case 'patchConfig':
+        return this.patchConfigHere(id, call.args[1]);
+      case 'reportStatus':
+        return this.reportStatusHere(call.args[0]);
+      case 'status':
+        return this.statusHere(id);
+      case 'logs':
+        return this.logsHere(id, call.args[1]);
+    }
+  }
+
+  private lifecycleTimeoutMs(kind: 'start' | 'stop'): number {
+    return kind === 'start'
+      ? this.startTimeoutMs + 2 * this.replySlackMs
+      : this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
+  }
+
   // ---- the API ----
 
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
   async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
+    const body = parseRequest(createInstanceRequestSchema, request, 'instance');
+    parseDrasiConfig(body.configuration ?? {});
+    return this.route(body.name, { op: 'create', args: [body] }, () => this.createHere(body), { timeoutMs: this.replySlackMs });
+  }
+
+  private async createHere(request: CreateInstanceRequest): Promise<InstanceView> {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
     const configuration = parseDrasiConfig(body.configuration ?? {});
     return this.records.run(body.name, async () => {
@@ -307,7 +448,7 @@ export class ControlPlane {
         createdAt: at,
         updatedAt: at,
       };
-      if (this.actors.has(record.id) || !(await this.store.insert(record))) {
+      if (this.actors.has(record.id) || !(await this.store.insert(record, this.writeOptions(record.id)))) {
         throw new ConflictError(`instance "${record.id}" already exists`, { instanceId: record.id });
       }
       this.spawnActor(record);
@@ -316,17 +457,44 @@ export class ControlPlane {
   }
 
   async get(id: string): Promise<InstanceView> {
-    return this.view(id);
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'get', args: [instanceId] }, () => this.view(instanceId), { timeoutMs: this.replySlackMs });
   }
 
+  /**
+   * Every instance. With one replica, from the actors; with several, the
+   * instances other replicas own are read from their persisted snapshots
+   * (one read of the store, instead of a call to every replica).
+   */
   async list(): Promise<InstanceView[]> {
-    const records = await this.store.list();
     const views: InstanceView[] = [];
-    for (const record of records) {
-      const actor = this.actors.get(record.id);
-      if (actor) views.push(instanceView(record, actor.view));
+    if (!this.ownership.shared) {
+      for (const record of await this.store.list()) {
+        const actor = this.actors.get(record.id);
+        if (actor) views.push(instanceView(record, actor.view));
+      }
+    } else {
+      for (const { record, snapshot } of await this.store.loadAll()) {
+        const actor = this.actors.get(record.id);
+        const view = actor ? actor.view : this.storedView(record, snapshot);
+        if (view) views.push(instanceView(record, view));
+      }
     }
     return views.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** An instance's view as its owner last saved it; a record saved without a snapshot yet is Pending. */
+  private storedView(record: InstanceRecord, snapshot: PersistedInstanceSnapshot | undefined): SnapshotView | undefined {
+    if (!snapshot) {
+      const initial = getInitialSnapshot(this.machine, this.actorInput(record));
+      return { status: initial.value as SnapshotView['status'], context: initial.context };
+    }
+    try {
+      const restorable = toRestorable(checkSnapshotVersion(snapshot, instanceMachineVersion, { instanceId: record.id }).snapshot, record.id);
+      return { status: restorable.value, context: restorable.context };
+    } catch {
+      return undefined;
+    }
   }
 
   private async requestLifecycle(id: string, event: InstanceRequestEvent, timeoutMs: number, options: CallOptions) {
@@ -336,31 +504,68 @@ export class ControlPlane {
 
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
   async start(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    await this.requestLifecycle(id, { type: 'instance.start' }, this.startTimeoutMs + 2 * this.replySlackMs, options);
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'start', args: [instanceId] }, () => this.startHere(instanceId, options), {
+      timeoutMs: this.lifecycleTimeoutMs('start'),
+      ...options,
+    });
+  }
+
+  private async startHere(id: string, options: CallOptions): Promise<InstanceView> {
+    await this.requestLifecycle(id, { type: 'instance.start' }, this.lifecycleTimeoutMs('start'), options);
     return this.view(id);
   }
 
   /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
   async stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
-    await this.requestLifecycle(id, { type: 'instance.stop' }, timeout, options);
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'stop', args: [instanceId] }, () => this.stopHere(instanceId, options), {
+      timeoutMs: this.lifecycleTimeoutMs('stop'),
+      ...options,
+    });
+  }
+
+  private async stopHere(id: string, options: CallOptions): Promise<InstanceView> {
+    await this.requestLifecycle(id, { type: 'instance.stop' }, this.lifecycleTimeoutMs('stop'), options);
     return this.view(id);
   }
 
   /** Stops (if running) and starts again; resolves once Running with a new workload. */
   async restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
-    await this.requestLifecycle(id, { type: 'instance.restart' }, timeout, options);
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'restart', args: [instanceId] }, () => this.restartHere(instanceId, options), {
+      timeoutMs: this.lifecycleTimeoutMs('stop'),
+      ...options,
+    });
+  }
+
+  private async restartHere(id: string, options: CallOptions): Promise<InstanceView> {
+    await this.requestLifecycle(id, { type: 'instance.restart' }, this.lifecycleTimeoutMs('stop'), options);
     return this.view(id);
   }
 
   /** Stops and removes the workload and forgets the instance. */
   async delete(id: string, options: CallOptions = {}): Promise<void> {
-    const timeout = this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
-    await this.requestLifecycle(id, { type: 'instance.delete' }, timeout, options);
+    const instanceId = parseInstanceId(id);
+    await this.route(instanceId, { op: 'delete', args: [instanceId] }, () => this.deleteHere(instanceId, options), {
+      timeoutMs: this.lifecycleTimeoutMs('stop'),
+      ...options,
+    });
   }
 
-  async getConfig(id: string): Promise<{ instanceId: string; generation: number; configuration: Record<string, unknown> }> {
+  private async deleteHere(id: string, options: CallOptions): Promise<null> {
+    await this.requestLifecycle(id, { type: 'instance.delete' }, this.lifecycleTimeoutMs('stop'), options);
+    return null;
+  }
+
+  async getConfig(id: string): Promise<InstanceConfig> {
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'getConfig', args: [instanceId] }, () => this.getConfigHere(instanceId), {
+      timeoutMs: this.replySlackMs,
+    });
+  }
+
+  private async getConfigHere(id: string): Promise<InstanceConfig> {
     this.requireActor(id);
     const record = await this.requireRecord(id);
     return { instanceId: id, generation: record.generation, configuration: record.configuration };
@@ -371,7 +576,14 @@ export class ControlPlane {
    * invalid config changes nothing. Bumps the generation; a running workload
    * keeps its generation until it is restarted.
    */
-  async patchConfig(id: string, patch: unknown) {
+  async patchConfig(id: string, patch: unknown): Promise<InstanceConfig> {
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'patchConfig', args: [instanceId, patch] }, () => this.patchConfigHere(instanceId, patch), {
+      timeoutMs: this.replySlackMs,
+    });
+  }
+
+  private async patchConfigHere(id: string, patch: unknown): Promise<InstanceConfig> {
     const actor = this.requireActor(id);
     return this.records.run(id, async () => {
       const record = await this.requireRecord(id);
@@ -389,7 +601,7 @@ export class ControlPlane {
         generation: next,
         updatedAt: new Date(this.now()).toISOString(),
       };
-      await this.store.update(updated);
+      await this.store.update(updated, this.writeOptions(id));
       await actor.request(event, { timeoutMs: 1_000 });
       return { instanceId: id, generation: next, configuration: updated.configuration };
     });
@@ -397,6 +609,13 @@ export class ControlPlane {
 
   /** An observed-state report from outside; becomes an event for the actor (409 if the machine refuses it). */
   async reportStatus(report: StatusReport | unknown): Promise<InstanceStatusView> {
+    const body = parseRequest(statusReportSchema, report, 'status report');
+    return this.route(body.instanceId, { op: 'reportStatus', args: [body] }, () => this.reportStatusHere(body), {
+      timeoutMs: this.replySlackMs,
+    });
+  }
+
+  private async reportStatusHere(report: StatusReport): Promise<InstanceStatusView> {
     const body = parseRequest(statusReportSchema, report, 'status report');
     const actor = this.requireActor(body.instanceId);
     const accepted = actor.observe({
@@ -414,6 +633,13 @@ export class ControlPlane {
   }
 
   async status(id: string): Promise<InstanceStatusView> {
+    const instanceId = parseInstanceId(id);
+    return this.route(instanceId, { op: 'status', args: [instanceId] }, () => this.statusHere(instanceId), {
+      timeoutMs: this.replySlackMs,
+    });
+  }
+
+  private async statusHere(id: string): Promise<InstanceStatusView> {
     return instanceStatusView(this.requireActor(id).view);
   }
 
@@ -423,9 +649,18 @@ export class ControlPlane {
 
   /** The newest log lines of the instance's server, from its worker. */
   async logs(id: string, options: { tail?: number } & CallOptions = {}): Promise<string[]> {
+    const instanceId = parseInstanceId(id);
+    const tail = options.tail ?? 200;
+    return this.route(instanceId, { op: 'logs', args: [instanceId, tail] }, () => this.logsHere(instanceId, tail, options), {
+      timeoutMs: this.replySlackMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  private async logsHere(id: string, tail: number, options: CallOptions = {}): Promise<string[]> {
     this.requireActor(id);
     const record = await this.requireRecord(id);
-    const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail: options.tail ?? 200 }, {
+    const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail }, {
       timeoutMs: this.replySlackMs,
       ...this.workerOf(id),
       ...(options.signal ? { signal: options.signal } : {}),
@@ -459,6 +694,8 @@ export class ControlPlane {
       for (const actor of this.actors.values()) actor.stop();
       this.actors.clear();
       await this.snapshots.close();
+      // Leases go last: until the snapshots are written, this replica must still own its instances.
+      await this.ownership.close();
     })();
     return this.closing;
   }

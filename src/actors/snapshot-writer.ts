@@ -11,7 +11,7 @@
  * stale snapshot behind for the next restart to trust. Errors the store marks
  * as final (a stale fencing token) are not retried.
  */
-import type { InstanceStore, PersistedInstanceSnapshot } from '../store/instance-store.js';
+import type { InstanceStore, PersistedInstanceSnapshot, WriteFence } from '../store/instance-store.js';
 
 export interface SnapshotWriterOptions {
   /** First retry delay after a failed write (default 200 ms), doubling up to `maxRetryMs` (default 5 s). */
@@ -19,6 +19,8 @@ export interface SnapshotWriterOptions {
   maxRetryMs?: number;
   /** Whether a failed write is worth retrying (default: always). */
   retryable?: (error: unknown) => boolean;
+  /** The fence each write carries, asked for at write time (default: none). */
+  fenceOf?: (instanceId: string) => WriteFence | undefined;
 }
 
 export class SnapshotWriter {
@@ -27,6 +29,7 @@ export class SnapshotWriter {
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly retryable: (error: unknown) => boolean;
+  private readonly fenceOf: (instanceId: string) => WriteFence | undefined;
   private readonly retryTimers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private closed = false;
 
@@ -38,6 +41,7 @@ export class SnapshotWriter {
     this.retryMs = options.retryMs ?? 200;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.retryable = options.retryable ?? (() => true);
+    this.fenceOf = options.fenceOf ?? (() => undefined);
   }
 
   save(instanceId: string, produce: () => PersistedInstanceSnapshot): void {
@@ -57,7 +61,8 @@ export class SnapshotWriter {
     for (let next = this.waiting.get(instanceId); next; next = this.waiting.get(instanceId)) {
       this.waiting.delete(instanceId);
       try {
-        await this.store.saveSnapshot(instanceId, next());
+        const fence = this.fenceOf(instanceId);
+        await this.store.saveSnapshot(instanceId, next(), fence ? { fence } : {});
         failures = 0;
       } catch (error) {
         // Logged on the first failure of a run only: an outage is one line, not one per retry.

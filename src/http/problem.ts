@@ -24,6 +24,7 @@ const titles: Record<ErrorCode | 'internal' | 'method-not-allowed' | 'unsupporte
   'workload-failed': 'Workload failed',
   'worker-error': 'Worker error',
   unavailable: 'Service unavailable',
+  'not-owner': 'Instance owner changed; retry',
   internal: 'Internal error',
   'method-not-allowed': 'Method not allowed',
   'unsupported-media-type': 'Unsupported media type',

@@ -2,7 +2,8 @@
  * Persistence of instance records, their persisted actor snapshots and the
  * recent-changes log. One interface, several implementations: in memory
  * (tests, throwaway embedded use), files under the data dir
- * (`file-store.ts`, the embedded default), Redis in a cluster (later).
+ * (`file-store.ts`, the embedded default), Redis in a cluster
+ * (`redis-store.ts`).
  *
  * Every implementation keeps these promises (the shared contract suite in
  * `test/store/contract.ts` checks them):
@@ -14,11 +15,17 @@
  * - the recent-changes log keeps the newest `changeLogLimit` entries with
  *   increasing sequence numbers.
  *
+ * Fencing: the write methods take an optional `{ fence }`, the lease that
+ * makes the caller the instance's owner and the token it got with it. A
+ * store that several control-plane replicas share (Redis) refuses a write
+ * whose token is no longer the lease's current one with `StaleOwnerError`,
+ * in the same atomic step as the write, so a replica that lost its lease
+ * (paused, partitioned) can never overwrite its successor's state. Stores
+ * that only one process can open (memory; files, behind a lock) have one
+ * writer by construction and ignore fences.
+ *
  * Deliberately left out: locking across callers (the control plane
- * serializes read-modify-write per instance) and fencing. Extension point for
- * a multi-replica store: the write methods may grow a trailing optional
- * options object (`{ fence?: number }`); nothing else will be appended to
- * their parameter lists.
+ * serializes read-modify-write per instance).
  */
 import type { PlatformType } from '../platforms/driver.js';
 import type { InstanceStatus } from '../machines/instance-types.js';
@@ -80,25 +87,35 @@ export interface RecentChangesQuery {
   instanceId?: string;
 }
 
+/** The lease that makes a writer the owner of an instance, and the fencing token it got when it acquired it. */
+export interface WriteFence {
+  lease: string;
+  token: number;
+}
+
+export interface WriteOptions {
+  fence?: WriteFence;
+}
+
 export interface InstanceStore {
   /** The stored record. Treat it as read-only: write changes back with `update`. */
   get(id: string): Promise<InstanceRecord | undefined>;
   list(): Promise<InstanceRecord[]>;
   /** Inserts only when absent; returns false when the id is taken. */
-  insert(record: InstanceRecord): Promise<boolean>;
-  update(record: InstanceRecord): Promise<void>;
+  insert(record: InstanceRecord, options?: WriteOptions): Promise<boolean>;
+  update(record: InstanceRecord, options?: WriteOptions): Promise<void>;
   /** Removes the record and its snapshot. Deleting an absent id does nothing. */
-  delete(id: string): Promise<void>;
+  delete(id: string, options?: WriteOptions): Promise<void>;
   /**
    * Replaces the instance's snapshot. Does nothing when no record has this id
    * (see the module comment). Rejects a malformed value (`TypeError`).
    */
-  saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot): Promise<void>;
+  saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot, options?: WriteOptions): Promise<void>;
   /** The newest saved snapshot; undefined when none was saved or the record is gone. Treat it as read-only. */
   loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined>;
   /** Every record with its snapshot, sorted by id: what a restarted control plane rehydrates. */
   loadAll(): Promise<StoredInstance[]>;
-  appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange>;
+  appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions): Promise<StatusChange>;
   /** Newest last; at most `limit`, optionally only those after `afterSequence`. */
   recentChanges(options: RecentChangesQuery): Promise<StatusChange[]>;
   /** Waits for pending writes and releases files and handles. Idempotent; no writes afterwards. */

@@ -10,6 +10,9 @@
  * | `<p>store:snapshots` | hash id → JSON | one PersistedInstanceSnapshot per instance (only ids with a record) |
  * | `<p>store:changes` | stream, `MAXLEN ~ limit` | the recent-changes log: fields `seq`, `change` (JSON without `sequence`) |
  * | `<p>store:change-seq` | string counter (INCR) | the last sequence number handed out |
+ * | `<p>store:lease:<name>` | hash, with a TTL | a lease: `owner` (replica id) and `token` (its fencing token) |
+ * | `<p>store:lease-token:<name>` | string counter (INCR) | the last fencing token handed out for the lease; never reset |
+ * | `<p>store:replicas` | sorted set replica id → expiry (epoch ms) | the control-plane replicas alive |
  */
 import { DEFAULT_PREFIX } from '../transport/redis-keys.js';
 
@@ -32,5 +35,17 @@ export class RedisStoreKeys {
 
   changeSequence(): string {
     return `${this.prefix}store:change-seq`;
+  }
+
+  lease(name: string): string {
+    return `${this.prefix}store:lease:${name}`;
+  }
+
+  leaseToken(name: string): string {
+    return `${this.prefix}store:lease-token:${name}`;
+  }
+
+  replicas(): string {
+    return `${this.prefix}store:replicas`;
   }
 }

@@ -14,7 +14,7 @@
  * Guarantees:
  * - every method is one Redis round trip that is atomic on the server:
  *   `insert` is HSETNX (plus clearing a stray snapshot) in one script,
- *   `delete` removes record and snapshot in one MULTI, `saveSnapshot` writes
+ *   `delete` removes record and snapshot in one script, `saveSnapshot` writes
  *   only while the record exists (one script: a save after a delete cannot
  *   resurrect the snapshot), `appendChange` takes the sequence (INCR) and
  *   appends the entry in one script, so the stream is in sequence order and
@@ -24,6 +24,9 @@
  *   command synchronously when called, and Redis runs them in that order.
  *   Scripts are always sent as EVAL (never EVALSHA with a NOSCRIPT retry,
  *   which would send the retry after later commands);
+ * - every write is fenced when the caller passes `{ fence }`: the script
+ *   first compares the token with the lease's (`store:lease:<name>`, kept
+ *   by redis-leases.ts) and refuses a stale one with `StaleOwnerError`;
  * - durability is Redis's: with `appendonly yes` + `appendfsync always`
  *   everything acknowledged survives a Redis restart;
  * - a value that does not parse (or is not ours) is skipped with a log line,
@@ -36,10 +39,11 @@
  * that is start-up work, fine for tens of thousands of instances.
  */
 import type { Redis } from 'ioredis';
-import { errorMessage } from '../errors.js';
+import { errorMessage, StaleOwnerError } from '../errors.js';
 import {
   commandConnection,
   connectWithin,
+  isReplyError,
   quitConnection,
   redactUrl,
   toTransportError,
@@ -55,8 +59,12 @@ import {
   type RecentChangesQuery,
   type StatusChange,
   type StoredInstance,
+  type WriteOptions,
 } from './instance-store.js';
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from './redis-store-keys.js';
+
+/** How a fenced script refuses a stale writer (the start of its error reply). */
+const STALE_FENCE = 'DRAAS_STALE_FENCE';
 
 export interface RedisInstanceStoreOptions {
   /** `redis://[user:password@]host:port[/db]` */
@@ -71,18 +79,41 @@ export interface RedisInstanceStoreOptions {
   log?: (message: string) => void;
 }
 
-/** KEYS: records, snapshots. ARGV: id, record JSON. Returns 1 when inserted, 0 when the id is taken. */
-const insertScript = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('HDEL', KEYS[2], ARGV[1])
+/**
+ * Every write script starts with the fencing check: KEYS[1] is the lease that
+ * guards the instance, ARGV[1] the writer's token ('' for an unfenced write).
+ * A token that is not the lease's current one (the lease expired, or another
+ * replica took it since) fails the whole script before it writes anything.
+ */
+const fencePrelude = `
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  return redis.error_reply('${STALE_FENCE} ' .. KEYS[1])
+end
+`;
+
+/** KEYS: lease, records, snapshots. ARGV: token, id, record JSON. Returns 1 when inserted, 0 when the id is taken. */
+const insertScript = `${fencePrelude}
+if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) == 1 then
+  redis.call('HDEL', KEYS[3], ARGV[2])
   return 1
 end
 return 0`;
 
-/** KEYS: records, snapshots. ARGV: id, snapshot JSON. Writes only while the record exists. */
-const saveSnapshotScript = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+/** KEYS: lease, records. ARGV: token, id, record JSON. */
+const updateScript = `${fencePrelude}
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`;
+
+/** KEYS: lease, records, snapshots. ARGV: token, id. */
+const deleteScript = `${fencePrelude}
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+return 1`;
+
+/** KEYS: lease, records, snapshots. ARGV: token, id, snapshot JSON. Writes only while the record exists. */
+const saveSnapshotScript = `${fencePrelude}
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
   return 1
 end
 return 0`;
@@ -94,10 +125,10 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
 end
 return false`;
 
-/** KEYS: change-seq, changes. ARGV: limit, change JSON. Returns the new sequence. */
-const appendChangeScript = `
-local seq = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'seq', seq, 'change', ARGV[2])
+/** KEYS: lease, change-seq, changes. ARGV: token, limit, change JSON. Returns the new sequence. */
+const appendChangeScript = `${fencePrelude}
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'change', ARGV[3])
 return seq`;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -186,8 +217,17 @@ export class RedisInstanceStore implements InstanceStore {
     try {
       return await send();
     } catch (error) {
+      if (isReplyError(error) && error.message.startsWith(STALE_FENCE)) {
+        throw new StaleOwnerError(`${what} refused: the writer's lease token is stale (${error.message.slice(STALE_FENCE.length + 1)})`);
+      }
       throw toTransportError(error, this.url, what);
     }
+  }
+
+  /** KEYS[1] and ARGV[1] of a fenced script. */
+  private fence(options: WriteOptions | undefined): [leaseKey: string, token: string] {
+    const fence = options?.fence;
+    return fence ? [this.keys.lease(fence.lease), String(fence.token)] : [this.keys.lease('-'), ''];
   }
 
   private parseRecord(id: string, json: string): InstanceRecord | undefined {
@@ -236,32 +276,33 @@ export class RedisInstanceStore implements InstanceStore {
     return records;
   }
 
-  async insert(record: InstanceRecord): Promise<boolean> {
+  async insert(record: InstanceRecord, options?: WriteOptions): Promise<boolean> {
     const json = JSON.stringify(record);
+    const [lease, token] = this.fence(options);
     const inserted = await this.run('insert', () =>
-      this.redis.eval(insertScript, 2, this.keys.records(), this.keys.snapshots(), record.id, json),
+      this.redis.eval(insertScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, record.id, json),
     );
     return inserted === 1;
   }
 
-  async update(record: InstanceRecord): Promise<void> {
+  async update(record: InstanceRecord, options?: WriteOptions): Promise<void> {
     const json = JSON.stringify(record);
-    await this.run('update', () => this.redis.hset(this.keys.records(), record.id, json));
+    const [lease, token] = this.fence(options);
+    await this.run('update', () => this.redis.eval(updateScript, 2, lease, this.keys.records(), token, record.id, json));
   }
 
-  async delete(id: string): Promise<void> {
-    const results = await this.run('delete', () =>
-      this.redis.multi().hdel(this.keys.records(), id).hdel(this.keys.snapshots(), id).exec(),
-    );
-    execReplies(results);
+  async delete(id: string, options?: WriteOptions): Promise<void> {
+    const [lease, token] = this.fence(options);
+    await this.run('delete', () => this.redis.eval(deleteScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, id));
   }
 
-  async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot): Promise<void> {
+  async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot, options?: WriteOptions): Promise<void> {
     this.assertOpen();
     assertPersistedSnapshot(snapshot);
     const json = snapshotJson(snapshot);
+    const [lease, token] = this.fence(options);
     await this.run('saveSnapshot', () =>
-      this.redis.eval(saveSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id, json),
+      this.redis.eval(saveSnapshotScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, id, json),
     );
   }
 
@@ -292,11 +333,12 @@ export class RedisInstanceStore implements InstanceStore {
     return loaded;
   }
 
-  async appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {
+  async appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions): Promise<StatusChange> {
     // A stray `sequence` of the caller's is dropped: the store numbers the entries.
     const json = JSON.stringify({ ...change, sequence: undefined });
+    const [lease, token] = this.fence(options);
     const sequence = await this.run('appendChange', () =>
-      this.redis.eval(appendChangeScript, 2, this.keys.changeSequence(), this.keys.changes(), String(this.changeLogLimit), json),
+      this.redis.eval(appendChangeScript, 3, lease, this.keys.changeSequence(), this.keys.changes(), token, String(this.changeLogLimit), json),
     );
     if (typeof sequence !== 'number') throw new Error(`redis store: unexpected sequence ${String(sequence)}`);
     return { ...(JSON.parse(json) as Omit<StatusChange, 'sequence'>), sequence };

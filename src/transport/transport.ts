@@ -72,6 +72,8 @@ export const queues = {
   platformCommands: (platform: string) => `commands.${platform}`,
   /** One worker's own queue: commands about a workload it started (stop, remove, logs) must reach that worker. */
   workerCommands: (platform: string, workerId: string) => `commands.${platform}.worker.${workerId}`,
+  /** Calls forwarded to the control-plane replica that owns an instance. */
+  replicaCalls: (replicaId: string) => `control-plane.replica.${replicaId}`,
 } as const;
 
 export const topics = {

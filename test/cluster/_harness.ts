@@ -265,6 +265,10 @@ function redisArgs(url: string, flags: RedisFlags): string[] {
 }
 
 export interface ControlPlaneFlags extends RedisFlags {
+  /** A stable replica id: a restarted replica takes its own leases back at once. */
+  replicaId?: string;
+  /** How long a replica's ownership of its instances lasts without renewal. */
+  leaseMs?: number;
   startTimeoutMs?: number;
   replyTimeoutMs?: number;
   stopGraceMs?: number;
@@ -284,9 +288,11 @@ export async function startControlPlane(t: ExecutionContext, redisUrl: string, f
     '--start-timeout', String(flags.startTimeoutMs ?? 15_000),
     '--reply-timeout', String(flags.replyTimeoutMs ?? 5_000),
     '--stop-grace', String(flags.stopGraceMs ?? 2_000),
+    ...(flags.replicaId ? ['--replica-id', flags.replicaId] : []),
+    ...(flags.leaseMs !== undefined ? ['--lease', String(flags.leaseMs)] : []),
     ...redisArgs(redisUrl, flags),
   ];
-  const node = spawnNode(t, 'control-plane', args);
+  const node = spawnNode(t, `control-plane${flags.replicaId ? ` ${flags.replicaId}` : ''}`, args);
   let base = '';
   await eventually(
     () => {

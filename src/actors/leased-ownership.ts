@@ -1,0 +1,212 @@
+/**
+ * Ownership by leases in Redis, for several control-plane replicas on one
+ * Redis. Every `renewEveryMs` a replica:
+ *
+ * 1. registers itself as alive (the replica count decides each one's share);
+ * 2. renews the shard leases it holds; a lease it could not renew (taken,
+ *    expired) is lost at once, and one it cannot reach Redis to renew is lost
+ *    when its local validity runs out;
+ * 3. hands back shards above its fair share (a replica joined), or acquires
+ *    free ones up to its share (a replica died and its leases expired).
+ *
+ * Safety does not rest on clocks agreeing: a replica trusts a lease only
+ * until `sent + leaseMs - margin` on its own monotonic clock (`sent` being
+ * when it asked for the renewal, so before Redis extended it), and every
+ * store write carries the lease's fencing token, which Redis checks in the
+ * same step as the write. A paused or partitioned replica that still thinks
+ * it owns a shard cannot write over its successor.
+ */
+import { performance } from 'node:perf_hooks';
+import { errorMessage } from '../errors.js';
+import type { WriteFence } from '../store/instance-store.js';
+import type { RedisLeases } from '../store/redis-leases.js';
+import { planLeases, shardLease, shardOf, type Ownership, type OwnershipListener } from './ownership.js';
+
+export interface LeasedOwnershipOptions {
+  leases: RedisLeases;
+  replicaId: string;
+  /** Shards the instances are spread over (default 16). Every replica of a cluster must use the same count. */
+  shardCount?: number;
+  /** How long a lease lasts without renewal (default 10 000 ms): the bound on a takeover after a replica dies. */
+  leaseMs?: number;
+  /** Renewal interval (default leaseMs / 4). */
+  renewEveryMs?: number;
+  log?: (message: string) => void;
+}
+
+interface HeldLease {
+  token: number;
+  /** performance.now() after which this replica no longer trusts the lease. */
+  validUntil: number;
+}
+
+export class LeasedOwnership implements Ownership {
+  readonly replicaId: string;
+  readonly shardCount: number;
+  readonly shared = true;
+  readonly leaseMs: number;
+  private readonly renewEveryMs: number;
+  /** Slack for the time a renewal takes to reach Redis and for clock rate drift. */
+  private readonly marginMs: number;
+  private readonly leases: RedisLeases;
+  private readonly log: (message: string) => void;
+  private readonly held = new Map<number, HeldLease>();
+  private listener: OwnershipListener | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private closed = false;
+  private redisDown = false;
+
+  constructor(options: LeasedOwnershipOptions) {
+    this.leases = options.leases;
+    this.replicaId = options.replicaId;
+    this.shardCount = options.shardCount ?? 16;
+    this.leaseMs = options.leaseMs ?? 10_000;
+    this.renewEveryMs = options.renewEveryMs ?? Math.max(50, Math.floor(this.leaseMs / 4));
+    this.marginMs = Math.max(20, Math.floor(this.leaseMs / 10));
+    this.log = options.log ?? (() => undefined);
+    if (!Number.isInteger(this.shardCount) || this.shardCount < 1) throw new RangeError('shardCount must be a positive integer');
+    if (this.renewEveryMs * 2 >= this.leaseMs) throw new RangeError('renewals must come at least twice per lease');
+  }
+
+  shardOf(instanceId: string): number {
+    return shardOf(instanceId, this.shardCount);
+  }
+
+  owns(instanceId: string): boolean {
+    const lease = this.held.get(this.shardOf(instanceId));
+    return lease !== undefined && performance.now() < lease.validUntil;
+  }
+
+  fence(instanceId: string): WriteFence | undefined {
+    const shard = this.shardOf(instanceId);
+    const lease = this.held.get(shard);
+    // A shard this replica does not hold gets a token no lease ever has: the write is refused.
+    return { lease: shardLease(shard), token: lease?.token ?? 0 };
+  }
+
+  async ownerOf(instanceId: string): Promise<string | undefined> {
+    const [owner] = await this.leases.owners([shardLease(this.shardOf(instanceId))]);
+    return owner;
+  }
+
+  /** The shards held now, ascending. */
+  heldShards(): number[] {
+    return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  async start(listener: OwnershipListener): Promise<void> {
+    this.listener = listener;
+    await this.runRound();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => void this.runRound(), this.renewEveryMs);
+    this.timer.unref();
+  }
+
+  private runRound(): Promise<void> {
+    this.round = this.tick()
+      .catch((error: unknown) => this.log(`ownership: ${errorMessage(error)}`))
+      .finally(() => this.schedule());
+    return this.round;
+  }
+
+  private async tick(): Promise<void> {
+    const listener = this.listener;
+    if (this.closed || !listener) return;
+    const sent = performance.now();
+    let live: number;
+    try {
+      live = await this.leases.heartbeat(this.replicaId, Date.now(), this.leaseMs);
+      if (this.redisDown) this.log('ownership: Redis reachable again');
+      this.redisDown = false;
+    } catch (error) {
+      if (!this.redisDown) this.log(`ownership: cannot renew leases: ${errorMessage(error)}`);
+      this.redisDown = true;
+      await this.dropExpired(listener, performance.now());
+      return;
+    }
+
+    const lost: number[] = [];
+    await Promise.all(
+      [...this.held].map(async ([shard, lease]) => {
+        try {
+          if (await this.leases.renew(shardLease(shard), this.replicaId, lease.token, this.leaseMs)) {
+            lease.validUntil = sent + this.leaseMs - this.marginMs;
+          } else {
+            lost.push(shard);
+          }
+        } catch {
+          if (performance.now() >= lease.validUntil) lost.push(shard);
+        }
+      }),
+    );
+    if (lost.length > 0) {
+      this.log(`ownership: lost shard(s) ${lost.sort((a, b) => a - b).join(', ')}`);
+      for (const shard of lost) this.held.delete(shard);
+      await listener.lost(lost);
+    }
+
+    const plan = planLeases(this.heldShards(), this.shardCount, live);
+    if (plan.release.length > 0) await this.handBack(listener, plan.release);
+    if (plan.acquire > 0) await this.acquire(listener, plan.acquire, sent);
+  }
+
+  private async dropExpired(listener: OwnershipListener, now: number): Promise<void> {
+    const expired = [...this.held].filter(([, lease]) => now >= lease.validUntil).map(([shard]) => shard);
+    if (expired.length === 0) return;
+    this.log(`ownership: lease(s) of shard(s) ${expired.join(', ')} expired while Redis was unreachable`);
+    for (const shard of expired) this.held.delete(shard);
+    await listener.lost(expired);
+  }
+
+  /** Stops acting for the shards first, then releases them so another replica can take them at once. */
+  private async handBack(listener: OwnershipListener, shards: number[]): Promise<void> {
+    const leases = shards.map((shard) => [shard, this.held.get(shard)] as const);
+    for (const shard of shards) this.held.delete(shard);
+    await listener.lost(shards);
+    await Promise.all(
+      leases.map(([shard, lease]) => (lease ? this.leases.release(shardLease(shard), this.replicaId, lease.token) : undefined)),
+    );
+    this.log(`ownership: handed back shard(s) ${shards.join(', ')}`);
+  }
+
+  private async acquire(listener: OwnershipListener, wanted: number, sent: number): Promise<void> {
+    const names = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
+    const owners = await this.leases.owners(names);
+    // Free shards, and this replica's own from before a restart; in random order so that replicas starting together spread out.
+    const candidates = owners
+      .map((owner, shard) => ({ owner, shard }))
+      .filter(({ owner, shard }) => !this.held.has(shard) && (owner === undefined || owner === this.replicaId))
+      .map(({ shard }) => shard)
+      .sort(() => Math.random() - 0.5);
+    const gained: number[] = [];
+    for (const shard of candidates) {
+      if (gained.length >= wanted) break;
+      const token = await this.leases.acquire(shardLease(shard), this.replicaId, this.leaseMs);
+      if (token === undefined) continue;
+      this.held.set(shard, { token, validUntil: sent + this.leaseMs - this.marginMs });
+      gained.push(shard);
+    }
+    if (gained.length === 0) return;
+    gained.sort((a, b) => a - b);
+    this.log(`ownership: acquired shard(s) ${gained.join(', ')}`);
+    await listener.gained(gained);
+  }
+
+  /** Stops renewing and releases every lease, so the other replicas take over at once. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.round;
+    const leases = [...this.held];
+    this.held.clear();
+    await Promise.allSettled([
+      ...leases.map(([shard, lease]) => this.leases.release(shardLease(shard), this.replicaId, lease.token)),
+      this.leases.withdraw(this.replicaId),
+    ]);
+  }
+}
