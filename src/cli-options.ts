@@ -40,6 +40,14 @@ Redis (control-plane, worker):
   --claim-idle <ms>       reclaim commands a dead worker left after this idle time (DRAAS_CLAIM_IDLE_MS, default 30000)
   --max-deliveries <n>    dead-letter a command after n deliveries (DRAAS_MAX_DELIVERIES, default 5)
 
+Replicas (control-plane; several may share one Redis):
+  --replica-id <id>       a stable name; a restarted replica takes its leases back at once
+                          (DRAAS_REPLICA_ID, default host-pid-random)
+  --lease <ms>            how long a replica owns its instances without renewing; the bound on a
+                          takeover when it dies (DRAAS_LEASE_MS, default 10000)
+  --shards <n>            lease shards the instances are spread over; the same on every replica
+                          (DRAAS_SHARDS, default 16)
+
   -h, --help              show this help
 `;
 
@@ -61,6 +69,9 @@ const optionSpec = {
   'redis-prefix': { type: 'string' },
   'claim-idle': { type: 'string' },
   'max-deliveries': { type: 'string' },
+  'replica-id': { type: 'string' },
+  lease: { type: 'string' },
+  shards: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -68,7 +79,10 @@ type OptionName = keyof typeof optionSpec;
 
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit'],
-  'control-plane': ['port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
+  'control-plane': [
+    'port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
+    'replica-id', 'lease', 'shards',
+  ],
   worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
 };
 
@@ -94,10 +108,16 @@ export interface RedisSettings {
   maxDeliveries: number;
 }
 
+export interface ReplicaSettings {
+  replicaId?: string;
+  leaseMs: number;
+  shardCount: number;
+}
+
 export type CliCommand =
   | { command: 'help' }
   | { command: 'up'; http: HttpSettings; lifecycle: LifecycleSettings; workloads: WorkloadSettings; stopOnExit: boolean }
-  | { command: 'control-plane'; http: HttpSettings; lifecycle: LifecycleSettings; redis: RedisSettings }
+  | { command: 'control-plane'; http: HttpSettings; lifecycle: LifecycleSettings; redis: RedisSettings; replicas: ReplicaSettings }
   | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings };
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -176,8 +196,18 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         workloads: workloads(),
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
       };
-    case 'control-plane':
-      return { command, http: http(), lifecycle: lifecycle(), redis: redis() };
+    case 'control-plane': {
+      const replicaId = value('replica-id', 'DRAAS_REPLICA_ID');
+      if (replicaId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(replicaId)) {
+        throw new UsageError(`--replica-id must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit, got "${replicaId}"`);
+      }
+      const replicas: ReplicaSettings = {
+        ...(replicaId !== undefined ? { replicaId } : {}),
+        leaseMs: integer('lease', need('lease', 'DRAAS_LEASE_MS', '10000'), 300, 600_000),
+        shardCount: integer('shards', need('shards', 'DRAAS_SHARDS', '16'), 1, 4_096),
+      };
+      return { command, http: http(), lifecycle: lifecycle(), redis: redis(), replicas };
+    }
     case 'worker': {
       const platform = need('platform', 'DRAAS_PLATFORM', 'process');
       if (!(platformTypes as readonly string[]).includes(platform)) {

@@ -59,8 +59,8 @@ async function run(cli: CliCommand): Promise<void> {
     }
     case 'control-plane': {
       const redis = { ...cli.redis, log };
-      const controlPlane = await startClusterControlPlane({ ...cli.lifecycle, redis, log });
-      await serve(controlPlane, cli.http, `control plane (cluster; Redis prefix ${cli.redis.prefix})`);
+      const controlPlane = await startClusterControlPlane({ ...cli.lifecycle, ...cli.replicas, redis, log });
+      await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);
         await controlPlane.close();

@@ -2,38 +2,67 @@
  * Cluster mode: the control plane and the platform workers are separate
  * processes (on separate hosts, if you like) that meet on Redis.
  */
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { ControlPlaneOptions } from './actors/control-plane.js';
+import { LeasedOwnership } from './actors/leased-ownership.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane } from './hosted-control-plane.js';
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
+import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
+import type { Closeable } from './transport/transport.js';
 
-export interface ClusterControlPlaneOptions extends Omit<ControlPlaneOptions, 'transport'> {
+export interface ClusterControlPlaneOptions extends Omit<ControlPlaneOptions, 'transport' | 'ownership'> {
   redis: RedisTransportOptions;
+  /** This replica's name. A stable one lets a restarted replica take its leases back at once. Default: host-pid-random. */
+  replicaId?: string;
+  /** How long a replica owns its shards without renewing (default 10 000 ms). */
+  leaseMs?: number;
+  /** Shards the instances are spread over (default 16); the same on every replica. */
+  shardCount?: number;
 }
 
 /**
  * Instance records, actor snapshots and the change log live in the same Redis
  * as the transport (unless a `store` is given), so a restarted control plane
- * rehydrates every instance from there.
+ * rehydrates every instance from there. Any number of replicas may share the
+ * Redis: each owns the instances of the shards it holds a lease on, and
+ * forwards requests for the others to their owners.
  */
 export async function startClusterControlPlane(options: ClusterControlPlaneOptions): Promise<HostedControlPlane> {
   const { redis } = options;
-  const store =
-    options.store ??
-    (await RedisInstanceStore.open({
-      url: redis.url,
-      ...(redis.prefix !== undefined ? { prefix: redis.prefix } : {}),
-      ...(redis.connectTimeoutMs !== undefined ? { connectTimeoutMs: redis.connectTimeoutMs } : {}),
+  const connection = {
+    url: redis.url,
+    ...(redis.prefix !== undefined ? { prefix: redis.prefix } : {}),
+    ...(redis.connectTimeoutMs !== undefined ? { connectTimeoutMs: redis.connectTimeoutMs } : {}),
+  };
+  const owned: Closeable[] = [];
+  const closeOwned = async () => {
+    for (const resource of owned.splice(0).reverse()) await resource.close();
+  };
+  let controlPlane: HostedControlPlane;
+  try {
+    const store = options.store ?? (await RedisInstanceStore.open({ ...connection, ...(options.log ? { log: options.log } : {}) }));
+    owned.push(store);
+    const leases = await RedisLeases.open(connection);
+    owned.push(leases);
+    const transport = await createRedisTransport(redis);
+    owned.push(transport);
+    const ownership = new LeasedOwnership({
+      leases,
+      replicaId: options.replicaId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.shardCount !== undefined ? { shardCount: options.shardCount } : {}),
       ...(options.log ? { log: options.log } : {}),
-    }));
-  const transport = await createRedisTransport(redis).catch(async (error: unknown) => {
-    await store.close();
+    });
+    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
+    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned.splice(0));
+  } catch (error) {
+    await closeOwned();
     throw error;
-  });
-  // Closed after the control plane: the store, then the transport.
-  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [store, transport]);
+  }
   try {
     await controlPlane.open();
   } catch (error) {
