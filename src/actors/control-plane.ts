@@ -132,7 +132,13 @@ export class ControlPlane {
       startTimeoutMs: this.startTimeoutMs,
       stopGraceMs: this.stopGraceMs,
       replySlackMs: this.replySlackMs,
-      record: (id) => this.requireRecord(id),
+      // Checked right before every workload command: a replica whose lease ran out sends none.
+      record: (id) => {
+        if (!this.ownership.owns(id)) {
+          return Promise.reject(new StaleOwnerError(`replica ${this.ownership.replicaId} no longer owns instance "${id}"`, { instanceId: id }));
+        }
+        return this.requireRecord(id);
+      },
       workerOf: (id) => this.workerOf(id),
     });
   }

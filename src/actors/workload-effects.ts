@@ -16,7 +16,7 @@ export interface WorkloadEffectsDeps {
   stopGraceMs: number;
   /** Extra time a worker gets for a reply beyond the operation's own deadline. */
   replySlackMs: number;
-  /** The instance's record (throws NotFoundError when gone). */
+  /** The instance's record, asked for right before each command (throws NotFoundError when gone, StaleOwnerError when no longer ours). */
   record: (instanceId: string) => Promise<InstanceRecord>;
   /** The worker that holds the instance's workload, when known. */
   workerOf: (instanceId: string) => { workerId?: string };

@@ -80,6 +80,8 @@ export class RedisLeases {
       reconnect: { initialMs: 200, maxMs: 2_000 },
     };
     const redis = commandConnection(settings, `${prefix}leases:${process.pid}`);
+    // Outages are reported by the ownership loop (its renewals fail); without a listener ioredis prints every retry.
+    redis.on('error', () => undefined);
     await connectWithin(redis, options.url, settings.connectTimeoutMs);
     return new RedisLeases(redis, options.url, prefix);
   }

@@ -19,6 +19,7 @@ import { execa } from 'execa';
 import type { InstanceView } from '../../src/api/instance-view.js';
 import { doubleExecutable } from '../helpers/embedded.js';
 import { isAlive, pidsWithArgument } from '../helpers/processes.js';
+import { takePorts } from '../helpers/port-window.js';
 import { startRedisServer, type RedisServer, type RedisServerOptions } from '../helpers/redis-server.js';
 
 export const cliPath = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -169,20 +170,9 @@ export async function eventually(
 
 // ---------------------------------------------------------------- ports for Drasi Servers
 
-/**
- * Ports for the workers' Drasi Servers: one window of 500 per test file (ava
- * runs each file in its own process), picked by pid in 10000-18999 — below
- * the ephemeral range and away from the other suites' ranges (19400+) — so
- * that concurrent runs rarely meet; the driver probes each port anyway.
- */
-const windowBase = 10_000 + (process.pid % 18) * 500;
-let windowUsed = 0;
-
+/** Ports for the workers' Drasi Servers: this test file's own (see port-window.ts). */
 export function ports(size: number): { min: number; max: number } {
-  if (windowUsed + size > 500) throw new Error(`a test file may use 500 ports; asked for ${windowUsed + size}`);
-  const min = windowBase + windowUsed;
-  windowUsed += size;
-  return { min, max: min + size - 1 };
+  return takePorts(size);
 }
 
 // ---------------------------------------------------------------- the REST API

@@ -7,14 +7,13 @@ import type { ExecutionContext } from 'ava';
 import { createControlPlane, type EmbeddedControlPlaneOptions } from '../../src/embedded.js';
 import { pidsWithArgument } from './processes.js';
 
+import { takePorts } from './port-window.js';
+
 export const doubleExecutable = fileURLToPath(new URL('../fixtures/drasi-server-double.mjs', import.meta.url));
 
-let nextRange = 0;
-/** Disjoint port ranges per control plane, so concurrent tests never compete. */
+/** Disjoint port ranges per control plane, so concurrent tests never compete (see port-window.ts). */
 export function portRange(size = 20): { min: number; max: number } {
-  // A 400-port window per test process (below the ephemeral range), 20 ranges of 20 within it.
-  const min = 20000 + (process.pid % 30) * 400 + (nextRange++ % Math.floor(400 / size)) * size;
-  return { min, max: min + size - 1 };
+  return takePorts(size);
 }
 
 export async function embedded(t: ExecutionContext, options: EmbeddedControlPlaneOptions = {}) {

@@ -1,4 +1,5 @@
 /** Shared by the platform tests: the double's path, temp dirs, free ports, process cleanup. */
+import { takePorts } from '../helpers/port-window.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,19 +41,16 @@ export function isGone(pid: number): boolean {
   }
 }
 
-/**
- * A port that is free now, from `[base, base + span)`, never the same twice in
- * this process. Test files use disjoint bases so concurrent files never
- * compete (the e2e helpers use 21000–30999; ephemeral ports start at 32768).
- */
-export function portPicker(base: number, span: number): () => Promise<number> {
+/** A port that is free now, from this test file's own window (port-window.ts), never the same twice in this process. */
+export function portPicker(span: number): () => Promise<number> {
+  const { min, max } = takePorts(span);
   let next = 0;
   return async () => {
     for (let i = 0; i < span; i++) {
-      const port = base + (next++ % span);
+      const port = min + (next++ % span);
       if (await isPortBindable(port)) return port;
     }
-    throw new Error(`no free port in ${base}-${base + span - 1}`);
+    throw new Error(`no free port in ${min}-${max}`);
   };
 }
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { delay, doubleExecutable, isGone, portPicker, tempDir } from './_support.js';
 
-const freePort = portPicker(19400, 500);
+const freePort = portPicker(400);
 
 /** Runs the double to completion (for the cases that must exit at once). */
 async function runToExit(cwd: string, args: string[], env: Record<string, string> = {}) {

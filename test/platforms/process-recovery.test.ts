@@ -12,14 +12,13 @@ import type { WorkloadEvent, WorkloadSpec } from '../../src/platforms/driver.js'
 import { isPortBindable } from '../../src/platforms/port-allocator.js';
 import { ProcessDriver, type ProcessDriverOptions } from '../../src/platforms/process.js';
 import { processStartTime } from '../../src/platforms/workload-state.js';
+import { takePorts } from '../helpers/port-window.js';
 import { isAlive, pidsWithArgument, waitFor } from '../helpers/processes.js';
 import { delay, doubleExecutable, isGone, tempDir } from './_support.js';
 
-/** Disjoint 10-port ranges per test, 19000–19399 (below the double tests' 19400+). */
-let nextRange = 0;
+/** Disjoint 10-port ranges per test, from this file's own window (port-window.ts). */
 function portRange(): { min: number; max: number } {
-  const min = 19000 + 40 * nextRange++;
-  return { min, max: min + 9 };
+  return takePorts(10);
 }
 
 async function setup(t: ExecutionContext, options: Partial<ProcessDriverOptions> = {}) {

@@ -12,14 +12,13 @@ import { WorkloadFailedError } from '../../src/errors.js';
 import type { WorkloadEvent, WorkloadSpec } from '../../src/platforms/driver.js';
 import { isPortBindable } from '../../src/platforms/port-allocator.js';
 import { ProcessDriver, type ProcessDriverOptions } from '../../src/platforms/process.js';
+import { takePorts } from '../helpers/port-window.js';
 import { pidsWithArgument, waitFor } from '../helpers/processes.js';
 import { delay, doubleExecutable, isGone, tempDir } from './_support.js';
 
-/** Disjoint 10-port ranges per test (below the e2e helpers' 21000+ and the double tests' 19400+). */
-let nextRange = 0;
+/** Disjoint 10-port ranges per test, from this file's own window (port-window.ts). */
 function portRange(): { min: number; max: number } {
-  const min = 20000 + 50 * nextRange++;
-  return { min, max: min + 9 };
+  return takePorts(10);
 }
 
 async function setup(t: ExecutionContext, options: Partial<ProcessDriverOptions> = {}) {
@@ -58,10 +57,11 @@ function configPathOf(dataDir: string, instanceId: string): string {
 }
 
 test('start resolves once /health answers 200, after writing config.yaml with the port', async (t) => {
-  const { driver, dataDir } = await setup(t);
+  const ports = portRange();
+  const { driver, dataDir } = await setup(t, { ports });
   const ref = await driver.start(spec('alpha', { generation: 3 }));
   t.like(ref, { instanceId: 'alpha', platform: 'process', generation: 3 });
-  t.true(ref.port >= 20000 && ref.port < 21000);
+  t.true(ref.port >= ports.min && ref.port <= ports.max);
   t.is(await healthStatus(ref.port), 200);
 
   const dir = path.join(dataDir, 'instances', 'alpha');
