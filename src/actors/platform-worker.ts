@@ -55,6 +55,7 @@ export class PlatformWorker {
       return state.state === 'absent' ? state : { ...state, ref: { ...state.ref, workerId: this.workerId } };
     },
     'workload.logs': async (command) => ({ lines: await this.driver.logs(command.instanceId, command.payload) }),
+    'workload.list': async () => (await this.driver.list()).map((ref) => ({ ...ref, workerId: this.workerId })),
   };
 
   constructor(options: PlatformWorkerOptions) {

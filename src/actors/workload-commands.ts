@@ -10,6 +10,8 @@ export interface WorkloadCommands {
   'workload.remove': { payload: { graceMs: number }; result: { removed: true } };
   'workload.inspect': { payload: Record<string, never>; result: WorkloadState };
   'workload.logs': { payload: { tail: number }; result: { lines: string[] } };
+  /** Every workload the worker runs (sent to one worker's own queue, with instance id `*`). */
+  'workload.list': { payload: Record<string, never>; result: WorkloadRef[] };
 }
 
 export type WorkloadCommandType = keyof WorkloadCommands;
@@ -19,6 +21,7 @@ export const workloadCommandTypes: readonly WorkloadCommandType[] = [
   'workload.remove',
   'workload.inspect',
   'workload.logs',
+  'workload.list',
 ];
 
 export function isWorkloadCommandType(type: string): type is WorkloadCommandType {
