@@ -21,6 +21,7 @@ import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
+import { lastErrorLine, noExit, settleWithin, withPort } from './workload-support.js';
 import {
   liveProcessStartTime,
   processCommandLine,
@@ -606,10 +607,6 @@ function verifyRecorded(state: WorkloadStateFile, configPath: string): Verdict {
   return { ok: true, startTime };
 }
 
-function noExit(): Record<string, unknown> {
-  return { exitCode: null, signal: null, lastLogLines: [] };
-}
-
 function throwIfAborted(signal: AbortSignal | undefined, instanceId: string): void {
   if (signal?.aborted) throw new WorkloadFailedError(`the start of "${instanceId}" was aborted`, noExit());
 }
@@ -621,19 +618,6 @@ function signalProcess(pid: number, signal: NodeJS.Signals): void {
     process.kill(pid, signal);
   } catch {
     // ESRCH: already gone. EPERM: not ours any more (pid reused) — leave it alone.
-  }
-}
-
-/** The value of `promise` if it settles within `ms`, else undefined. */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -660,28 +644,6 @@ function describeEarlyExit(executable: string, exit: Pick<WorkloadExit, 'exitCod
   const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'exited' : `exited with code ${exit.exitCode}`;
   const line = lastErrorLine(exit.lastLogLines);
   return `the server ${how} before becoming healthy${line ? `: ${line}` : ''}`;
-}
-
-/** The line that best explains a failure: the last `Error: …` line, else the last non-empty one. */
-export function lastErrorLine(lines: readonly string[]): string | undefined {
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
-    if (/^(Error|error)\b/.test(line.trim())) return line.trim();
-  }
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!.trim();
-    if (line !== '') return line;
-  }
-  return undefined;
-}
-
-/** The config with `port` set; a new `port` key goes right after `host` (or `id`) so it reads naturally. */
-function withPort(config: Record<string, unknown>, port: number): Record<string, unknown> {
-  if (Object.hasOwn(config, 'port')) return { ...config, port };
-  const entries = Object.entries(config);
-  const after = ['host', 'id'].map((key) => entries.findIndex(([name]) => name === key)).find((index) => index !== -1) ?? -1;
-  entries.splice(after + 1, 0, ['port', port]);
-  return Object.fromEntries(entries);
 }
 
 async function writeFileAtomically(file: string, content: string): Promise<void> {
