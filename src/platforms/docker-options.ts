@@ -15,6 +15,9 @@ const imageReference = z
     'must be an image reference such as ghcr.io/drasi-project/drasi-server:0.2.1',
   );
 
+/** The image Docker instances run unless they or the worker name another (a pinned release, never `latest`). */
+export const defaultDockerImage = 'ghcr.io/drasi-project/drasi-server:0.2.0';
+
 export const dockerNetworkModes = ['bridge', 'host'] as const;
 export type DockerNetworkMode = (typeof dockerNetworkModes)[number];
 
