@@ -58,5 +58,7 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
   // Closed after the control plane: the workers, then the store, then the transport.
   const controlPlane = new HostedControlPlane({ ...options, transport, store }, [...workers, store, transport]);
   await controlPlane.open();
+  // The workers recovered before the control plane listened: tell it now what they adopted (it reports orphans).
+  for (const worker of workers) await worker.publishAdopted();
   return controlPlane;
 }

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BadRequestError, errorMessage } from '../errors.js';
-import type { PlatformDriver, WorkloadEvent } from '../platforms/driver.js';
+import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
 import { KeyedSerializer } from './keyed-serializer.js';
@@ -45,6 +45,7 @@ export class PlatformWorker {
   private closing: Promise<void> | undefined;
   private checking: Promise<void> | undefined;
   private unavailable: string | undefined;
+  private adopted: WorkloadRef[] = [];
 
   /** One handler per command type. */
   private readonly handlers: Handlers = {
@@ -125,12 +126,23 @@ export class PlatformWorker {
       for (const { instanceId, ref, exit } of report.lost) {
         await this.publish({ type: 'exited', instanceId, ref, exit: { ...exit, requested: false }, at: new Date().toISOString() });
       }
-      for (const ref of report.adopted) await this.publishEnvelope(newEvent('workload.adopted', ref.instanceId, { ref, workerId: this.workerId }));
+      this.adopted = report.adopted;
+      await this.publishAdopted();
       this.log?.(`${this.workerId}: recovery adopted ${report.adopted.length}, lost ${report.lost.length}`);
     }
     for (const queue of [queues.workerCommands(this.platform, this.workerId), queues.platformCommands(this.platform)]) {
       this.consumers.push(await this.transport.consume(queue, (command) => this.handle(command)));
     }
+  }
+
+  /**
+   * Publishes `workload.adopted` for what the last recovery took over, so the
+   * control plane can report adopted workloads without an instance record
+   * (orphans). Done at recovery; call it again once a control plane that was
+   * not yet subscribed then (embedded mode) listens.
+   */
+  async publishAdopted(): Promise<void> {
+    for (const ref of this.adopted) await this.publishEnvelope(newEvent('workload.adopted', ref.instanceId, { ref, workerId: this.workerId }));
   }
 
   private async stopTakingCommands(): Promise<void> {

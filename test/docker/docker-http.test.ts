@@ -39,7 +39,7 @@ test.serial('walkthrough with platformType docker: create, start, stop, restart,
   t.is(container!.Config.Image, image);
   t.deepEqual(container!.Config.Cmd, ['--config', '/app/config/server.yaml', '--port', String(started.body.runtime!.port)]);
   t.is(container!.Config.WorkingDir, '/app');
-  t.is(container!.Config.StopSignal, 'SIGINT');
+  t.is((container!.Config as { StopSignal?: string }).StopSignal, 'SIGINT', 'the types omit it; the Engine reports it');
   t.like(container!.Config.Labels, { 'managed-by': 'draas', 'io.draas.instance-id': name, 'io.draas.generation': '1' });
   t.is(container!.HostConfig.RestartPolicy?.Name, 'no');
   t.is(container!.HostConfig.Memory, 256 * 1024 * 1024);
