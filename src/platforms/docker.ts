@@ -34,7 +34,7 @@ import type {
 } from './driver.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
-import { lastErrorLine, noExit, settleWithin } from './workload-support.js';
+import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, WorkloadListeners } from './workload-support.js';
 
 export interface DockerDriverOptions {
   /** DOCKER_HOST or a socket path; default the local socket. */
@@ -120,7 +120,7 @@ export class DockerDriver implements PlatformDriver {
   private readonly starts = new Map<string, Promise<WorkloadRef>>();
   private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
   private readonly lastPorts = new Map<string, number>();
-  private readonly listeners = new Set<(event: WorkloadEvent) => void>();
+  private readonly listeners = new WorkloadListeners();
   private events: Promise<DockerEventStream> | undefined;
   private closed = false;
 
@@ -150,11 +150,7 @@ export class DockerDriver implements PlatformDriver {
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
     const running = this.workloads.get(spec.instanceId);
     if (running?.phase === 'running') return Promise.resolve(running.ref);
-    const inFlight = this.starts.get(spec.instanceId);
-    if (inFlight) return inFlight;
-    const start = this.launch(spec, options.signal).finally(() => this.starts.delete(spec.instanceId));
-    this.starts.set(spec.instanceId, start);
-    return start;
+    return coalescedStart(this.starts, spec.instanceId, () => this.launch(spec, options.signal));
   }
 
   async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
@@ -208,8 +204,7 @@ export class DockerDriver implements PlatformDriver {
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async recover(): Promise<RecoveryReport> {
@@ -378,10 +373,7 @@ export class DockerDriver implements PlatformDriver {
     }
 
     // The start failed: say why, and leave nothing running.
-    let reason: string;
-    if (workload.phase === 'exited') reason = '';
-    else if (signal?.aborted) reason = `the start of "${spec.instanceId}" was aborted`;
-    else reason = `the server did not become healthy within ${spec.startTimeoutMs} ms${outcome.healthy ? '' : outcome.lastError ? ` (last probe: ${outcome.lastError})` : ''}`;
+    let reason = workload.phase === 'exited' ? '' : notHealthyReason(spec, signal?.aborted === true, outcome);
     if (workload.phase !== 'exited') {
       workload.stopRequested = true;
       await this.docker.getContainer(workload.containerId).kill().catch(() => undefined);
@@ -483,13 +475,7 @@ export class DockerDriver implements PlatformDriver {
   }
 
   private emit(event: WorkloadEvent): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    this.listeners.emit(event);
   }
 
   private now(): string {
@@ -516,10 +502,6 @@ async function waitUntilStopped(docker: Docker, containerId: string): Promise<Co
 function signalName(number: number): string | null {
   for (const [name, value] of Object.entries(osConstants.signals)) if (value === number) return name;
   return null;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, instanceId: string): void {
-  if (signal?.aborted) throw new WorkloadFailedError(`the start of "${instanceId}" was aborted`, noExit());
 }
 
 async function settleOrThrow<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

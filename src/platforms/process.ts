@@ -21,7 +21,7 @@ import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
-import { lastErrorLine, noExit, settleWithin, withPort } from './workload-support.js';
+import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, withPort, WorkloadListeners } from './workload-support.js';
 import {
   liveProcessStartTime,
   processCommandLine,
@@ -163,7 +163,7 @@ export class ProcessDriver implements PlatformDriver {
   private readonly starts = new Map<string, Promise<WorkloadRef>>();
   private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
   private readonly lastPorts = new Map<string, number>();
-  private readonly listeners = new Set<(event: WorkloadEvent) => void>();
+  private readonly listeners = new WorkloadListeners();
   private closed = false;
 
   constructor(options: ProcessDriverOptions) {
@@ -189,11 +189,7 @@ export class ProcessDriver implements PlatformDriver {
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
     const running = this.workloads.get(spec.instanceId);
     if (running?.phase === 'running') return Promise.resolve(running.ref);
-    const inFlight = this.starts.get(spec.instanceId);
-    if (inFlight) return inFlight;
-    const start = this.launch(spec, options.signal).finally(() => this.starts.delete(spec.instanceId));
-    this.starts.set(spec.instanceId, start);
-    return start;
+    return coalescedStart(this.starts, spec.instanceId, () => this.launch(spec, options.signal));
   }
 
   async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
@@ -254,10 +250,7 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   /**
@@ -508,10 +501,7 @@ export class ProcessDriver implements PlatformDriver {
     }
 
     // The start failed: say why, and leave nothing behind.
-    let reason: string;
-    if (workload.phase === 'exited') reason = '';
-    else if (signal?.aborted) reason = `the start of "${spec.instanceId}" was aborted`;
-    else reason = `the server did not become healthy within ${spec.startTimeoutMs} ms${outcome.healthy ? '' : outcome.lastError ? ` (last probe: ${outcome.lastError})` : ''}`;
+    let reason = workload.phase === 'exited' ? '' : notHealthyReason(spec, signal?.aborted === true, outcome);
     if (workload.phase !== 'exited') {
       workload.stopRequested = true;
       signalProcess(-workload.pid, 'SIGKILL');
@@ -577,13 +567,7 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   private emit(event: WorkloadEvent): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    this.listeners.emit(event);
   }
 
   private logOf(dir: string): BoundedLog {
@@ -605,10 +589,6 @@ function verifyRecorded(state: WorkloadStateFile, configPath: string): Verdict {
   // Checked again after reading the command line: the pid could have been recycled in between.
   if (liveProcessStartTime(state.pid) !== startTime) return { ok: false, reason: 'pid reused' };
   return { ok: true, startTime };
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, instanceId: string): void {
-  if (signal?.aborted) throw new WorkloadFailedError(`the start of "${instanceId}" was aborted`, noExit());
 }
 
 /** Sends a signal, ignoring a process (group) that is already gone. A negative pid names a process group. */

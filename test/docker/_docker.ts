@@ -1,7 +1,6 @@
 /** Shared by the Docker suites: an embedded control plane with a Docker worker on the test engine, and container probes. */
 import type { ExecutionContext } from 'ava';
 import type Docker from 'dockerode';
-import type { InstanceView } from '../../src/api/instance-view.js';
 import type { EmbeddedControlPlaneOptions } from '../../src/embedded.js';
 import { embedded } from '../helpers/embedded.js';
 import { dockerEngine } from '../helpers/docker-engine.js';
@@ -37,25 +36,6 @@ export async function dockerControlPlane(t: ExecutionContext, options: EmbeddedC
     ...options,
   });
   return { draas, dataDir, docker: engine.docker, engine, image };
-}
-
-export async function api(base: string) {
-  return async (method: string, route: string, body?: unknown) => {
-    const init: RequestInit = { method };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers = { 'content-type': 'application/json' };
-    }
-    const response = await fetch(base + route, init);
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & InstanceView };
-  };
-}
-
-export async function health(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/health`);
-  await response.arrayBuffer();
-  return response.status;
 }
 
 /** The container's inspect data, or undefined when there is no such container. */

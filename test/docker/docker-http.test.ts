@@ -7,14 +7,15 @@
 import type { InstanceEventEnvelope } from '../../src/actors/control-plane.js';
 import { testWithDocker } from '../helpers/docker-engine.js';
 import { waitFor } from '../helpers/processes.js';
-import { api, dockerControlPlane, fileInContainer, health, inspectContainer, instanceName, removeContainersAfter } from './_docker.js';
+import { api, health } from '../helpers/http-api.js';
+import { dockerControlPlane, fileInContainer, inspectContainer, instanceName, removeContainersAfter } from './_docker.js';
 
 const { test } = testWithDocker('docker http');
 
 test.serial('walkthrough with platformType docker: create, start, stop, restart, delete; the container exists, runs, answers /health and is gone', async (t) => {
   const { draas, docker, image } = await dockerControlPlane(t);
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   const name = instanceName('walk');
   removeContainersAfter(t, docker, name);
 
@@ -95,7 +96,7 @@ test.serial('docker kill of the container → Failed within 2 seconds, through t
 test.serial('an absent image that cannot be pulled → Failed with a clear reason, and nothing crashes', async (t) => {
   const { draas, docker } = await dockerControlPlane(t);
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   const name = instanceName('nopull');
   removeContainersAfter(t, docker, name);
   const image = 'registry.invalid/draas-test/absent:1.0';

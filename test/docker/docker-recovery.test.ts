@@ -5,51 +5,22 @@
  * labels without being restarted. A container with our label but no instance
  * record is reported as an orphan and left alone.
  */
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { InstanceView } from '../../src/api/instance-view.js';
 import { containerCreateOptions } from '../../src/platforms/docker-container-spec.js';
 import { dockerEngine, testWithDocker } from '../helpers/docker-engine.js';
 import { testImage } from '../helpers/docker-image.js';
+import { draasUp, json } from '../helpers/draas-up.js';
 import { waitFor } from '../helpers/processes.js';
-import { dockerPortRange, health, inspectContainer, instanceName, removeContainersAfter } from './_docker.js';
+import { health } from '../helpers/http-api.js';
+import { dockerPortRange, inspectContainer, instanceName, removeContainersAfter } from './_docker.js';
 
 const { test } = testWithDocker('docker recovery');
-const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-
-interface Up {
-  child: ResultPromise;
-  url: Promise<string>;
-  /** Everything it printed on stderr so far. */
-  output: () => string;
-}
-
-function up(dataDir: string, dockerHost: string, image: string, ports: { min: number; max: number }): Up {
-  const child = execa(
-    'node',
-    ['--import=tsx', cli, 'up', '--port', '0', '--data-dir', dataDir, '--platforms', 'docker', '--docker-host', dockerHost, '--docker-image', image, '--docker-network', 'host', '--ports', `${ports.min}-${ports.max}`],
-    { reject: false, buffer: false, stdin: 'ignore' },
-  );
-  let seen = '';
-  const url = new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening on (http:\/\/[\d.:]+)/.exec(seen);
-      if (match) resolve(match[1]!);
-    });
-    void child.then(() => reject(new Error(`draas up exited early:\n${seen}`)));
-  });
-  return { child, url, output: () => seen };
-}
-
-async function json<T>(response: Promise<Response>): Promise<T> {
-  const result = await response;
-  const body = (await result.json()) as T;
-  if (result.status >= 300) throw new Error(`${result.status}: ${JSON.stringify(body)}`);
-  return body;
+function up(dataDir: string, dockerHost: string, image: string, ports: { min: number; max: number }) {
+  return draasUp(['--data-dir', dataDir, '--platforms', 'docker', '--docker-host', dockerHost, '--docker-image', image, '--docker-network', 'host', '--ports', `${ports.min}-${ports.max}`]);
 }
 
 function post(base: string, route: string, body?: unknown): Promise<InstanceView> {

@@ -10,34 +10,18 @@
  * The engine must never reach a registry: every image comes from
  * `testImage()` (a `docker import` of a local root filesystem).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import Docker from 'dockerode';
 import { dockerConnectionOptions } from '../../src/platforms/docker-connection.js';
-
-type AvaTest = typeof test;
-
-const inert: AvaTest = new Proxy(() => undefined, {
-  get: () => inert,
-  apply: () => undefined,
-}) as unknown as AvaTest;
+import { inert, onPath, type AvaTest } from './engines.js';
 
 export interface DockerEngine {
   /** A DOCKER_HOST value (`unix:///…`). */
   readonly host: string;
   readonly docker: Docker;
-}
-
-function onPath(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function pingable(docker: Docker): Promise<boolean> {
@@ -137,10 +121,3 @@ export function testWithDocker(suite: string): { test: AvaTest; available: boole
   });
   return { test: inert, available: false };
 }
-
-/** A name no other test process uses, for containers and images. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
-}
-
-export const tmpdir = os.tmpdir();

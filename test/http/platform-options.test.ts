@@ -4,15 +4,7 @@
  */
 import test from 'ava';
 import { embedded } from '../helpers/embedded.js';
-
-async function api(base: string) {
-  return async (method: string, route: string, body?: unknown) => {
-    const init: RequestInit = { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) };
-    const response = await fetch(base + route, init);
-    const text = await response.text();
-    return { status: response.status, type: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
-  };
-}
+import { api } from '../helpers/http-api.js';
 
 /** A control plane whose Docker worker points at a socket nobody listens on. */
 async function withUnreachableEngine(t: Parameters<typeof embedded>[0]) {
@@ -36,7 +28,7 @@ for (const [what, platformOptions, message] of badOptions) {
     const call = await withUnreachableEngine(t);
     const response = await call('POST', '/api/server/instances', { name: 'bad', platformType: 'docker', platformOptions });
     t.is(response.status, 400);
-    t.regex(String(response.type), /application\/problem\+json/);
+    t.regex(String(response.headers.get('content-type')), /application\/problem\+json/);
     t.regex(String(response.body['detail']), message);
     t.is((await call('GET', '/api/server/instances/bad')).status, 404, 'nothing was created');
   });
