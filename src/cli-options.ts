@@ -3,6 +3,8 @@
  * so every flag and every error message is unit-tested.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { DockerWorkerSettings } from './platform-workers.js';
+import { defaultDockerImage, dockerNetworkModes, dockerPlatformOptionsSchema, type DockerNetworkMode } from './platforms/docker-options.js';
 import { platformTypes, type PlatformType } from './platforms/driver.js';
 
 export class UsageError extends Error {
@@ -12,7 +14,7 @@ export class UsageError extends Error {
 export const usage = `Usage: draas <command> [options]
 
 Commands:
-  up              Embedded mode: REST API, control plane and a process worker in one process (no Redis)
+  up              Embedded mode: REST API, control plane and platform workers in one process (no Redis)
   control-plane   Cluster mode: the REST API and control plane, meeting workers on Redis
   worker          Cluster mode: a platform worker that runs Drasi Servers for a control plane
 
@@ -25,7 +27,9 @@ Lifecycle (up, control-plane):
   --reply-timeout <ms>    extra time a worker gets to reply (DRAAS_REPLY_TIMEOUT_MS, default 10000)
 
 Workloads (up, worker):
-  --platform <name>       worker only: process (DRAAS_PLATFORM, default process)
+  --platform <name>       worker only: process or docker (DRAAS_PLATFORM, default process)
+  --platforms <list>      up only: workers to run, e.g. process,docker (DRAAS_PLATFORMS;
+                          default process, plus docker when a Docker Engine answers)
   --data-dir <dir>        instance working directories (DRAAS_DATA_DIR, default ./.draas)
   --drasi-server <path>   Drasi Server executable (DRAAS_DRASI_SERVER, default drasi-server on PATH)
   --ports <min-max>       ports for Drasi Servers (DRAAS_SERVER_PORTS, default 18080-18999)
@@ -33,6 +37,13 @@ Workloads (up, worker):
   --stop-on-exit          up only: stop every Drasi Server when draas exits (DRAAS_STOP_ON_EXIT=1);
                           by default they keep running and are re-adopted at the next start
   --worker-id <id>        worker only: a stable name (DRAAS_WORKER_ID, default platform-random)
+
+Docker (up, worker --platform docker):
+  --docker-host <url>     the Docker Engine: unix:///path or tcp://host:port (DOCKER_HOST,
+                          default unix:///var/run/docker.sock)
+  --docker-image <ref>    image of instances that name none (DRAAS_DOCKER_IMAGE,
+                          default ${defaultDockerImage})
+  --docker-network <mode> bridge (port published on 127.0.0.1) or host (DRAAS_DOCKER_NETWORK, default bridge)
 
 Redis (control-plane, worker):
   --redis <url>           redis://host:port[/db] (DRAAS_REDIS_URL, required)
@@ -59,6 +70,10 @@ const optionSpec = {
   'start-timeout': { type: 'string' },
   'reply-timeout': { type: 'string' },
   platform: { type: 'string' },
+  platforms: { type: 'string' },
+  'docker-host': { type: 'string' },
+  'docker-image': { type: 'string' },
+  'docker-network': { type: 'string' },
   'data-dir': { type: 'string' },
   'drasi-server': { type: 'string' },
   ports: { type: 'string' },
@@ -78,12 +93,12 @@ const optionSpec = {
 type OptionName = keyof typeof optionSpec;
 
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
-  up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit'],
+  up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms', 'docker-host', 'docker-image', 'docker-network'],
   'control-plane': [
     'port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
     'replica-id', 'lease', 'shards',
   ],
-  worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries'],
+  worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries', 'docker-host', 'docker-image', 'docker-network'],
 };
 
 export interface HttpSettings {
@@ -100,6 +115,7 @@ export interface WorkloadSettings {
   drasiServer: string;
   ports: { min: number; max: number };
   stopGraceMs: number;
+  docker: DockerWorkerSettings;
 }
 export interface RedisSettings {
   url: string;
@@ -116,7 +132,15 @@ export interface ReplicaSettings {
 
 export type CliCommand =
   | { command: 'help' }
-  | { command: 'up'; http: HttpSettings; lifecycle: LifecycleSettings; workloads: WorkloadSettings; stopOnExit: boolean }
+  | {
+      command: 'up';
+      http: HttpSettings;
+      lifecycle: LifecycleSettings;
+      workloads: WorkloadSettings;
+      stopOnExit: boolean;
+      /** Undefined: process, plus docker when an engine answers (decided at start). */
+      platforms?: PlatformType[];
+    }
   | { command: 'control-plane'; http: HttpSettings; lifecycle: LifecycleSettings; redis: RedisSettings; replicas: ReplicaSettings }
   | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings };
 
@@ -126,6 +150,33 @@ function integer(flag: string, value: string, min: number, max: number): number 
     throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got "${value}"`);
   }
   return n;
+}
+
+function platformName(flag: string, value: string): PlatformType {
+  if (!(platformTypes as readonly string[]).includes(value)) {
+    throw new UsageError(`--${flag} must be one of ${platformTypes.join(', ')}, got "${value}"`);
+  }
+  return value as PlatformType;
+}
+
+function platformList(value: string): PlatformType[] {
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (names.length === 0) throw new UsageError('--platforms must name at least one platform, e.g. process,docker');
+  return [...new Set(names.map((name) => platformName('platforms', name)))];
+}
+
+function dockerSettings(host: string | undefined, image: string | undefined, network: string | undefined): DockerWorkerSettings {
+  if (image !== undefined && !dockerPlatformOptionsSchema.shape.image.safeParse(image).success) {
+    throw new UsageError(`--docker-image must be an image reference such as ${defaultDockerImage}, got "${image}"`);
+  }
+  if (network !== undefined && !(dockerNetworkModes as readonly string[]).includes(network)) {
+    throw new UsageError(`--docker-network must be ${dockerNetworkModes.join(' or ')}, got "${network}"`);
+  }
+  return {
+    ...(host ? { host } : {}),
+    image: image ?? defaultDockerImage,
+    ...(network !== undefined ? { network: network as DockerNetworkMode } : {}),
+  };
 }
 
 function portRange(value: string): { min: number; max: number } {
@@ -174,6 +225,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     drasiServer: need('drasi-server', 'DRAAS_DRASI_SERVER', 'drasi-server'),
     ports: portRange(need('ports', 'DRAAS_SERVER_PORTS', '18080-18999')),
     stopGraceMs: stopGraceMs(),
+    docker: dockerSettings(value('docker-host', 'DOCKER_HOST'), value('docker-image', 'DRAAS_DOCKER_IMAGE'), value('docker-network', 'DRAAS_DOCKER_NETWORK')),
   });
   const redis = (): RedisSettings => {
     const url = value('redis', 'DRAAS_REDIS_URL');
@@ -188,14 +240,17 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
   };
 
   switch (command) {
-    case 'up':
+    case 'up': {
+      const platforms = value('platforms', 'DRAAS_PLATFORMS');
       return {
         command,
         http: http(),
         lifecycle: lifecycle(),
         workloads: workloads(),
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
+        ...(platforms !== undefined ? { platforms: platformList(platforms) } : {}),
       };
+    }
     case 'control-plane': {
       const replicaId = value('replica-id', 'DRAAS_REPLICA_ID');
       if (replicaId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(replicaId)) {
@@ -209,14 +264,16 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
       return { command, http: http(), lifecycle: lifecycle(), redis: redis(), replicas };
     }
     case 'worker': {
-      const platform = need('platform', 'DRAAS_PLATFORM', 'process');
-      if (!(platformTypes as readonly string[]).includes(platform)) {
-        throw new UsageError(`--platform must be one of ${platformTypes.join(', ')}, got "${platform}"`);
+      const platform = platformName('platform', need('platform', 'DRAAS_PLATFORM', 'process'));
+      if (platform !== 'docker') {
+        for (const name of ['docker-host', 'docker-image', 'docker-network'] as const) {
+          if (values[name] !== undefined) throw new UsageError(`--${name} applies to "draas worker --platform docker" only`);
+        }
       }
       const workerId = value('worker-id', 'DRAAS_WORKER_ID');
       return {
         command,
-        platform: platform as PlatformType,
+        platform,
         ...(workerId ? { workerId } : {}),
         workloads: workloads(),
         redis: redis(),

@@ -8,6 +8,8 @@ import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
 import type { HostedControlPlane } from './hosted-control-plane.js';
+import { dockerEngineReachable } from './platform-workers.js';
+import type { PlatformType } from './platforms/driver.js';
 
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
 
@@ -37,14 +39,22 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
   log(`DRaaS ${what} listening on ${url}`);
 }
 
+/** `draas up` without `--platforms`: process, and Docker when an engine answers. */
+async function defaultPlatforms(dockerHost: string | undefined): Promise<PlatformType[]> {
+  if (await dockerEngineReachable(dockerHost)) return ['process', 'docker'];
+  log(`no Docker Engine answers at ${dockerHost ?? 'the default socket'}: running the process worker only (--platforms process,docker insists)`);
+  return ['process'];
+}
+
 async function run(cli: CliCommand): Promise<void> {
   switch (cli.command) {
     case 'help':
       process.stdout.write(usage);
       return;
     case 'up': {
-      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, log });
-      await serve(draas, cli.http, `control plane (embedded; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
+      const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
+      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, log });
+      await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(async (signal) => {
         if (cli.stopOnExit) {
           log(`${signal}: stopping every Drasi Server (--stop-on-exit), then shutting down`);
@@ -70,7 +80,12 @@ async function run(cli: CliCommand): Promise<void> {
     case 'worker': {
       const redis = { ...cli.redis, log };
       const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis, log });
-      log(`DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (data dir ${cli.workloads.dataDir})`);
+      const unavailable = worker.worker.unavailableReason;
+      log(
+        unavailable === undefined
+          ? `DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (data dir ${cli.workloads.dataDir})`
+          : `DRaaS ${cli.platform} worker ${worker.worker.workerId} is up but unavailable (${unavailable}); it takes commands once that is fixed`,
+      );
       onShutdown(async (signal) => {
         log(`${signal}: worker shutting down (Drasi Servers keep running)`);
         await worker.close();

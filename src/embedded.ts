@@ -1,11 +1,13 @@
 /**
- * Embedded mode: the control plane, an in-memory transport and a process
- * worker in one Node process. This is what `draas up` runs and what
+ * Embedded mode: the control plane, an in-memory transport and its platform
+ * workers (process; Docker when asked) in one Node process. This is what `draas up` runs and what
  * `createControlPlane()` returns to a program that embeds DRaaS.
  */
 import type { ControlPlaneOptions } from './actors/control-plane.js';
+import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane } from './hosted-control-plane.js';
-import { startPlatformWorker } from './platform-workers.js';
+import { startPlatformWorker, type DockerWorkerSettings } from './platform-workers.js';
+import type { PlatformType } from './platforms/driver.js';
 import { FileInstanceStore } from './store/file-store.js';
 import { MemoryTransport } from './transport/memory.js';
 
@@ -16,6 +18,10 @@ export interface EmbeddedControlPlaneOptions extends Omit<ControlPlaneOptions, '
   drasiServer?: string;
   /** Ports handed to Drasi Servers. Default 18080–18999. */
   ports?: { min: number; max: number };
+  /** The platforms to run workers for. Default `['process']`. */
+  platforms?: PlatformType[];
+  /** Settings of the Docker worker (when `platforms` has `docker`). */
+  docker?: DockerWorkerSettings;
 }
 
 export type EmbeddedControlPlane = HostedControlPlane;
@@ -29,16 +35,30 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
   const dataDir = options.dataDir ?? '.draas';
   const transport = new MemoryTransport(options.now ? { now: options.now } : {});
   const store = options.store ?? (await FileInstanceStore.open(dataDir, options.log ? { log: options.log } : {}));
-  const worker = await startPlatformWorker(transport, {
-    platform: 'process',
-    dataDir,
-    drasiServer: options.drasiServer ?? 'drasi-server',
-    ports: options.ports ?? { min: 18080, max: 18999 },
-    ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
-    ...(options.log ? { log: options.log } : {}),
-  });
-  // Closed after the control plane: the worker, then the store, then the transport.
-  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [worker, store, transport]);
+  const workers: PlatformWorker[] = [];
+  try {
+    for (const platform of options.platforms ?? ['process']) {
+      workers.push(
+        await startPlatformWorker(transport, {
+          platform,
+          dataDir,
+          drasiServer: options.drasiServer ?? 'drasi-server',
+          ports: options.ports ?? { min: 18080, max: 18999 },
+          ...(options.docker ? { docker: options.docker } : {}),
+          ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
+          ...(options.log ? { log: options.log } : {}),
+        }),
+      );
+    }
+  } catch (error) {
+    for (const worker of workers) await worker.close();
+    if (!options.store) await store.close();
+    throw error;
+  }
+  // Closed after the control plane: the workers, then the store, then the transport.
+  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [...workers, store, transport]);
   await controlPlane.open();
+  // The workers recovered before the control plane listened: tell it now what they adopted (it reports orphans).
+  for (const worker of workers) await worker.publishAdopted();
   return controlPlane;
 }

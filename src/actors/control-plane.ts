@@ -353,6 +353,11 @@ export class ControlPlane {
   }
 
   private onWorkloadEvent(event: EventEnvelope): void {
+    if (event.type === 'workload.adopted' && !this.actors.has(event.instanceId)) {
+      // Ours by label but without a record: reported, never deleted (it may be another control plane's, or data someone wants).
+      const { ref, workerId } = event.payload as WorkloadEvents['workload.adopted'];
+      this.log(`orphan workload: ${ref.platform} ${ref.workloadId} of instance "${event.instanceId}" on worker ${workerId} has no instance record; left running`);
+    }
     if (event.type !== 'workload.exited') return;
     const payload = event.payload as WorkloadEvents['workload.exited'];
     if (payload.exit.requested) return;
@@ -490,6 +495,7 @@ export class ControlPlane {
           ...(server.port !== undefined ? { port: server.port } : {}),
         },
         environment: body.environment ?? {},
+        ...(body.platformOptions !== undefined ? { platformOptions: body.platformOptions } : {}),
         configuration: configuration as Record<string, unknown>,
         generation: 1,
         createdAt: at,

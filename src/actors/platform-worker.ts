@@ -3,13 +3,15 @@
  * command queue and its own queue (commands about the workloads it started:
  * several workers share the platform queue, but only the one that started a
  * workload can stop it), announces itself (presence) and publishes what its
- * driver observes (exits, health). Commands for one instance run one at a
+ * driver observes (exits, health, progress, adoptions). While its driver
+ * cannot reach the platform it takes no commands and announces itself
+ * unavailable. Commands for one instance run one at a
  * time, in arrival order; a redelivered command id gets the first outcome.
  */
 import { randomUUID } from 'node:crypto';
-import { BadRequestError } from '../errors.js';
-import type { PlatformDriver, WorkloadEvent } from '../platforms/driver.js';
-import { newEvent, type CommandEnvelope } from '../transport/envelope.js';
+import { BadRequestError, errorMessage } from '../errors.js';
+import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
+import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { OutcomeCache } from './outcome-cache.js';
@@ -41,6 +43,9 @@ export class PlatformWorker {
   private unwatch: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private checking: Promise<void> | undefined;
+  private unavailable: string | undefined;
+  private adopted: WorkloadRef[] = [];
 
   /** One handler per command type. */
   private readonly handlers: Handlers = {
@@ -69,6 +74,52 @@ export class PlatformWorker {
 
   async start(): Promise<void> {
     this.unwatch = this.driver.watch((event) => void this.publish(event));
+    await this.checkAvailability();
+    await this.announce();
+    this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Why the worker takes no commands now (its platform is unreachable), or undefined when it takes them. */
+  get unavailableReason(): string | undefined {
+    return this.unavailable;
+  }
+
+  private async beat(): Promise<void> {
+    await this.checkAvailability();
+    await this.announce();
+  }
+
+  /**
+   * Consumes commands while the driver can reach its platform, and none while
+   * it cannot (a command taken then could only fail; left queued, another
+   * worker or this one later handles it). Never overlaps itself.
+   */
+  private checkAvailability(): Promise<void> {
+    this.checking ??= (async () => {
+      try {
+        const availability = this.driver.availability ? await this.driver.availability() : ({ available: true } as const);
+        if (this.closing) return;
+        if (availability.available) {
+          if (this.consumers.length === 0) await this.takeCommands();
+          this.unavailable = undefined;
+        } else {
+          if (this.unavailable === undefined) this.log?.(`${this.workerId}: unavailable, taking no commands: ${availability.reason}`);
+          this.unavailable = availability.reason;
+          await this.stopTakingCommands();
+        }
+      } catch (error) {
+        this.unavailable = errorMessage(error);
+        this.log?.(`${this.workerId}: unavailable, taking no commands: ${this.unavailable}`);
+        await this.stopTakingCommands();
+      } finally {
+        this.checking = undefined;
+      }
+    })();
+    return this.checking;
+  }
+
+  private async takeCommands(): Promise<void> {
     // Before any command: take over what a previous worker left running (so no start duplicates it),
     // and report what died meanwhile like any other exit.
     if (this.driver.recover) {
@@ -76,14 +127,29 @@ export class PlatformWorker {
       for (const { instanceId, ref, exit } of report.lost) {
         await this.publish({ type: 'exited', instanceId, ref, exit: { ...exit, requested: false }, at: new Date().toISOString() });
       }
+      this.adopted = report.adopted;
+      await this.publishAdopted();
       this.log?.(`${this.workerId}: recovery adopted ${report.adopted.length}, lost ${report.lost.length}`);
     }
     for (const queue of [queues.workerCommands(this.platform, this.workerId), queues.platformCommands(this.platform)]) {
       this.consumers.push(await this.transport.consume(queue, (command) => this.handle(command)));
     }
-    await this.announce();
-    this.heartbeat = setInterval(() => void this.announce(), this.heartbeatMs);
-    this.heartbeat.unref();
+  }
+
+  /**
+   * Publishes `workload.adopted` for what the last recovery took over, so the
+   * control plane can report adopted workloads without an instance record
+   * (orphans). Done at recovery; call it again once a control plane that was
+   * not yet subscribed then (embedded mode) listens.
+   */
+  async publishAdopted(): Promise<void> {
+    for (const ref of this.adopted) await this.publishEnvelope(newEvent('workload.adopted', ref.instanceId, { ref, workerId: this.workerId }));
+  }
+
+  private async stopTakingCommands(): Promise<void> {
+    const consumers = this.consumers;
+    this.consumers = [];
+    await Promise.all(consumers.map((consumer) => consumer.close()));
   }
 
   /** Dispatches on `type`; runs once per command id, one at a time per instance. */
@@ -103,7 +169,12 @@ export class PlatformWorker {
   private async announce(): Promise<void> {
     try {
       await this.transport.presence.announce(
-        { workerId: this.workerId, platform: this.platform, available: true, details: { pid: process.pid } },
+        {
+          workerId: this.workerId,
+          platform: this.platform,
+          available: this.consumers.length > 0,
+          details: { pid: process.pid, ...(this.unavailable !== undefined ? { unavailableReason: this.unavailable } : {}) },
+        },
         this.heartbeatMs * 3,
       );
     } catch {
@@ -111,11 +182,19 @@ export class PlatformWorker {
     }
   }
 
-  private async publish(event: WorkloadEvent): Promise<void> {
-    const envelope =
-      event.type === 'exited'
-        ? newEvent('workload.exited', event.instanceId, { ref: event.ref, exit: event.exit, workerId: this.workerId })
-        : newEvent('workload.health', event.instanceId, { ref: event.ref, healthy: event.healthy, workerId: this.workerId });
+  private publish(event: WorkloadEvent): Promise<void> {
+    const workerId = this.workerId;
+    switch (event.type) {
+      case 'exited':
+        return this.publishEnvelope(newEvent('workload.exited', event.instanceId, { ref: event.ref, exit: event.exit, workerId }));
+      case 'health':
+        return this.publishEnvelope(newEvent('workload.health', event.instanceId, { ref: event.ref, healthy: event.healthy, workerId }));
+      case 'progress':
+        return this.publishEnvelope(newEvent('workload.progress', event.instanceId, { message: event.message, workerId }));
+    }
+  }
+
+  private async publishEnvelope(envelope: EventEnvelope): Promise<void> {
     try {
       await this.transport.publish(topics.workloadEvents, envelope);
     } catch {
@@ -127,7 +206,8 @@ export class PlatformWorker {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
-      await Promise.all(this.consumers.map((consumer) => consumer.close()));
+      await this.checking;
+      await this.stopTakingCommands();
       this.unwatch?.();
       await this.transport.presence.withdraw(this.platform, this.workerId).catch(() => undefined);
       await this.driver.close();

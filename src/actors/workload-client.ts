@@ -23,7 +23,10 @@ export class WorkloadClient {
     const { workerId, ...requestOptions } = options;
     const live = await this.transport.presence.live(platform);
     // A workload's worker that is gone took its workloads with it (its host died): any worker may answer for it.
-    const owner = workerId !== undefined && live.some((worker) => worker.workerId === workerId) ? workerId : undefined;
+    const ownerPresence = workerId !== undefined ? live.find((worker) => worker.workerId === workerId) : undefined;
+    // Alive but cut off from its platform (e.g. its Docker Engine): nobody else can reach that workload either.
+    if (ownerPresence && !ownerPresence.available) throw new NoLiveWorkerError(platform);
+    const owner = ownerPresence?.workerId;
     if (owner === undefined && !live.some((worker) => worker.available)) throw new NoLiveWorkerError(platform);
     const queue = owner === undefined ? queues.platformCommands(platform) : queues.workerCommands(platform, owner);
     const command = newCommand(type, instanceId, payload);

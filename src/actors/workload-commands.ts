@@ -32,4 +32,8 @@ export function isWorkloadCommandType(type: string): type is WorkloadCommandType
 export interface WorkloadEvents {
   'workload.exited': { ref: WorkloadRef; exit: WorkloadExit; workerId: string };
   'workload.health': { ref: WorkloadRef; healthy: boolean; workerId: string };
+  /** A long start's progress (e.g. an image pull), for people watching. */
+  'workload.progress': { message: string; workerId: string };
+  /** A workload a restarted worker found running and took over. */
+  'workload.adopted': { ref: WorkloadRef; workerId: string };
 }

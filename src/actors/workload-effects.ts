@@ -37,6 +37,7 @@ export function workloadSpec(record: InstanceRecord, startTimeoutMs: number): Wo
     startTimeoutMs,
   };
   if (server.port !== undefined) spec.preferredPort = server.port;
+  if (record.platformOptions !== undefined) spec.platformOptions = record.platformOptions;
   return spec;
 }
 

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
-import { platformTypes } from '../platforms/driver.js';
+import { platformTypes, type PlatformType } from '../platforms/driver.js';
+import { platformOptionSchemas } from '../platforms/platform-options.js';
 
 /** DNS-1123 label, at most 40 characters: safe in file paths, container names and Kubernetes names. */
 export const instanceIdSchema = z
@@ -39,8 +40,20 @@ export const createInstanceRequestSchema = z
     configuration: z.record(z.string(), z.unknown()).optional(),
     /** Environment for the server, e.g. the values its `${VAR}` references need. */
     environment: environmentSchema.optional(),
+    /** Options of the chosen platform (e.g. Docker's `image`, `memoryMb`, `cpus`, `network`), checked by that platform's schema. */
+    platformOptions: z.record(z.string(), z.unknown()).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((body, context) => {
+    if (body.platformOptions === undefined) return;
+    const platform = (body.platformType ?? 'process') as PlatformType;
+    const result = platformOptionSchemas[platform].safeParse(body.platformOptions);
+    if (result.success) return;
+    for (const issue of result.error.issues) {
+      const message = issue.code === 'unrecognized_keys' ? `${issue.message} (not an option of platform "${platform}")` : issue.message;
+      context.addIssue({ code: 'custom', path: ['platformOptions', ...issue.path.map((key) => (typeof key === 'symbol' ? String(key) : key))], message });
+    }
+  });
 
 export type CreateInstanceRequest = z.infer<typeof createInstanceRequestSchema>;
 

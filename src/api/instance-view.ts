@@ -17,6 +17,8 @@ export interface InstanceView {
   generation: number;
   observedGeneration: number | null;
   serverConfiguration: InstanceRecord['serverConfiguration'];
+  /** The platform's options as given at create (empty when none). */
+  platformOptions: Record<string, unknown>;
   /** Where the workload runs, while it runs. */
   runtime: { workloadId: string; port: number; url: string; startedAt: string; generation: number } | null;
   /** The worker that ran the latest workload (it keeps its working directory and logs). */
@@ -55,6 +57,7 @@ export function instanceView(record: InstanceRecord, view: SnapshotView): Instan
     generation: context.generation,
     observedGeneration: context.observedGeneration,
     serverConfiguration: record.serverConfiguration,
+    platformOptions: record.platformOptions ?? {},
     runtime: workload
       ? {
           workloadId: workload.workloadId,

@@ -31,6 +31,12 @@ export interface WorkloadSpec {
   env: Record<string, string>;
   /** How long the server may take to answer GET /health with 200 before the start fails. */
   startTimeoutMs: number;
+  /**
+   * The instance's platform options (e.g. Docker's image and limits), as the
+   * user gave them; validated at the API by the platform's schema in
+   * `platform-options.ts` and parsed again by the driver. Opaque elsewhere.
+   */
+  platformOptions?: Record<string, unknown>;
 }
 
 /** Where a running workload is. */
@@ -66,7 +72,12 @@ export type WorkloadState =
 /** What a driver reports without being asked. */
 export type WorkloadEvent =
   | { type: 'exited'; instanceId: string; ref: WorkloadRef; exit: WorkloadExit; at: string }
-  | { type: 'health'; instanceId: string; ref: WorkloadRef; healthy: boolean; at: string };
+  | { type: 'health'; instanceId: string; ref: WorkloadRef; healthy: boolean; at: string }
+  /** What a start is busy with when it takes a while (e.g. an image pull), for people watching. */
+  | { type: 'progress'; instanceId: string; message: string; at: string };
+
+/** Whether the driver can reach its platform (its engine, its cluster) right now. */
+export type PlatformAvailability = { available: true } | { available: false; reason: string };
 
 export interface StopOptions {
   /** Time between the graceful signal and the hard kill. */
@@ -125,6 +136,12 @@ export interface PlatformDriver {
    * without durable workloads need not implement it.
    */
   recover?(): Promise<RecoveryReport>;
+  /**
+   * Whether the platform is reachable now. A worker whose driver says no
+   * stops taking commands and announces itself unavailable until it says yes.
+   * Optional: a driver without a remote engine is always available.
+   */
+  availability?(): Promise<PlatformAvailability>;
   /** Releases the driver's own resources. Leaves workloads running. Idempotent. */
   close(): Promise<void>;
 }

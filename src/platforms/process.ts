@@ -21,6 +21,7 @@ import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
+import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, withPort, WorkloadListeners } from './workload-support.js';
 import {
   liveProcessStartTime,
   processCommandLine,
@@ -162,7 +163,7 @@ export class ProcessDriver implements PlatformDriver {
   private readonly starts = new Map<string, Promise<WorkloadRef>>();
   private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
   private readonly lastPorts = new Map<string, number>();
-  private readonly listeners = new Set<(event: WorkloadEvent) => void>();
+  private readonly listeners = new WorkloadListeners();
   private closed = false;
 
   constructor(options: ProcessDriverOptions) {
@@ -188,11 +189,7 @@ export class ProcessDriver implements PlatformDriver {
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
     const running = this.workloads.get(spec.instanceId);
     if (running?.phase === 'running') return Promise.resolve(running.ref);
-    const inFlight = this.starts.get(spec.instanceId);
-    if (inFlight) return inFlight;
-    const start = this.launch(spec, options.signal).finally(() => this.starts.delete(spec.instanceId));
-    this.starts.set(spec.instanceId, start);
-    return start;
+    return coalescedStart(this.starts, spec.instanceId, () => this.launch(spec, options.signal));
   }
 
   async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
@@ -253,10 +250,7 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   /**
@@ -507,10 +501,7 @@ export class ProcessDriver implements PlatformDriver {
     }
 
     // The start failed: say why, and leave nothing behind.
-    let reason: string;
-    if (workload.phase === 'exited') reason = '';
-    else if (signal?.aborted) reason = `the start of "${spec.instanceId}" was aborted`;
-    else reason = `the server did not become healthy within ${spec.startTimeoutMs} ms${outcome.healthy ? '' : outcome.lastError ? ` (last probe: ${outcome.lastError})` : ''}`;
+    let reason = workload.phase === 'exited' ? '' : notHealthyReason(spec, signal?.aborted === true, outcome);
     if (workload.phase !== 'exited') {
       workload.stopRequested = true;
       signalProcess(-workload.pid, 'SIGKILL');
@@ -576,13 +567,7 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   private emit(event: WorkloadEvent): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    this.listeners.emit(event);
   }
 
   private logOf(dir: string): BoundedLog {
@@ -606,14 +591,6 @@ function verifyRecorded(state: WorkloadStateFile, configPath: string): Verdict {
   return { ok: true, startTime };
 }
 
-function noExit(): Record<string, unknown> {
-  return { exitCode: null, signal: null, lastLogLines: [] };
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, instanceId: string): void {
-  if (signal?.aborted) throw new WorkloadFailedError(`the start of "${instanceId}" was aborted`, noExit());
-}
-
 /** Sends a signal, ignoring a process (group) that is already gone. A negative pid names a process group. */
 function signalProcess(pid: number, signal: NodeJS.Signals): void {
   if (pid === -1 || pid === 1 || pid === 0) return;
@@ -621,19 +598,6 @@ function signalProcess(pid: number, signal: NodeJS.Signals): void {
     process.kill(pid, signal);
   } catch {
     // ESRCH: already gone. EPERM: not ours any more (pid reused) — leave it alone.
-  }
-}
-
-/** The value of `promise` if it settles within `ms`, else undefined. */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -660,28 +624,6 @@ function describeEarlyExit(executable: string, exit: Pick<WorkloadExit, 'exitCod
   const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'exited' : `exited with code ${exit.exitCode}`;
   const line = lastErrorLine(exit.lastLogLines);
   return `the server ${how} before becoming healthy${line ? `: ${line}` : ''}`;
-}
-
-/** The line that best explains a failure: the last `Error: …` line, else the last non-empty one. */
-export function lastErrorLine(lines: readonly string[]): string | undefined {
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
-    if (/^(Error|error)\b/.test(line.trim())) return line.trim();
-  }
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!.trim();
-    if (line !== '') return line;
-  }
-  return undefined;
-}
-
-/** The config with `port` set; a new `port` key goes right after `host` (or `id`) so it reads naturally. */
-function withPort(config: Record<string, unknown>, port: number): Record<string, unknown> {
-  if (Object.hasOwn(config, 'port')) return { ...config, port };
-  const entries = Object.entries(config);
-  const after = ['host', 'id'].map((key) => entries.findIndex(([name]) => name === key)).find((index) => index !== -1) ?? -1;
-  entries.splice(after + 1, 0, ['port', port]);
-  return Object.fromEntries(entries);
 }
 
 async function writeFileAtomically(file: string, content: string): Promise<void> {

@@ -111,6 +111,7 @@ function recordProblem(value: unknown, id: string): string | undefined {
   }
   if (!isPlainObject(value.environment)) return '"environment" is not an object';
   if (!isPlainObject(value.configuration)) return '"configuration" is not an object';
+  if (value.platformOptions !== undefined && !isPlainObject(value.platformOptions)) return '"platformOptions" is not an object';
   return undefined;
 }
 

@@ -38,6 +38,8 @@ export interface InstanceRecord {
   /** `logLevel`, when set, overrides the configuration document's own. */
   serverConfiguration: { host: string; port?: number; logLevel?: LogLevel };
   environment: Record<string, string>;
+  /** The platform's own options (validated by its schema in `platforms/platform-options.ts`); opaque here. */
+  platformOptions?: Record<string, unknown>;
   /** The Drasi Server config document as the user gave it (validated). */
   configuration: Record<string, unknown>;
   generation: number;

@@ -31,6 +31,22 @@ test('control-plane and worker need a Redis URL; worker takes a platform', (t) =
   });
 });
 
+test('docker: the default image is pinned, flags win over DRAAS_DOCKER_IMAGE / DOCKER_HOST; up picks platforms automatically unless told', (t) => {
+  t.like(parseCommandLine(['up'], {}), { workloads: { docker: { image: 'ghcr.io/drasi-project/drasi-server:0.2.0' } } });
+  t.false('platforms' in parseCommandLine(['up'], {}), 'no --platforms: decided at start (docker when an engine answers)');
+  t.like(parseCommandLine(['up', '--platforms', 'process,docker'], {}), { platforms: ['process', 'docker'] });
+  t.like(parseCommandLine(['up'], { DRAAS_PLATFORMS: 'docker' }), { platforms: ['docker'] });
+  const env = { DOCKER_HOST: 'tcp://10.0.0.5:2375', DRAAS_DOCKER_IMAGE: 'example/drasi:1', DRAAS_DOCKER_NETWORK: 'host' };
+  t.like(parseCommandLine(['up'], env), { workloads: { docker: { host: 'tcp://10.0.0.5:2375', image: 'example/drasi:1', network: 'host' } } });
+  t.like(parseCommandLine(['up', '--docker-image', 'mine/drasi:2', '--docker-host', 'unix:///tmp/d.sock'], env), {
+    workloads: { docker: { host: 'unix:///tmp/d.sock', image: 'mine/drasi:2' } },
+  });
+  t.like(parseCommandLine(['worker', '--platform', 'docker', '--docker-image', 'mine/drasi:2'], { DRAAS_REDIS_URL: 'redis://h:1' }), {
+    platform: 'docker',
+    workloads: { docker: { image: 'mine/drasi:2' } },
+  });
+});
+
 test('bad input is a readable usage error', (t) => {
   const cases: [string[], RegExp][] = [
     [['launch'], /unknown command "launch"/],
@@ -38,6 +54,11 @@ test('bad input is a readable usage error', (t) => {
     [['up', '--port', '70000'], /--port must be an integer/],
     [['up', '--ports', '9000'], /--ports must look like 18080-18999/],
     [['up', '--ports', '9000-8000'], /9000 is above 8000/],
+    [['up', '--platforms', 'process,mainframe'], /--platforms must be one of process, docker, kubernetes, got "mainframe"/],
+    [['up', '--platforms', ','], /--platforms must name at least one platform/],
+    [['up', '--docker-image', 'Bad Image'], /--docker-image must be an image reference/],
+    [['up', '--docker-network', 'overlay'], /--docker-network must be bridge or host/],
+    [['worker', '--redis', 'redis://x', '--docker-image', 'a/b:1'], /--docker-image applies to "draas worker --platform docker" only/],
     [['up', '--bogus'], /Unknown option '--bogus'/],
     [['up', '--redis', 'redis://x'], /--redis does not apply to "draas up"/],
     [['worker', '--redis', 'redis://x', '--stop-on-exit'], /--stop-on-exit does not apply to "draas worker"/],

@@ -6,33 +6,14 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { InstanceEventEnvelope } from '../../src/actors/control-plane.js';
-import type { InstanceView } from '../../src/api/instance-view.js';
 import { embedded } from '../helpers/embedded.js';
+import { api, health } from '../helpers/http-api.js';
 import { isAlive, pidsWithArgument, waitFor } from '../helpers/processes.js';
-
-async function api(base: string) {
-  return async (method: string, route: string, body?: unknown) => {
-    const init: RequestInit = { method };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers = { 'content-type': 'application/json' };
-    }
-    const response = await fetch(base + route, init);
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & InstanceView };
-  };
-}
-
-async function health(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/health`);
-  await response.arrayBuffer();
-  return response.status;
-}
 
 test('walkthrough: create, start, stop, restart, delete over HTTP with real processes', async (t) => {
   const { draas, dataDir } = await embedded(t);
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   const signalFile = path.join(dataDir, 'signals-test1.txt');
 
   const created = await call('POST', '/api/server/instances', {
@@ -83,7 +64,7 @@ test('walkthrough: create, start, stop, restart, delete over HTTP with real proc
 test('two instances run side by side on different ports; 20 concurrent starts yield one process', async (t) => {
   const { draas, dataDir } = await embedded(t);
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   await call('POST', '/api/server/instances', { name: 'one' });
   await call('POST', '/api/server/instances', { name: 'two', environment: { DRASI_DOUBLE_STARTUP_DELAY_MS: '300' } });
   const first = await call('POST', '/api/server/instances/one/start');
@@ -99,7 +80,7 @@ test('two instances run side by side on different ports; 20 concurrent starts yi
 test('SIGKILL of the child moves the instance to Failed with the exit facts and publishes an event', async (t) => {
   const { draas } = await embedded(t, { restartPolicy: { initialBackoffMs: 60_000, maxBackoffMs: 60_000 } });
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   const events: InstanceEventEnvelope[] = [];
   await draas.subscribe((event) => events.push(event));
   await call('POST', '/api/server/instances', { name: 'victim' });
@@ -121,7 +102,7 @@ test('SIGKILL of the child moves the instance to Failed with the exit facts and 
 test('a server that prints megabytes to stdout keeps running and stays healthy', async (t) => {
   const { draas } = await embedded(t);
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   await call('POST', '/api/server/instances', { name: 'chatty', environment: { DRASI_DOUBLE_FLOOD_FOREVER: '1' } });
   const started = await call('POST', '/api/server/instances/chatty/start');
   t.is(started.body.status, 'Running');
@@ -139,7 +120,7 @@ test('a server that prints megabytes to stdout keeps running and stays healthy',
 test('a missing executable fails the start with a reason naming it, and nothing crashes', async (t) => {
   const { draas } = await embedded(t, { drasiServer: '/nonexistent/drasi-server' });
   const { url } = await draas.listen({ port: 0 });
-  const call = await api(url);
+  const call = api(url);
   await call('POST', '/api/server/instances', { name: 'nobin' });
   const start = await call('POST', '/api/server/instances/nobin/start');
   t.is(start.status, 502);

@@ -4,40 +4,17 @@
  * restarted, each history shows the recovery.
  */
 import test from 'ava';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { InstanceStatusView, InstanceView } from '../../src/api/instance-view.js';
 import { doubleExecutable, portRange } from '../helpers/embedded.js';
+import { draasUp, json } from '../helpers/draas-up.js';
 import { isAlive, pidsWithArgument, waitFor } from '../helpers/processes.js';
 
-const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-
-function up(dataDir: string, ports: { min: number; max: number }): { child: ResultPromise; url: Promise<string> } {
-  const child = execa('node', ['--import=tsx', cli, 'up', '--port', '0', '--data-dir', dataDir, '--drasi-server', doubleExecutable, '--ports', `${ports.min}-${ports.max}`], {
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-  });
-  const url = new Promise<string>((resolve, reject) => {
-    let seen = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening on (http:\/\/[\d.:]+)/.exec(seen);
-      if (match) resolve(match[1]!);
-    });
-    void child.then(() => reject(new Error(`draas up exited early:\n${seen}`)));
-  });
-  return { child, url };
-}
-
-async function json<T>(response: Promise<Response>): Promise<T> {
-  const result = await response;
-  const body = (await result.json()) as T;
-  if (result.status >= 300) throw new Error(`${result.status}: ${JSON.stringify(body)}`);
-  return body;
+function up(dataDir: string, ports: { min: number; max: number }) {
+  return draasUp(['--data-dir', dataDir, '--drasi-server', doubleExecutable, '--ports', `${ports.min}-${ports.max}`]);
 }
 
 test('50 running instances survive a SIGKILL of draas up: same pids, none restarted, the recovery in each history', async (t) => {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import test from 'ava';
 
-function onPath(command: string): boolean {
+export function onPath(command: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
     return true;
@@ -27,10 +27,10 @@ export function engineAvailable(command: 'redis-server', suite: string): boolean
   return false;
 }
 
-type AvaTest = typeof test;
+export type AvaTest = typeof test;
 
 /** Registers nothing: stands in for `test` (and `test.before`, `test.serial`, …) when an engine is missing. */
-const inert: AvaTest = new Proxy(() => undefined, {
+export const inert: AvaTest = new Proxy(() => undefined, {
   get: () => inert,
   apply: () => undefined,
 }) as unknown as AvaTest;

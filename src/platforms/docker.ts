@@ -1,0 +1,518 @@
+import { constants as osConstants } from 'node:os';
+import Docker from 'dockerode';
+import { renderServerConfigYaml } from '../drasi/render-config.js';
+import { WorkloadFailedError, errorMessage } from '../errors.js';
+import { tarArchive } from './docker-archive.js';
+import { describeConnection, dockerConnectionOptions, type DockerConnectionSettings } from './docker-connection.js';
+import {
+  containerConfigDir,
+  containerCreateOptions,
+  containerName,
+  containerServerConfig,
+  containerWorkingDir,
+  dockerLabels,
+  labelFacts,
+  managedByValue,
+  resolveDockerOptions,
+} from './docker-container-spec.js';
+import { DockerEventStream, dockerEventFilters, type DockerContainerEvent } from './docker-events.js';
+import { ensureImage, statusCodeOf } from './docker-image.js';
+import { logLines } from './docker-logs.js';
+import { dockerPlatformOptionsSchema, type DockerNetworkMode } from './docker-options.js';
+import type {
+  LogOptions,
+  PlatformAvailability,
+  PlatformDriver,
+  RecoveryReport,
+  StopOptions,
+  StopOutcome,
+  WorkloadEvent,
+  WorkloadExit,
+  WorkloadRef,
+  WorkloadSpec,
+  WorkloadState,
+} from './driver.js';
+import { probeHost, waitForHealthy } from './health-probe.js';
+import { PortAllocator, type PortRange } from './port-allocator.js';
+import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, WorkloadListeners } from './workload-support.js';
+
+export interface DockerDriverOptions {
+  /** DOCKER_HOST or a socket path; default the local socket. */
+  connection: DockerConnectionSettings;
+  /** The image of instances that do not name one (`--docker-image`). */
+  defaultImage: string;
+  /** The network of instances that do not name one. Default `bridge` (port published on 127.0.0.1). */
+  defaultNetwork?: DockerNetworkMode;
+  /** Host ports handed to servers that did not ask for one. */
+  ports: PortRange;
+  /** Default grace period between SIGINT and SIGKILL. Default 10 s. */
+  graceMs?: number;
+  /** Pause between two health probes while starting. Default 100 ms. */
+  healthIntervalMs?: number;
+  /** Where the health probe reaches published ports. Default 127.0.0.1 (the Engine runs on this host). */
+  probeHost?: string;
+  clock?: () => number;
+  log?: (message: string) => void;
+}
+
+/** Lines of log attached to an exit. */
+const EXIT_LOG_LINES = 20;
+/** How long an exit may take to be recorded after the container stopped. */
+const SETTLE_WAIT_MS = 5_000;
+/** How long one call to the Engine's ping may take before the Engine counts as unreachable. */
+const PING_TIMEOUT_MS = 3_000;
+
+type Phase = 'starting' | 'running' | 'exited';
+
+interface Workload {
+  readonly ref: WorkloadRef;
+  readonly containerId: string;
+  phase: Phase;
+  stopRequested: boolean;
+  /** An `oom` event was seen for this container. */
+  oom: boolean;
+  /** Aborted when the container exits, to stop the health probe. */
+  readonly exitSignal: AbortController;
+  /** Resolves once the exit has been recorded (never rejects). */
+  readonly exited: Promise<WorkloadExit>;
+  recordExit: (exit: WorkloadExit) => void;
+  settling?: Promise<WorkloadExit>;
+}
+
+/**
+ * Runs each Drasi Server as a Docker container `draas-<instanceId>`.
+ *
+ * Config: rendered with the port (and, on a bridge network, `host: 0.0.0.0`)
+ * and copied into the created container before it starts, as a tar archive
+ * (`PUT /containers/{id}/archive`) at `/app/config/server.yaml`; the server
+ * runs `--config /app/config/server.yaml --port <port>`. Copying instead of
+ * bind-mounting works the same with a remote DOCKER_HOST, where a path of
+ * this machine means nothing to the Engine.
+ *
+ * Every start creates a fresh container (the previous, exited one is removed
+ * first), so a start after a stop or a config change runs the current
+ * generation; its labels say which (`io.draas.generation`). An exited
+ * container stays until the next start or a remove, for `logs` and `inspect`.
+ *
+ * Status comes from the Engine's event stream (die, oom, health_status), not
+ * from polling: an exit nobody asked for reaches `watch` listeners with the
+ * exit code and the OOM flag. Stop is `docker stop` (StopSignal SIGINT, then
+ * SIGKILL after the grace period); the container's restart policy is "no":
+ * DRaaS owns restarts.
+ *
+ * Re-adoption: `recover` finds running containers by the `managed-by=draas`
+ * label and tracks them without touching them; exited ones are reported as
+ * lost. Containers are never deleted except by `remove` for their instance.
+ */
+export class DockerDriver implements PlatformDriver {
+  readonly platform = 'docker' as const;
+  readonly docker: Docker;
+  private readonly connection: string;
+  private readonly defaultImage: string;
+  private readonly defaultNetwork: DockerNetworkMode;
+  private readonly ports: PortAllocator;
+  private readonly graceMs: number;
+  private readonly healthIntervalMs: number;
+  private readonly probeHost: string;
+  private readonly clock: () => number;
+  private readonly log: (message: string) => void;
+  private readonly workloads = new Map<string, Workload>();
+  private readonly starts = new Map<string, Promise<WorkloadRef>>();
+  private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
+  private readonly lastPorts = new Map<string, number>();
+  private readonly listeners = new WorkloadListeners();
+  private events: Promise<DockerEventStream> | undefined;
+  private closed = false;
+
+  constructor(options: DockerDriverOptions) {
+    const connection = dockerConnectionOptions(options.connection);
+    this.docker = new Docker(connection);
+    this.connection = describeConnection(connection);
+    this.defaultImage = options.defaultImage;
+    this.defaultNetwork = options.defaultNetwork ?? 'bridge';
+    this.ports = new PortAllocator(options.ports);
+    this.graceMs = options.graceMs ?? 10_000;
+    this.healthIntervalMs = options.healthIntervalMs ?? 100;
+    this.probeHost = options.probeHost ?? '127.0.0.1';
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+  }
+
+  async availability(): Promise<PlatformAvailability> {
+    try {
+      await settleOrThrow(this.docker.ping(), PING_TIMEOUT_MS, `no answer within ${PING_TIMEOUT_MS} ms`);
+      return { available: true };
+    } catch (error) {
+      return { available: false, reason: `Docker Engine at ${this.connection} is unreachable: ${errorMessage(error)}` };
+    }
+  }
+
+  start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
+    const running = this.workloads.get(spec.instanceId);
+    if (running?.phase === 'running') return Promise.resolve(running.ref);
+    return coalescedStart(this.starts, spec.instanceId, () => this.launch(spec, options.signal));
+  }
+
+  async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
+    const workload = this.workloads.get(instanceId);
+    if (!workload || workload.phase === 'exited') return { wasRunning: false };
+    workload.stopRequested = true;
+    const graceMs = Number.isFinite(options?.graceMs) ? Math.max(0, options.graceMs) : this.graceMs;
+    try {
+      // `docker stop` sends the StopSignal (SIGINT) and SIGKILL after `t` seconds.
+      await this.docker.getContainer(workload.containerId).stop({ t: Math.ceil(graceMs / 1000) });
+    } catch (error) {
+      // 304: already stopped; 404: already gone. Both mean it is not running.
+      const status = statusCodeOf(error);
+      if (status !== 304 && status !== 404) throw new WorkloadFailedError(`could not stop container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
+    }
+    const exit = await this.settle(workload);
+    return { wasRunning: true, exit };
+  }
+
+  async remove(instanceId: string, options: StopOptions): Promise<void> {
+    await this.stop(instanceId, options);
+    try {
+      await this.docker.getContainer(containerName(instanceId)).remove({ force: true, v: true });
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw new WorkloadFailedError(`could not remove container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
+    }
+    this.workloads.delete(instanceId);
+    this.lastExits.delete(instanceId);
+    this.lastPorts.delete(instanceId);
+    this.ports.release(instanceId);
+  }
+
+  async inspect(instanceId: string): Promise<WorkloadState> {
+    const workload = this.workloads.get(instanceId);
+    if (workload && workload.phase !== 'exited') {
+      // The event stream may have been down: confirm with the Engine before saying "running".
+      const state = await this.containerState(workload.containerId);
+      if (state?.Running) return workload.phase === 'running' ? { state: 'running', ref: workload.ref } : { state: 'absent' };
+      await this.settle(workload);
+    }
+    const last = this.lastExits.get(instanceId);
+    return last ? { state: 'exited', ref: last.ref, exit: last.exit } : { state: 'absent' };
+  }
+
+  async list(): Promise<WorkloadRef[]> {
+    return [...this.workloads.values()].filter((workload) => workload.phase === 'running').map((workload) => workload.ref);
+  }
+
+  async logs(instanceId: string, options: LogOptions): Promise<string[]> {
+    return this.containerLogs(containerName(instanceId), options.tail);
+  }
+
+  watch(listener: (event: WorkloadEvent) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  async recover(): Promise<RecoveryReport> {
+    await this.watchEngine();
+    const report: RecoveryReport = { adopted: [], lost: [] };
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${dockerLabels.managedBy}=${managedByValue}`] } });
+    for (const summary of containers) {
+      const facts = labelFacts(summary.Labels);
+      if (!facts || this.workloads.has(facts.instanceId) || this.lastExits.has(facts.instanceId)) continue;
+      const details = await this.docker.getContainer(summary.Id).inspect().catch(() => undefined);
+      if (!details) continue;
+      const ref: WorkloadRef = {
+        instanceId: facts.instanceId,
+        platform: 'docker',
+        workloadId: summary.Id,
+        port: facts.port,
+        generation: facts.generation,
+        startedAt: details.State.StartedAt,
+      };
+      if (details.State.Running) {
+        this.adopt(ref);
+        report.adopted.push(ref);
+      } else {
+        const exit = await this.exitOf(summary.Id, details.State, false, false);
+        this.lastExits.set(facts.instanceId, { ref, exit });
+        this.lastPorts.set(facts.instanceId, facts.port);
+        report.lost.push({ instanceId: facts.instanceId, ref, exit });
+      }
+    }
+    return report;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const events = this.events;
+    this.events = undefined;
+    if (events) (await events.catch(() => undefined))?.close();
+    for (const workload of this.workloads.values()) workload.exitSignal.abort();
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Opens the Engine's event stream once (again after a failed attempt). */
+  private watchEngine(): Promise<DockerEventStream> {
+    if (this.closed) return Promise.reject(new Error('the Docker driver is closed'));
+    if (!this.events) {
+      const stream = new DockerEventStream({
+        open: (since) =>
+          this.docker.getEvents({ filters: dockerEventFilters, ...(since !== undefined ? { since } : {}) }),
+        onEvent: (event) => this.onEngineEvent(event),
+        onResumed: () => void this.reconcile(),
+        onConnection: (connected, reason) => {
+          if (!connected) this.log(`docker: event stream from ${this.connection} lost (${reason ?? 'unknown'}); reconnecting`);
+        },
+      });
+      const opening = stream.start().then(() => stream);
+      opening.catch(() => {
+        if (this.events === opening) this.events = undefined;
+      });
+      this.events = opening;
+    }
+    return this.events;
+  }
+
+  private onEngineEvent(event: DockerContainerEvent): void {
+    const workload = this.workloads.get(event.instanceId);
+    if (!workload || workload.containerId !== event.containerId) return;
+    if (event.action === 'oom') workload.oom = true;
+    else if (event.action === 'die') void this.settle(workload);
+    else if (event.action === 'health' && workload.phase === 'running') {
+      this.emit({ type: 'health', instanceId: event.instanceId, ref: workload.ref, healthy: event.healthy, at: this.now() });
+    }
+  }
+
+  /** After the event stream was down: any tracked container that stopped meanwhile is settled now. */
+  private async reconcile(): Promise<void> {
+    for (const workload of [...this.workloads.values()]) {
+      if (workload.phase === 'exited') continue;
+      const state = await this.containerState(workload.containerId).catch(() => undefined);
+      if (state && !state.Running) await this.settle(workload);
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+
+  private async launch(spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<WorkloadRef> {
+    const instanceId = spec.instanceId;
+    if (this.closed) throw new WorkloadFailedError('the Docker driver is closed', noExit());
+    const parsed = dockerPlatformOptionsSchema.safeParse(spec.platformOptions ?? {});
+    if (!parsed.success) throw new WorkloadFailedError(`invalid Docker options: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`, noExit());
+    const options = resolveDockerOptions(parsed.data, { image: this.defaultImage, network: this.defaultNetwork });
+    try {
+      await this.watchEngine();
+    } catch (error) {
+      throw new WorkloadFailedError(`Docker Engine at ${this.connection} is unreachable: ${errorMessage(error)}`, noExit());
+    }
+    await ensureImage(this.docker, options.image, (message) => this.emit({ type: 'progress', instanceId, message, at: this.now() }));
+    throwIfAborted(signal, instanceId);
+
+    let port: number;
+    try {
+      const preferred = this.lastPorts.get(instanceId);
+      port = await this.ports.allocate(instanceId, {
+        ...(spec.preferredPort !== undefined ? { required: spec.preferredPort } : {}),
+        ...(preferred !== undefined ? { preferred } : {}),
+      });
+    } catch (error) {
+      throw new WorkloadFailedError(`no port for the server: ${errorMessage(error)}`, noExit());
+    }
+
+    let workload: Workload;
+    try {
+      throwIfAborted(signal, instanceId);
+      // The previous run's container (kept for its logs) makes way for this generation's.
+      await this.removeContainer(containerName(instanceId));
+      this.lastExits.delete(instanceId);
+      const container = await this.docker.createContainer(containerCreateOptions(spec, options, port));
+      const config = renderServerConfigYaml(containerServerConfig(spec, options.network, port));
+      await container.putArchive(
+        tarArchive([
+          { type: 'directory', path: `${containerWorkingDir.slice(1)}/${containerConfigDir}` },
+          { type: 'file', path: `${containerWorkingDir.slice(1)}/${containerConfigDir}/server.yaml`, content: config },
+        ], Math.floor(this.clock() / 1000)),
+        { path: '/' },
+      );
+      throwIfAborted(signal, instanceId);
+      // Tracked before it starts, so that its `die` event finds it however early it comes.
+      workload = this.track({ instanceId, platform: 'docker', workloadId: container.id, port, generation: spec.generation, startedAt: this.now() }, 'starting');
+      await container.start();
+      const started = await container.inspect();
+      workload.ref.startedAt = started.State.StartedAt;
+      if (!started.State.Running) void this.settle(workload);
+    } catch (error) {
+      this.ports.release(instanceId);
+      if (error instanceof WorkloadFailedError) throw error;
+      throw new WorkloadFailedError(`could not launch container ${containerName(instanceId)}: ${errorMessage(error)}`, { ...noExit(), image: options.image });
+    }
+    return this.awaitHealthy(workload, spec, options.network, signal);
+  }
+
+  private async awaitHealthy(workload: Workload, spec: WorkloadSpec, network: DockerNetworkMode, signal: AbortSignal | undefined): Promise<WorkloadRef> {
+    const probeStop = new AbortController();
+    const stopProbe = (): void => probeStop.abort();
+    signal?.addEventListener('abort', stopProbe, { once: true });
+    workload.exitSignal.signal.addEventListener('abort', stopProbe, { once: true });
+    if (signal?.aborted || workload.phase === 'exited') stopProbe();
+    // Bridge: the port is published on the Engine host's 127.0.0.1; host networking: where the server binds.
+    const host = network === 'bridge' ? this.probeHost : probeHost(spec.config['host']);
+    let outcome;
+    try {
+      outcome = await waitForHealthy({
+        url: `http://${host}:${workload.ref.port}/health`,
+        timeoutMs: spec.startTimeoutMs,
+        intervalMs: this.healthIntervalMs,
+        signal: probeStop.signal,
+        clock: this.clock,
+      });
+    } finally {
+      signal?.removeEventListener('abort', stopProbe);
+      workload.exitSignal.signal.removeEventListener('abort', stopProbe);
+    }
+    if (outcome.healthy && workload.phase === 'starting') {
+      workload.phase = 'running';
+      return workload.ref;
+    }
+
+    // The start failed: say why, and leave nothing running.
+    let reason = workload.phase === 'exited' ? '' : notHealthyReason(spec, signal?.aborted === true, outcome);
+    if (workload.phase !== 'exited') {
+      workload.stopRequested = true;
+      await this.docker.getContainer(workload.containerId).kill().catch(() => undefined);
+    }
+    const exit = await this.settle(workload);
+    this.ports.release(spec.instanceId);
+    if (reason === '') reason = describeEarlyExit(exit);
+    throw new WorkloadFailedError(reason, { exitCode: exit.exitCode, signal: exit.signal, lastLogLines: exit.lastLogLines, ...(exit.details ?? {}) });
+  }
+
+  // ---------------------------------------------------------------- tracking
+
+  private track(ref: WorkloadRef, phase: Phase): Workload {
+    let recordExit: (exit: WorkloadExit) => void = () => undefined;
+    const exited = new Promise<WorkloadExit>((resolve) => {
+      recordExit = resolve;
+    });
+    const workload: Workload = { ref, containerId: ref.workloadId, phase, stopRequested: false, oom: false, exitSignal: new AbortController(), exited, recordExit };
+    this.workloads.set(ref.instanceId, workload);
+    return workload;
+  }
+
+  private adopt(ref: WorkloadRef): void {
+    try {
+      this.ports.reserve(ref.instanceId, ref.port);
+    } catch {
+      // Held elsewhere in this process: the container holds the port anyway.
+    }
+    this.track(ref, 'running');
+  }
+
+  /**
+   * Records the container's exit once (from the `die` event, a stop, a failed
+   * start or a reconcile, whichever comes first): exit code and OOM flag from
+   * the Engine, the last log lines, the port released, listeners told when
+   * nobody asked for it.
+   */
+  private settle(workload: Workload): Promise<WorkloadExit> {
+    workload.settling ??= (async () => {
+      const instanceId = workload.ref.instanceId;
+      const state = await waitUntilStopped(this.docker, workload.containerId);
+      const wasRunning = workload.phase === 'running';
+      workload.phase = 'exited';
+      workload.exitSignal.abort();
+      const exit = await this.exitOf(workload.containerId, state, workload.stopRequested, workload.oom);
+      if (this.workloads.get(instanceId) === workload) {
+        this.workloads.delete(instanceId);
+        this.lastExits.set(instanceId, { ref: workload.ref, exit });
+        if (this.ports.portOf(instanceId) === workload.ref.port) this.ports.release(instanceId);
+      }
+      this.lastPorts.set(instanceId, workload.ref.port);
+      workload.recordExit(exit);
+      if (wasRunning) this.emit({ type: 'exited', instanceId, ref: workload.ref, exit, at: this.now() });
+      return exit;
+    })();
+    return workload.settling;
+  }
+
+  private async exitOf(containerId: string, state: ContainerState | undefined, requested: boolean, oomEvent: boolean): Promise<WorkloadExit> {
+    const exitCode = typeof state?.ExitCode === 'number' ? state.ExitCode : null;
+    // A container's main process killed by a signal exits with 128 + the signal's number.
+    const signal = exitCode !== null && exitCode > 128 ? signalName(exitCode - 128) : null;
+    const lastLogLines = await this.containerLogs(containerId, EXIT_LOG_LINES).catch(() => []);
+    return {
+      exitCode,
+      signal,
+      lastLogLines,
+      requested,
+      details: { containerId, oomKilled: oomEvent || state?.OOMKilled === true, ...(state?.Error ? { error: state.Error } : {}) },
+    };
+  }
+
+  private async containerLogs(container: string, tail: number): Promise<string[]> {
+    if (tail <= 0) return [];
+    try {
+      const buffer = await this.docker.getContainer(container).logs({ stdout: true, stderr: true, tail, follow: false });
+      return logLines(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)), tail);
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return [];
+      throw error;
+    }
+  }
+
+  private async containerState(containerId: string): Promise<ContainerState | undefined> {
+    try {
+      return (await this.docker.getContainer(containerId).inspect()).State;
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async removeContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).remove({ force: true, v: true });
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+  }
+
+  private emit(event: WorkloadEvent): void {
+    this.listeners.emit(event);
+  }
+
+  private now(): string {
+    return new Date(this.clock()).toISOString();
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+type ContainerState = Docker.ContainerInspectInfo['State'];
+
+/** The container's state once it no longer runs (bounded wait); undefined when it is gone. */
+async function waitUntilStopped(docker: Docker, containerId: string): Promise<ContainerState | undefined> {
+  const container = docker.getContainer(containerId);
+  // `wait` returns when the container is not running (at once when it already stopped).
+  await settleWithin(container.wait({ condition: 'not-running' }).catch(() => undefined), SETTLE_WAIT_MS);
+  try {
+    return (await container.inspect()).State;
+  } catch {
+    return undefined;
+  }
+}
+
+function signalName(number: number): string | null {
+  for (const [name, value] of Object.entries(osConstants.signals)) if (value === number) return name;
+  return null;
+}
+
+async function settleOrThrow<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  const result = await settleWithin(promise.then((value) => ({ value })), ms);
+  if (!result) throw new Error(message);
+  return result.value;
+}
+
+function describeEarlyExit(exit: WorkloadExit): string {
+  const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'exited' : `exited with code ${exit.exitCode}`;
+  const oom = exit.details?.['oomKilled'] === true ? ' (out of memory)' : '';
+  const line = lastErrorLine(exit.lastLogLines);
+  return `the container ${how}${oom} before becoming healthy${line ? `: ${line}` : ''}`;
+}
