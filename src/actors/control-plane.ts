@@ -353,7 +353,9 @@ export class ControlPlane {
   }
 
   private onWorkloadEvent(event: EventEnvelope): void {
-    if (event.type === 'workload.adopted' && !this.actors.has(event.instanceId)) {
+    // Only the replica that owns the id can tell: the others have no actor for it either way.
+    const shard = this.ownership.shardOf(event.instanceId);
+    if (event.type === 'workload.adopted' && this.ownership.owns(event.instanceId) && !this.loading.has(shard) && !this.actors.has(event.instanceId)) {
       // Ours by label but without a record: reported, never deleted (it may be another control plane's, or data someone wants).
       const { ref, workerId } = event.payload as WorkloadEvents['workload.adopted'];
       this.log(`orphan workload: ${ref.platform} ${ref.workloadId} of instance "${event.instanceId}" on worker ${workerId} has no instance record; left running`);
