@@ -13,7 +13,7 @@ import {
   type StatusReport,
 } from '../api/instance-requests.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
-import { applyConfigPatch, parseDrasiConfig } from '../drasi/index.js';
+import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
 import { ConflictError, DraasError, NotFoundError, StaleOwnerError, errorMessage } from '../errors.js';
 import { instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
 import { toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
@@ -413,7 +413,8 @@ export class ControlPlane {
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<ReplicaCallResults[K]> {
     if (this.ownership.owns(instanceId)) {
-      await this.loading.get(this.ownership.shardOf(instanceId));
+      const loading = this.loaded(instanceId);
+      if (loading) await loading;
       return here();
     }
     const owner = await this.ownership.ownerOf(instanceId);
@@ -429,6 +430,11 @@ export class ControlPlane {
     })) as ReplicaCallResults[K];
   }
 
+  /** Resolves once the instance's shard is loaded (at once, without a tick, when nothing is loading). */
+  private loaded(instanceId: string): Promise<void> | undefined {
+    return this.loading.size === 0 ? undefined : this.loading.get(this.ownership.shardOf(instanceId));
+  }
+
   /** A call another replica forwarded: answered only while this replica still owns the instance. */
   private async onReplicaCall(command: CommandEnvelope): Promise<unknown> {
     const call = command.payload;
@@ -439,10 +445,10 @@ export class ControlPlane {
     if (!this.ownership.owns(id)) {
       throw new StaleOwnerError(`replica ${this.ownership.replicaId} no longer owns instance "${id}"; retry`, { instanceId: id });
     }
-    await this.loading.get(this.ownership.shardOf(id));
+    await this.loaded(id);
     switch (call.op) {
       case 'create':
-        return this.createHere(call.args[0]);
+        return this.createForwarded(call.args[0]);
       case 'get':
         return this.view(id);
       case 'start':
@@ -458,7 +464,7 @@ export class ControlPlane {
       case 'patchConfig':
         return this.patchConfigHere(id, call.args[1]);
       case 'reportStatus':
-        return this.reportStatusHere(call.args[0]);
+        return this.reportStatusHere(parseRequest(statusReportSchema, call.args[0], 'status report'));
       case 'status':
         return this.statusHere(id);
       case 'logs':
@@ -477,13 +483,19 @@ export class ControlPlane {
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
   async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
-    parseDrasiConfig(body.configuration ?? {});
-    return this.route(body.name, { op: 'create', args: [body] }, () => this.createHere(body), { timeoutMs: this.replySlackMs });
+    const configuration = parseDrasiConfig(body.configuration ?? {});
+    return this.route(body.name, { op: 'create', args: [body] }, () => this.createHere(body, configuration), {
+      timeoutMs: this.replySlackMs,
+    });
   }
 
-  private async createHere(request: CreateInstanceRequest): Promise<InstanceView> {
+  /** A create forwarded by another replica: validated again here, like any input from outside this process. */
+  private createForwarded(request: unknown): Promise<InstanceView> {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
-    const configuration = parseDrasiConfig(body.configuration ?? {});
+    return this.createHere(body, parseDrasiConfig(body.configuration ?? {}));
+  }
+
+  private async createHere(body: CreateInstanceRequest, configuration: DrasiServerConfig): Promise<InstanceView> {
     return this.records.run(body.name, async () => {
       const at = new Date(this.now()).toISOString();
       const server = body.serverConfiguration ?? {};
@@ -670,8 +682,7 @@ export class ControlPlane {
     });
   }
 
-  private async reportStatusHere(report: StatusReport): Promise<InstanceStatusView> {
-    const body = parseRequest(statusReportSchema, report, 'status report');
+  private async reportStatusHere(body: StatusReport): Promise<InstanceStatusView> {
     const actor = this.requireActor(body.instanceId);
     const accepted = actor.observe({
       type: 'observed.report',
