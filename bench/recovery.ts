@@ -37,6 +37,19 @@ async function rawRead(dir: string): Promise<number> {
   return performance.now() - began;
 }
 
+/** Creates and starts `count` instances, 100 at a time. */
+async function startInstances(controlPlane: ControlPlane, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
+        const name = `r-${i + j}`;
+        await controlPlane.create({ name });
+        await controlPlane.start(name);
+      }),
+    );
+  }
+}
+
 async function recoverOnce(count: number): Promise<{ rehydrateMs: number; baselineMs: number }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'draas-recovery-'));
   const transport = new MemoryTransport();
@@ -46,13 +59,7 @@ async function recoverOnce(count: number): Promise<{ rehydrateMs: number; baseli
     const setupStore = await FileInstanceStore.open(dir, { durable: false });
     const first = new ControlPlane({ transport, store: setupStore, historyLimit: 8 });
     await first.open();
-    for (let i = 0; i < count; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
-        const name = `r-${i + j}`;
-        await first.create({ name });
-        await first.start(name);
-      }));
-    }
+    await startInstances(first, count);
     await first.close();
     await setupStore.close();
 
@@ -98,13 +105,7 @@ async function recoverFromRedis(count: number): Promise<{ rehydrateMs: number; b
   const options = { redis: { url: redis.url }, replicaId: 'bench', historyLimit: 8 };
   try {
     const first = await startClusterControlPlane(options);
-    for (let i = 0; i < count; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
-        const name = `r-${i + j}`;
-        await first.create({ name });
-        await first.start(name);
-      }));
-    }
+    await startInstances(first, count);
     await first.close();
 
     const baselineMs = await rawRedisRead(redis.url);

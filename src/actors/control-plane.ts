@@ -35,6 +35,8 @@ import {
 } from '../store/instance-store.js';
 import { SoleOwnership, type Ownership } from './ownership.js';
 import { isReplicaCall, type ReplicaCall, type ReplicaCallResults, type ReplicaOp } from './replica-calls.js';
+
+type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 import { InstanceActor, type StatusTransition } from './instance-actor.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
@@ -452,13 +454,10 @@ export class ControlPlane {
       case 'get':
         return this.view(id);
       case 'start':
-        return this.startHere(id, {});
       case 'stop':
-        return this.stopHere(id, {});
       case 'restart':
-        return this.restartHere(id, {});
       case 'delete':
-        return this.deleteHere(id, {});
+        return this.lifecycle(call.op, id, {});
       case 'getConfig':
         return this.getConfigHere(id);
       case 'patchConfig':
@@ -472,8 +471,8 @@ export class ControlPlane {
     }
   }
 
-  private lifecycleTimeoutMs(kind: 'start' | 'stop'): number {
-    return kind === 'start'
+  private lifecycleTimeoutMs(op: LifecycleOp): number {
+    return op === 'start'
       ? this.startTimeoutMs + 2 * this.replySlackMs
       : this.startTimeoutMs + this.stopGraceMs + 2 * this.replySlackMs;
   }
@@ -564,65 +563,43 @@ export class ControlPlane {
     }
   }
 
-  private async requestLifecycle(id: string, event: InstanceRequestEvent, timeoutMs: number, options: CallOptions) {
+  /** A lifecycle request, on the owner: resolves with the view once the machine settled it. */
+  private async lifecycle<K extends LifecycleOp>(op: K, id: string, options: CallOptions): Promise<ReplicaCallResults[K]> {
+    const timeoutMs = this.lifecycleTimeoutMs(op);
     const actor = this.requireActor(id);
+    const event = { type: `instance.${op}` } as Extract<InstanceRequestEvent, { type: `instance.${LifecycleOp}` }>;
     await actor.request(event, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    return (op === 'delete' ? null : await this.view(id)) as ReplicaCallResults[K];
+  }
+
+  /** Routes a lifecycle request to the instance's owner. */
+  private routeLifecycle<K extends LifecycleOp>(op: K, id: string, options: CallOptions): Promise<ReplicaCallResults[K]> {
+    const instanceId = parseInstanceId(id);
+    const call = { op, args: [instanceId] } as ReplicaCall<K>;
+    return this.route(instanceId, call, () => this.lifecycle(op, instanceId, options), {
+      timeoutMs: this.lifecycleTimeoutMs(op),
+      ...options,
+    });
   }
 
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
-  async start(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'start', args: [instanceId] }, () => this.startHere(instanceId, options), {
-      timeoutMs: this.lifecycleTimeoutMs('start'),
-      ...options,
-    });
-  }
-
-  private async startHere(id: string, options: CallOptions): Promise<InstanceView> {
-    await this.requestLifecycle(id, { type: 'instance.start' }, this.lifecycleTimeoutMs('start'), options);
-    return this.view(id);
+  start(id: string, options: CallOptions = {}): Promise<InstanceView> {
+    return this.routeLifecycle('start', id, options);
   }
 
   /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
-  async stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'stop', args: [instanceId] }, () => this.stopHere(instanceId, options), {
-      timeoutMs: this.lifecycleTimeoutMs('stop'),
-      ...options,
-    });
-  }
-
-  private async stopHere(id: string, options: CallOptions): Promise<InstanceView> {
-    await this.requestLifecycle(id, { type: 'instance.stop' }, this.lifecycleTimeoutMs('stop'), options);
-    return this.view(id);
+  stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
+    return this.routeLifecycle('stop', id, options);
   }
 
   /** Stops (if running) and starts again; resolves once Running with a new workload. */
-  async restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'restart', args: [instanceId] }, () => this.restartHere(instanceId, options), {
-      timeoutMs: this.lifecycleTimeoutMs('stop'),
-      ...options,
-    });
-  }
-
-  private async restartHere(id: string, options: CallOptions): Promise<InstanceView> {
-    await this.requestLifecycle(id, { type: 'instance.restart' }, this.lifecycleTimeoutMs('stop'), options);
-    return this.view(id);
+  restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
+    return this.routeLifecycle('restart', id, options);
   }
 
   /** Stops and removes the workload and forgets the instance. */
   async delete(id: string, options: CallOptions = {}): Promise<void> {
-    const instanceId = parseInstanceId(id);
-    await this.route(instanceId, { op: 'delete', args: [instanceId] }, () => this.deleteHere(instanceId, options), {
-      timeoutMs: this.lifecycleTimeoutMs('stop'),
-      ...options,
-    });
-  }
-
-  private async deleteHere(id: string, options: CallOptions): Promise<null> {
-    await this.requestLifecycle(id, { type: 'instance.delete' }, this.lifecycleTimeoutMs('stop'), options);
-    return null;
+    await this.routeLifecycle('delete', id, options);
   }
 
   async getConfig(id: string): Promise<InstanceConfig> {
