@@ -9,6 +9,7 @@
 import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isAlive } from './processes.js';
 
 const WINDOW = 500;
 const FIRST = 10_000;
@@ -17,15 +18,6 @@ const lockDir = path.join(os.tmpdir(), 'draas-test-port-windows');
 
 let claimed: number | undefined;
 let cursor = 0;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function tryClaim(window: number): boolean {
   const lock = path.join(lockDir, `${window}.lock`);
@@ -50,7 +42,7 @@ function tryClaim(window: number): boolean {
       } catch {
         // removed meanwhile: try again
       }
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) return false;
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) return false;
       try {
         unlinkSync(lock); // its owner died without cleaning up
       } catch {
