@@ -33,7 +33,7 @@ import {
   type StoredInstance,
   type WriteOptions,
 } from '../store/instance-store.js';
-import { SoleOwnership, type Ownership } from './ownership.js';
+import { SoleOwnership, type Ownership, type OwnershipView } from './ownership.js';
 import { isReplicaCall, type ReplicaCall, type ReplicaCallResults, type ReplicaOp } from './replica-calls.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
@@ -709,6 +709,11 @@ export class ControlPlane {
       ...(options.signal ? { signal: options.signal } : {}),
     });
     return result.lines;
+  }
+
+  /** Which control-plane replica owns which instances (shards), and which replicas are alive. */
+  async replicas(): Promise<OwnershipView> {
+    return this.ownership.describe();
   }
 
   /** Live workers per platform. */

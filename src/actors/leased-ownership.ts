@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
 import type { WriteFence } from '../store/instance-store.js';
 import type { RedisLeases } from '../store/redis-leases.js';
-import { planLeases, shardLease, shardOf, type Ownership, type OwnershipListener } from './ownership.js';
+import { ownershipView, planLeases, shardLease, shardOf, type Ownership, type OwnershipListener, type OwnershipView } from './ownership.js';
 
 export interface LeasedOwnershipOptions {
   leases: RedisLeases;
@@ -88,6 +88,12 @@ export class LeasedOwnership implements Ownership {
   async ownerOf(instanceId: string): Promise<string | undefined> {
     const [owner] = await this.leases.owners([shardLease(this.shardOf(instanceId))]);
     return owner;
+  }
+
+  async describe(): Promise<OwnershipView> {
+    const names = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
+    const [owners, live] = await Promise.all([this.leases.owners(names), this.leases.liveReplicas(Date.now())]);
+    return ownershipView(this.replicaId, owners, live);
   }
 
   /** The shards held now, ascending. */

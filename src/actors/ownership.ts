@@ -31,8 +31,36 @@ export interface Ownership extends Closeable {
   fence(instanceId: string): WriteFence | undefined;
   /** The replica that owns the instance now, by the lease table; undefined while nobody does. */
   ownerOf(instanceId: string): Promise<string | undefined>;
+  /** Who owns which shard now, and which replicas are alive (from the lease table). */
+  describe(): Promise<OwnershipView>;
   /** Starts taking ownership; resolves after the first round (the shards gained then are loaded). */
   start(listener: OwnershipListener): Promise<void>;
+}
+
+export interface OwnershipView {
+  /** The replica answering. */
+  replicaId: string;
+  shardCount: number;
+  /** Replicas with a fresh heartbeat, each with the shards whose lease it holds. */
+  replicas: { replicaId: string; shards: number[] }[];
+  /** Shards no replica holds right now (a takeover is under way). */
+  unowned: number[];
+}
+
+/** Groups per-shard owners into the view. Pure. */
+export function ownershipView(replicaId: string, owners: readonly (string | undefined)[], live: readonly string[]): OwnershipView {
+  const shards = new Map<string, number[]>(live.map((id) => [id, []]));
+  const unowned: number[] = [];
+  owners.forEach((owner, shard) => {
+    if (owner === undefined) unowned.push(shard);
+    else shards.set(owner, [...(shards.get(owner) ?? []), shard]);
+  });
+  return {
+    replicaId,
+    shardCount: owners.length,
+    replicas: [...shards].map(([id, held]) => ({ replicaId: id, shards: held })).sort((a, b) => a.replicaId.localeCompare(b.replicaId)),
+    unowned,
+  };
 }
 
 /** FNV-1a (32 bit) of the id, modulo the shard count: stable across processes and versions. */
@@ -71,6 +99,10 @@ export class SoleOwnership implements Ownership {
 
   async ownerOf(): Promise<string> {
     return this.replicaId;
+  }
+
+  async describe(): Promise<OwnershipView> {
+    return ownershipView(this.replicaId, [this.replicaId], [this.replicaId]);
   }
 
   async start(listener: OwnershipListener): Promise<void> {

@@ -84,6 +84,10 @@ export function createRoutes(controlPlane: ControlPlane): Router {
     ctx.body = await controlPlane.status(ctx.params.id!);
   });
 
+  router.get('/api/replicas', async (ctx) => {
+    ctx.body = await controlPlane.replicas();
+  });
+
   router.get('/api/platforms', async (ctx) => {
     const workers = await controlPlane.platforms();
     const platforms = ['process', 'docker', 'kubernetes'].map((platform) => {

@@ -134,6 +134,11 @@ export class RedisLeases {
     return typeof live === 'number' ? live : 1;
   }
 
+  /** The replicas whose heartbeat has not expired at `nowMs`. */
+  async liveReplicas(nowMs: number): Promise<string[]> {
+    return this.run('replicas', () => this.redis.zrangebyscore(this.keys.replicas(), `(${nowMs}`, '+inf'));
+  }
+
   async withdraw(replicaId: string): Promise<void> {
     await this.run('replica withdraw', () => this.redis.zrem(this.keys.replicas(), replicaId));
   }

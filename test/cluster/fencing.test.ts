@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ControlPlane } from '../../src/actors/control-plane.js';
-import { shardLease, shardOf, type Ownership, type OwnershipListener } from '../../src/actors/ownership.js';
+import { ownershipView, shardLease, shardOf, type Ownership, type OwnershipListener, type OwnershipView } from '../../src/actors/ownership.js';
 import { startClusterControlPlane } from '../../src/cluster.js';
 import type { WriteFence } from '../../src/store/instance-store.js';
 import { RedisLeases } from '../../src/store/redis-leases.js';
@@ -46,6 +46,10 @@ class StuckOwnership implements Ownership {
 
   async ownerOf(): Promise<string> {
     return this.replicaId;
+  }
+
+  async describe(): Promise<OwnershipView> {
+    return ownershipView(this.replicaId, Array.from({ length: SHARDS }, () => this.replicaId), [this.replicaId]);
   }
 
   async start(listener: OwnershipListener): Promise<void> {

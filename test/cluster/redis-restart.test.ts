@@ -48,6 +48,9 @@ test('Redis restarted mid-run: reconnect, the in-flight start settles within its
   const downAt = Date.now();
   await eventually(async () => (await call('GET', '/readyz', undefined, 10_000)).status === 503, 10_000, '/readyz 503 while Redis is down', all);
   t.is((await call('GET', '/healthz')).status, 200, 'the process itself is alive');
+  const replicas = await call('GET', '/api/replicas', undefined, 10_000);
+  t.is(replicas.status, 503, 'ownership cannot be read without Redis');
+  t.regex(replicas.contentType, /application\/problem\+json/);
 
   // Records live in Redis: a create asked for while it is down fails fast and retryably, and so does a start.
   const late = await call('POST', '/api/server/instances', { name: 'late' }, 30_000);

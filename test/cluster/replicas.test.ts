@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import type { InstanceView } from '../../src/api/instance-view.js';
-import { shardOf } from '../../src/actors/ownership.js';
+import { shardOf, type OwnershipView } from '../../src/actors/ownership.js';
 import { eventually, mapLimit, outputs, ports, redisServer, startControlPlane, startWorker, waitForWorker } from './_harness.js';
 import { isAlive } from '../helpers/processes.js';
 import { testWithRedis } from '../helpers/engines.js';
@@ -39,6 +39,10 @@ test('two replicas split the instances; one is SIGKILLed and the survivor takes 
     'the shards split 8/8',
     all,
   );
+
+  const split = (await b.call('GET', '/api/replicas')).body as unknown as OwnershipView;
+  t.like(split, { replicaId: 'cp-b', shardCount: SHARDS, unowned: [] });
+  t.deepEqual(split.replicas.map((replica) => `${replica.replicaId}:${replica.shards.length}`), ['cp-a:8', 'cp-b:8']);
 
   // Created through one replica, started through the other: half of the calls are forwarded each way.
   const names = Array.from({ length: 16 }, (_, i) => `r-${i}`);
@@ -72,6 +76,15 @@ test('two replicas split the instances; one is SIGKILLed and the survivor takes 
   t.log(`every shard owned by cp-a ${takeoverMs} ms after the SIGKILL (lease ${LEASE_MS} ms, renewed every ${LEASE_MS / 4} ms)`);
   t.true(takeoverMs <= LEASE_MS + LEASE_MS / 4 + 500, `takeover took ${takeoverMs} ms`);
   const after = await leases();
+  await eventually(
+    async () => {
+      const view = (await a.call('GET', '/api/replicas')).body as unknown as OwnershipView;
+      return view.replicas.length === 1 && view.replicas[0]?.replicaId === 'cp-a' && view.replicas[0].shards.length === SHARDS;
+    },
+    2 * LEASE_MS,
+    'GET /api/replicas shows cp-a alone, owning every shard',
+    all,
+  );
   for (const name of ownedByB) {
     const shard = shardOf(name, SHARDS);
     t.true(Number(after[shard]?.token) > Number(before[shard]?.token), `shard ${shard}: the new owner's token fences the old one`);

@@ -121,6 +121,9 @@ test('health, readiness, platforms, status and recent changes answer with string
   t.like((await call('GET', '/readyz')).body, { status: 'ready' });
   const platforms = await call('GET', '/api/platforms');
   t.like(platforms.body, { platforms: [{ platform: 'process', available: true }, { platform: 'docker', available: false }, { platform: 'kubernetes', available: false }] });
+  const replicas = await call('GET', '/api/replicas');
+  t.is(replicas.status, 200);
+  t.deepEqual(replicas.body, { replicaId: 'embedded', shardCount: 1, replicas: [{ replicaId: 'embedded', shards: [0] }], unowned: [] });
   await call('POST', '/api/server/instances', { name: 'test1' });
   await call('POST', '/api/server/instances/test1/start');
   const report = await call('POST', '/api/status/updates', { instanceId: 'test1', status: 'Running', source: 'probe' });
