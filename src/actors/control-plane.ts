@@ -42,7 +42,7 @@ import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { WorkloadClient } from './workload-client.js';
-import type { WorkloadEvents } from './workload-commands.js';
+import type { WorkloadCommands, WorkloadEvents } from './workload-commands.js';
 
 export interface ControlPlaneOptions {
   transport: Transport;
@@ -723,14 +723,18 @@ export class ControlPlane {
   }
 
   private async logsHere(id: string, tail: number, options: CallOptions = {}): Promise<string[]> {
+    return (await this.sendLogs(id, { tail }, options.signal)).lines;
+  }
+
+  /** `workload.logs` to the worker of the instance's latest workload. */
+  private async sendLogs(id: string, payload: WorkloadCommands['workload.logs']['payload'], signal: AbortSignal | undefined) {
     this.requireActor(id);
     const record = await this.requireRecord(id);
-    const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail }, {
+    return this.workloads.send(record.platformType, 'workload.logs', id, payload, {
       timeoutMs: this.replySlackMs,
       ...this.workerOf(id),
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(signal ? { signal } : {}),
     });
-    return result.lines;
   }
 
   /**
@@ -753,13 +757,7 @@ export class ControlPlane {
   }
 
   private async readLogsHere(id: string, tail: number, after: string | null, signal?: AbortSignal): Promise<LogRead> {
-    this.requireActor(id);
-    const record = await this.requireRecord(id);
-    const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail, after }, {
-      timeoutMs: this.replySlackMs,
-      ...this.workerOf(id),
-      ...(signal ? { signal } : {}),
-    });
+    const result = await this.sendLogs(id, { tail, after }, signal);
     if (result.cursor === undefined) throw new DraasError('worker-error', `the worker of "${id}" answered a cursor read without a cursor`);
     return { lines: result.lines, cursor: result.cursor };
   }
