@@ -298,6 +298,9 @@ export class ProcessDriver implements PlatformDriver {
       lines.push(...(rest ?? [skippedMarker("the previous workload's log was rotated")]), workloadStartedMarker(source.ref));
       chunk = await source.log.readAfter({ rotations: 0, offset: 0 }, final);
     }
+    // Reads do not wait for starts: one that began during a start may have read the new writer's file
+    // under the old writer's position. Read again against the new source.
+    if (this.logSources.get(instanceId) !== source) return this.readLogs(instanceId, options);
     lines.push(...chunk.lines);
     const next = { kind: 'process' as const, driver: this.driverId, writer: source.writer, ...chunk.position };
     return { lines, cursor: encodeLogCursor(next) };
