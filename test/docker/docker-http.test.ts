@@ -8,7 +8,7 @@ import type { InstanceEventEnvelope } from '../../src/actors/control-plane.js';
 import { testWithDocker } from '../helpers/docker-engine.js';
 import { waitFor } from '../helpers/processes.js';
 import { api, health } from '../helpers/http-api.js';
-import { followLog, heartbeats } from '../helpers/follow-stream.js';
+import { expectEveryHeartbeatOnce, followLog, heartbeats } from '../helpers/follow-stream.js';
 import { dockerControlPlane, fileInContainer, inspectContainer, instanceName, removeContainersAfter } from './_docker.js';
 
 const { test } = testWithDocker('docker http');
@@ -151,13 +151,7 @@ test.serial('follow a container log: new lines once and in order (identical ones
   const log = await followLog(`${url}/api/server/instances/${name}/logs?follow=true&tail=1`);
   t.teardown(() => log.disconnect());
   t.is(log.status, 200);
-  const first = await log.until((line) => line.includes('heartbeat #'));
-  const number = heartbeats([log.lines[first]!])[0]!;
-  await log.until((line) => line.includes(`heartbeat #${number + 10}:`));
-  const beats = heartbeats(log.lines);
-  t.true(beats.every((value, index) => index === 0 || value === beats[index - 1]! + 1), `every heartbeat once, in order: ${beats.join(',')}`);
-  const pattern = log.lines.slice(first).map((line) => (line === 'same' ? 'E' : line.includes('heartbeat #') ? 'H' : '?')).join('');
-  t.regex(pattern, /^(HE)+H?E?$/, 'each heartbeat followed by exactly one identical line');
+  await expectEveryHeartbeatOnce(t, log, 10, 'same');
 
   const restarted = await call('POST', `/api/server/instances/${name}/restart`);
   const marker = await log.until((line) => line.startsWith('— new workload'));

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { embedded } from '../helpers/embedded.js';
-import { followLog, heartbeats } from '../helpers/follow-stream.js';
+import { consecutive, expectEveryHeartbeatOnce, followLog, heartbeats } from '../helpers/follow-stream.js';
 import { api } from '../helpers/http-api.js';
 
 const echo = 'the very same line';
@@ -18,10 +18,6 @@ async function running(t: Parameters<typeof embedded>[0], name: string, environm
   return { draas, url, call };
 }
 
-/** Consecutive numbers: every heartbeat once, in order. */
-function consecutive(numbers: number[]): boolean {
-  return numbers.every((value, index) => index === 0 || value === numbers[index - 1]! + 1);
-}
 
 test('follow streams the tail, then every new line once and in order, identical lines included', async (t) => {
   const { url } = await running(t, 'follow1', { DRASI_DOUBLE_LOG_INTERVAL_MS: '40', DRASI_DOUBLE_ECHO_LINE: echo });
@@ -29,17 +25,7 @@ test('follow streams the tail, then every new line once and in order, identical 
   t.teardown(() => log.disconnect());
   t.is(log.status, 200);
   t.is(log.contentType, 'text/plain; charset=utf-8');
-  await log.until((line) => line.includes('heartbeat #'));
-  const first = heartbeats(log.lines)[0]!;
-  await log.until((line) => line.includes(`heartbeat #${first + 15}:`));
-  log.disconnect();
-
-  const beats = heartbeats(log.lines);
-  t.true(consecutive(beats), `heartbeats in order, none missing or repeated: ${beats.join(',')}`);
-  // The tail was one line; everything after it was printed after the request started.
-  const fromFirstBeat = log.lines.slice(log.lines.findIndex((line) => line.includes('heartbeat #')));
-  const pattern = fromFirstBeat.map((line) => (line === echo ? 'E' : line.includes('heartbeat #') ? 'H' : '?')).join('');
-  t.regex(pattern, /^(HE)+H?E?$/, 'each heartbeat is followed by exactly one of the identical lines');
+  await expectEveryHeartbeatOnce(t, log, 15, echo);
 });
 
 test('a restart in the middle shows the old run to its end, a marker, then the new workload; delete ends the stream', async (t) => {

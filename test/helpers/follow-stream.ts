@@ -1,4 +1,5 @@
 /** Reads a followed log (`GET …/logs?follow=true`) line by line in tests. */
+import type { ExecutionContext } from 'ava';
 
 export interface FollowedLog {
   status: number;
@@ -63,4 +64,36 @@ export function heartbeats(lines: readonly string[]): number[] {
     const match = /heartbeat #(\d+):/.exec(line);
     return match ? [Number(match[1])] : [];
   });
+}
+
+/** Every number once, in order: each one more than the one before. */
+export function consecutive(numbers: readonly number[]): boolean {
+  return numbers.every((value, index) => index === 0 || value === numbers[index - 1]! + 1);
+}
+
+/**
+ * The shape of a followed double's log from its first heartbeat on: `H` a
+ * heartbeat, `E` the echo line, `?` anything else. Every heartbeat followed by
+ * exactly one echo reads `/^(HE)+H?E?$/`.
+ */
+export function heartbeatPattern(lines: readonly string[], echo: string): string {
+  const first = lines.findIndex((line) => line.includes('heartbeat #'));
+  return lines
+    .slice(first)
+    .map((line) => (line === echo ? 'E' : line.includes('heartbeat #') ? 'H' : '?'))
+    .join('');
+}
+
+/**
+ * Waits for `count` more heartbeats of the double after the first one that
+ * arrives, then checks that every heartbeat came once, in order, each
+ * followed by exactly one `echo` line.
+ */
+export async function expectEveryHeartbeatOnce(t: ExecutionContext, log: FollowedLog, count: number, echo: string): Promise<void> {
+  const first = await log.until((line) => line.includes('heartbeat #'));
+  const number = heartbeats([log.lines[first]!])[0]!;
+  await log.until((line) => line.includes(`heartbeat #${number + count}:`));
+  const beats = heartbeats(log.lines);
+  t.true(consecutive(beats), `every heartbeat once, in order: ${beats.join(',')}`);
+  t.regex(heartbeatPattern(log.lines, echo), /^(HE)+H?E?$/, 'each heartbeat followed by exactly one identical line');
 }
