@@ -20,8 +20,10 @@ import { toRestorable, type RestorableSnapshot } from '../machines/instance-snap
 import { checkSnapshotVersion } from '../store/snapshot-version.js';
 import type { InstanceInput, InstanceRequestEvent } from '../machines/instance-types.js';
 import { getInitialSnapshot } from 'xstate';
+import { z } from 'zod';
+import type { LogRead, PlatformType } from '../platforms/driver.js';
+import { followLog } from './log-follower.js';
 import type { SnapshotView } from './request-settlement.js';
-import type { PlatformType } from '../platforms/driver.js';
 import { newCommand, newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
 import {
@@ -42,7 +44,7 @@ import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { WorkloadClient } from './workload-client.js';
-import type { WorkloadEvents } from './workload-commands.js';
+import type { WorkloadCommands, WorkloadEvents } from './workload-commands.js';
 
 export interface ControlPlaneOptions {
   transport: Transport;
@@ -59,6 +61,8 @@ export interface ControlPlaneOptions {
   /** Address the servers bind to unless an instance says otherwise. Default 127.0.0.1. */
   defaultHost?: string;
   historyLimit?: number;
+  /** Pause between two reads of a followed log. Default 300 ms. */
+  logPollMs?: number;
   /** Which instances this control plane acts for. Default: all of them (one replica). */
   ownership?: Ownership;
   log?: (message: string) => void;
@@ -87,6 +91,8 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+const followLogsOptionsSchema = z.object({ tail: z.number().int().min(0).max(10_000).optional() });
+
 export class ControlPlane {
   readonly transport: Transport;
   readonly store: InstanceStore;
@@ -94,6 +100,7 @@ export class ControlPlane {
   private readonly startTimeoutMs: number;
   private readonly stopGraceMs: number;
   private readonly replySlackMs: number;
+  private readonly logPollMs: number;
   private readonly restartPolicy: RestartPolicy;
   private readonly defaultHost: string;
   private readonly historyLimit: number;
@@ -117,6 +124,7 @@ export class ControlPlane {
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.stopGraceMs = options.stopGraceMs ?? 10_000;
     this.replySlackMs = options.replySlackMs ?? 10_000;
+    this.logPollMs = options.logPollMs ?? 300;
     this.restartPolicy = options.restartPolicy ?? { initialBackoffMs: 1_000, maxBackoffMs: 60_000 };
     this.defaultHost = options.defaultHost ?? '127.0.0.1';
     this.historyLimit = options.historyLimit ?? 32;
@@ -468,6 +476,8 @@ export class ControlPlane {
         return this.statusHere(id);
       case 'logs':
         return this.logsHere(id, call.args[1]);
+      case 'readLogs':
+        return this.readLogsHere(id, call.args[1], call.args[2]);
     }
   }
 
@@ -701,14 +711,43 @@ export class ControlPlane {
   }
 
   private async logsHere(id: string, tail: number, options: CallOptions = {}): Promise<string[]> {
+    return (await this.sendLogs(id, { tail }, options.signal)).lines;
+  }
+
+  /** `workload.logs` to the worker of the instance's latest workload. */
+  private async sendLogs(id: string, payload: WorkloadCommands['workload.logs']['payload'], signal: AbortSignal | undefined) {
     this.requireActor(id);
     const record = await this.requireRecord(id);
-    const result = await this.workloads.send(record.platformType, 'workload.logs', id, { tail }, {
+    return this.workloads.send(record.platformType, 'workload.logs', id, payload, {
       timeoutMs: this.replySlackMs,
       ...this.workerOf(id),
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(signal ? { signal } : {}),
     });
-    return result.lines;
+  }
+
+  /**
+   * The instance's log as it grows: the newest `tail` lines (default 200; 0
+   * for only new ones), then each new line once, in order, polling its
+   * worker through the owning replica. Marker lines say where a new workload
+   * starts or lines could not be delivered; the stream ends with a final line
+   * when the instance is deleted, and at once when `signal` aborts. Throws
+   * (on the first read) NotFoundError and BadRequestError.
+   */
+  followLogs(id: string, options: { tail?: number } & CallOptions = {}): AsyncIterable<string> {
+    const instanceId = parseInstanceId(id);
+    const tail = parseRequest(followLogsOptionsSchema, { tail: options.tail }, 'follow options').tail ?? 200;
+    const read = (count: number, after: string | null, signal: AbortSignal | undefined) =>
+      this.route(instanceId, { op: 'readLogs', args: [instanceId, count, after] }, () => this.readLogsHere(instanceId, count, after, signal), {
+        timeoutMs: this.replySlackMs,
+        ...(signal ? { signal } : {}),
+      });
+    return followLog(read, { instanceId, tail, pollMs: this.logPollMs, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+
+  private async readLogsHere(id: string, tail: number, after: string | null, signal?: AbortSignal): Promise<LogRead> {
+    const result = await this.sendLogs(id, { tail, after }, signal);
+    if (result.cursor === undefined) throw new DraasError('worker-error', `the worker of "${id}" answered a cursor read without a cursor`);
+    return { lines: result.lines, cursor: result.cursor };
   }
 
   /** Which control-plane replica owns which instances (shards), and which replicas are alive. */

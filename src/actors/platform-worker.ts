@@ -59,7 +59,10 @@ export class PlatformWorker {
       const state = await this.driver.inspect(command.instanceId);
       return state.state === 'absent' ? state : { ...state, ref: { ...state.ref, workerId: this.workerId } };
     },
-    'workload.logs': async (command) => ({ lines: await this.driver.logs(command.instanceId, command.payload) }),
+    'workload.logs': async ({ instanceId, payload: { tail, after } }) => {
+      if (after === undefined) return { lines: await this.driver.logs(instanceId, { tail }) };
+      return this.driver.readLogs(instanceId, { tail, ...(after !== null ? { after } : {}) });
+    },
     'workload.list': async () => (await this.driver.list()).map((ref) => ({ ...ref, workerId: this.workerId })),
   };
 
@@ -156,6 +159,8 @@ export class PlatformWorker {
   handle(command: CommandEnvelope): Promise<unknown> {
     const type = command.type;
     if (!isWorkloadCommandType(type)) return Promise.reject(new BadRequestError(`unknown command type "${type}"`));
+    // Log reads are read-only and must not wait behind a start or stop of the same instance (a follow polls).
+    if (type === 'workload.logs') return this.dispatch(type, command);
     return this.outcomes.once(command.commandId, () =>
       this.serializer.run(command.instanceId, () => this.dispatch(type, command)),
     );

@@ -6,6 +6,7 @@
  */
 import type { CreateInstanceRequest, StatusReport } from '../api/instance-requests.js';
 import type { InstanceStatusView, InstanceView } from '../api/instance-view.js';
+import type { LogRead } from '../platforms/driver.js';
 
 export interface ReplicaCallArgs {
   create: [request: CreateInstanceRequest];
@@ -19,6 +20,7 @@ export interface ReplicaCallArgs {
   reportStatus: [report: StatusReport];
   status: [instanceId: string];
   logs: [instanceId: string, tail: number];
+  readLogs: [instanceId: string, tail: number, after: string | null];
 }
 
 export interface ReplicaCallResults {
@@ -33,6 +35,7 @@ export interface ReplicaCallResults {
   reportStatus: InstanceStatusView;
   status: InstanceStatusView;
   logs: string[];
+  readLogs: LogRead;
 }
 
 export type ReplicaOp = keyof ReplicaCallArgs;
@@ -51,6 +54,7 @@ const arities: Record<ReplicaOp, number> = {
   reportStatus: 1,
   status: 1,
   logs: 2,
+  readLogs: 3,
 };
 
 /** The shape check of a forwarded call (its arguments are validated by the operation itself). */

@@ -2,14 +2,15 @@
  * The commands a platform worker understands and the events it publishes:
  * the typed contract between the control plane and the workers.
  */
-import type { StopOutcome, WorkloadExit, WorkloadRef, WorkloadSpec, WorkloadState } from '../platforms/driver.js';
+import type { LogRead, StopOutcome, WorkloadExit, WorkloadRef, WorkloadSpec, WorkloadState } from '../platforms/driver.js';
 
 export interface WorkloadCommands {
   'workload.start': { payload: WorkloadSpec; result: WorkloadRef };
   'workload.stop': { payload: { graceMs: number }; result: StopOutcome };
   'workload.remove': { payload: { graceMs: number }; result: { removed: true } };
   'workload.inspect': { payload: Record<string, never>; result: WorkloadState };
-  'workload.logs': { payload: { tail: number }; result: { lines: string[] } };
+  /** The newest lines; with `after` (a cursor, or null to start at the tail) a cursor read: `PlatformDriver.readLogs`. */
+  'workload.logs': { payload: { tail: number; after?: string | null }; result: { lines: string[]; cursor?: LogRead['cursor'] } };
   /** Every workload the worker runs (sent to one worker's own queue, with instance id `*`). */
   'workload.list': { payload: Record<string, never>; result: WorkloadRef[] };
 }

@@ -12,7 +12,14 @@ export interface HttpAppOptions {
 export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOptions = {}): Koa {
   const app = new Koa();
   const router = createRoutes(controlPlane);
-  app.use(problemMiddleware(options.log ?? ((message) => console.error(message))));
+  const log = options.log ?? ((message) => console.error(message));
+  // What escapes the problem middleware: failures while a streamed body is sent.
+  app.on('error', (error: unknown) => {
+    // A client that stops following a log closes the stream early: that is how a follow ends.
+    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    log(`error while responding: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  app.use(problemMiddleware(log));
   app.use(
     bodyParser({
       // Its default JSON types include application/json-patch+json. (extendTypes merges arrays by

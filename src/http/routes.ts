@@ -2,13 +2,31 @@
  * The REST API (paths compatible with the original). Thin: parse, call the
  * control plane, map the reply to a status code.
  */
+import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { parseRequest } from '../api/instance-requests.js';
 import { requestSignal } from './request-signal.js';
+import { errorMessage } from '../errors.js';
 
-const logsQuerySchema = z.object({ tail: z.coerce.number().int().min(1).max(10_000).optional() }).strict();
+/** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
+async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
+  try {
+    for await (const line of lines) yield `${line}\n`;
+  } catch (error) {
+    if (!signal.aborted) yield `… log stream failed: ${errorMessage(error)}\n`;
+  }
+}
+
+const logsQuerySchema = z
+  .object({
+    tail: z.coerce.number().int().min(0).max(10_000).optional(),
+    follow: z.enum(['true', 'false']).optional(),
+  })
+  .strict()
+  // Only a follow has a use for no old lines at all.
+  .refine((query) => query.follow === 'true' || query.tail !== 0, { message: 'tail must be at least 1 unless follow=true', path: ['tail'] });
 const recentChangesQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(1_000).optional(),
@@ -53,9 +71,22 @@ export function createRoutes(controlPlane: ControlPlane): Router {
   });
 
   router.get('/api/server/instances/:id/logs', async (ctx) => {
-    const query = parseRequest(logsQuerySchema, ctx.query, 'logs query');
-    const lines = await controlPlane.logs(ctx.params.id!, { ...query, signal: requestSignal(ctx) });
-    ctx.body = { instanceId: ctx.params.id, lines };
+    const { follow, ...query } = parseRequest(logsQuerySchema, ctx.query, 'logs query');
+    const signal = requestSignal(ctx);
+    if (follow !== 'true') {
+      const lines = await controlPlane.logs(ctx.params.id!, { ...query, signal });
+      ctx.body = { instanceId: ctx.params.id, lines };
+      return;
+    }
+    // Problems (bad input, an unknown instance) must be answered before the 200 of the stream.
+    const lines = controlPlane.followLogs(ctx.params.id!, { ...query, signal });
+    await controlPlane.get(ctx.params.id!);
+    ctx.body = Readable.from(textLines(lines, signal));
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    // The client sees the 200 now, not with the first line (which may be a while).
+    ctx.res.flushHeaders();
   });
 
   router.get('/api/configuration/instances/:id', async (ctx) => {

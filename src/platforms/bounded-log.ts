@@ -1,5 +1,6 @@
 import { closeSync, openSync, renameSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { skippedMarker } from './log-cursor.js';
 
 export interface BoundedLogOptions {
   /** The live log file, e.g. `<instance dir>/server.log`; the rotated one is `<path>.1`. */
@@ -18,6 +19,27 @@ const COPY_CHUNK = 1024 * 1024;
 const MAX_TAIL_SCAN = 8 * 1024 * 1024;
 /** Coalesces bursts of change notifications into one check. */
 const CHANGE_DEBOUNCE_MS = 20;
+/** At most this much of the live file per `readAfter`; the next read continues. */
+const MAX_READ = 1024 * 1024;
+
+/** A place in the log of one writer: rotations so far and a byte offset in the live file. */
+export interface LogPosition {
+  rotations: number;
+  offset: number;
+}
+
+/** Lines read and where the next read continues. */
+export interface LogChunk {
+  lines: string[];
+  position: LogPosition;
+}
+
+/** Where the rotated file's bytes came from: live-file range `[from, to)` sits at `at` in `<path>.1`. */
+interface CopiedSegment {
+  from: number;
+  to: number;
+  at: number;
+}
 
 /**
  * A log file that a child process writes directly (its stdout and stderr are
@@ -46,6 +68,12 @@ export class BoundedLog {
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<boolean> | undefined;
   private rotationCount = 0;
+  /** What the last rotation copied, for readers whose position it overtook. */
+  private lastRotation: CopiedSegment[] = [];
+  /** Size of the previous writer's file that `openForWriter` moved to `<path>.1` (0 when none). */
+  private inheritedBytes = 0;
+  /** Rotations and position reads run one at a time, so a read never sees half a rotation. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: BoundedLogOptions) {
     if (!(options.maxBytes > 0)) throw new RangeError(`maxBytes must be positive (got ${options.maxBytes})`);
@@ -69,12 +97,18 @@ export class BoundedLog {
    * it.
    */
   openForWriter(): number {
+    this.inheritedBytes = 0;
     try {
-      if (statSync(this.path).size > 0) renameSync(this.path, this.rotatedPath);
+      const size = statSync(this.path).size;
+      if (size > 0) {
+        renameSync(this.path, this.rotatedPath);
+        this.inheritedBytes = size;
+      }
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
     this.rotationCount = 0;
+    this.lastRotation = [];
     return openSync(this.path, 'a');
   }
 
@@ -107,7 +141,7 @@ export class BoundedLog {
    */
   enforce(): Promise<boolean> {
     if (!this.running) {
-      this.running = this.rotateIfNeeded().finally(() => {
+      this.running = this.exclusive(() => this.rotateIfNeeded()).finally(() => {
         this.running = undefined;
       });
     }
@@ -124,6 +158,85 @@ export class BoundedLog {
     if (current.length >= count || options.includeRotated === false) return current;
     const older = await readLastLines(this.rotatedPath, count - current.length);
     return [...older, ...current];
+  }
+
+  /**
+   * The newest `count` lines up to the end of the last complete line (the
+   * end of the file when `final`: the writer is gone), and that position.
+   */
+  tailWithPosition(count: number, final: boolean): Promise<LogChunk> {
+    return this.exclusive(async () => {
+      const end = await completeEnd(this.path, final);
+      const current = await readLastLines(this.path, count, end);
+      const older = current.length < count && this.rotationCount > 0 ? await readLastLines(this.rotatedPath, count - current.length) : [];
+      return { lines: [...older, ...current], position: { rotations: this.rotationCount, offset: end } };
+    });
+  }
+
+  /**
+   * The lines after `from`, each once, in order: when rotations overtook
+   * `from`, first the rest from the rotated file (a marker where bytes were
+   * not copied, or where more than one rotation passed), then the live file.
+   * Only complete lines unless `final` (the writer is gone).
+   */
+  readAfter(from: LogPosition, final: boolean): Promise<LogChunk> {
+    return this.exclusive(async () => {
+      const lines: string[] = [];
+      let offset = from.offset;
+      if (from.rotations !== this.rotationCount) {
+        if (from.rotations === this.rotationCount - 1 && this.lastRotation.length > 0) {
+          lines.push(...(await this.rotatedRest(offset)));
+        } else {
+          lines.push(skippedMarker('log rotated more than once since the last read'));
+        }
+        offset = 0;
+      }
+      let live = await readLinesFrom(this.path, offset, final);
+      if (!live) {
+        // Shorter than the position without a rotation of ours: someone else truncated it.
+        lines.push(skippedMarker('log truncated'));
+        live = (await readLinesFrom(this.path, 0, final))!;
+      }
+      lines.push(...live.lines);
+      return { lines, position: { rotations: this.rotationCount, offset: live.end } };
+    });
+  }
+
+  /**
+   * What the previous writer printed after `offset` of its live file, from the
+   * rotated file `openForWriter` made of it; undefined when a rotation since
+   * replaced that file.
+   */
+  readInherited(offset: number): Promise<string[] | undefined> {
+    return this.exclusive(async () => {
+      if (this.rotationCount > 0) return undefined;
+      if (offset >= this.inheritedBytes) return [];
+      return splitLines(await readRange(this.rotatedPath, offset, this.inheritedBytes));
+    });
+  }
+
+  /** The lines the last rotation copied from `offset` on, with a marker for bytes it did not copy. */
+  private async rotatedRest(offset: number): Promise<string[]> {
+    const parts: Buffer[] = [];
+    let skipped = 0;
+    let position = offset;
+    for (const segment of this.lastRotation) {
+      if (segment.to <= position) continue;
+      if (position < segment.from) {
+        skipped += segment.from - position;
+        position = segment.from;
+      }
+      parts.push(await readRange(this.rotatedPath, segment.at + position - segment.from, segment.at + segment.to - segment.from));
+      position = segment.to;
+    }
+    const lines = splitLines(Buffer.concat(parts));
+    return skipped > 0 ? [skippedMarker('log rotated', skipped), ...lines] : lines;
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private check(): void {
@@ -163,15 +276,20 @@ export class BoundedLog {
       const target = await open(this.rotatedPath, 'w');
       try {
         let position = await copyRange(source, target, start, size);
+        const segments: CopiedSegment[] = [{ from: start, to: position, at: 0 }];
         // Catch up with what the writer appended during the copy, so that the
         // window in which new lines can be lost (between the last read and the
         // truncation) is as short as possible.
         for (let pass = 0; pass < 4 && position - start < 2 * this.maxBytes; pass++) {
           const grown = (await source.stat()).size;
           if (grown <= position) break;
-          position = await copyRange(source, target, Math.max(position, grown - this.maxBytes), grown);
+          const from = Math.max(position, grown - this.maxBytes);
+          const at = segments.reduce((sum, segment) => sum + segment.to - segment.from, 0);
+          position = await copyRange(source, target, from, grown);
+          segments.push({ from, to: position, at });
         }
         await source.truncate(0);
+        this.lastRotation = segments;
       } finally {
         await target.close();
       }
@@ -188,7 +306,7 @@ export class BoundedLog {
  * most 8 MiB). A missing file has no lines. A final line without a newline
  * counts; a first line cut by the scan limit does not.
  */
-export async function readLastLines(path: string, count: number): Promise<string[]> {
+export async function readLastLines(path: string, count: number, end?: number): Promise<string[]> {
   if (!(count > 0)) return [];
   let handle: FileHandle;
   try {
@@ -198,7 +316,7 @@ export async function readLastLines(path: string, count: number): Promise<string
     throw error;
   }
   try {
-    const size = (await handle.stat()).size;
+    const size = Math.min((await handle.stat()).size, end ?? Number.POSITIVE_INFINITY);
     const chunks: Buffer[] = [];
     let position = size;
     let newlines = 0;
@@ -223,6 +341,70 @@ export async function readLastLines(path: string, count: number): Promise<string
   } finally {
     await handle.close();
   }
+}
+
+/** Lines of a buffer (`\r\n` or `\n`); a last line without a newline counts. */
+function splitLines(buffer: Buffer): string[] {
+  if (buffer.length === 0) return [];
+  const lines = buffer.toString('utf8').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+}
+
+/** Bytes `[from, to)` of a file (fewer when it is shorter; none when it is missing). */
+async function readRange(path: string, from: number, to: number): Promise<Buffer> {
+  if (to <= from) return Buffer.alloc(0);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (isNotFound(error)) return Buffer.alloc(0);
+    throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(to - from);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The end of the last complete line of a file (its size when `final`; 0 when missing). */
+async function completeEnd(path: string, final: boolean): Promise<number> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+  if (final || size === 0) return size;
+  const from = Math.max(0, size - CHUNK);
+  const newline = (await readRange(path, from, size)).lastIndexOf(0x0a);
+  // A line longer than the scan counts as complete so far: a position must always exist.
+  return newline === -1 ? (from === 0 ? 0 : size) : from + newline + 1;
+}
+
+/**
+ * The complete lines from `offset` on (at most `MAX_READ` bytes; all of it
+ * when `final`), and where they end; undefined when the file is shorter than
+ * `offset`. A missing file has no lines.
+ */
+async function readLinesFrom(path: string, offset: number, final: boolean): Promise<{ lines: string[]; end: number } | undefined> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    if (isNotFound(error)) return offset === 0 ? { lines: [], end: 0 } : undefined;
+    throw error;
+  }
+  if (size < offset) return undefined;
+  const bytes = await readRange(path, offset, Math.min(size, offset + MAX_READ));
+  const newline = bytes.lastIndexOf(0x0a);
+  // Without a newline in a full read, the line is longer than a read: deliver it in pieces.
+  const length = final || (newline === -1 && bytes.length === MAX_READ) ? bytes.length : newline + 1;
+  return { lines: splitLines(bytes.subarray(0, length)), end: offset + length };
 }
 
 /** Offset of the first line that starts at or after `offset` (or `offset` itself when no newline is near). */

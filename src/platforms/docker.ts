@@ -17,10 +17,13 @@ import {
 } from './docker-container-spec.js';
 import { DockerEventStream, dockerEventFilters, type DockerContainerEvent } from './docker-events.js';
 import { ensureImage, statusCodeOf } from './docker-image.js';
-import { logLines } from './docker-logs.js';
+import { linesAfter, logLines, sinceSeconds, timestampedLines, type TimestampedLine } from './docker-logs.js';
+import { decodeLogCursor, encodeLogCursor, positionLostMarker, skippedMarker, workloadStartedMarker, type DockerLogCursor } from './log-cursor.js';
 import { dockerPlatformOptionsSchema, type DockerNetworkMode } from './docker-options.js';
 import type {
   LogOptions,
+  LogRead,
+  LogReadOptions,
   PlatformAvailability,
   PlatformDriver,
   RecoveryReport,
@@ -201,6 +204,68 @@ export class DockerDriver implements PlatformDriver {
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
     return this.containerLogs(containerName(instanceId), options.tail);
+  }
+
+  /**
+   * Cursor: the container and the timestamp of the last line read with the
+   * number of lines read at exactly that time (the Engine's `since` has whole
+   * seconds; the rest is deduplicated here). Every start makes a new
+   * container, so a new container id is a new workload; the old container's
+   * rest is read while it still exists (it is removed by the next start).
+   */
+  async readLogs(instanceId: string, options: LogReadOptions): Promise<LogRead> {
+    const current = await this.currentContainer(instanceId);
+    const cursor = options.after === undefined ? undefined : decodeLogCursor(options.after, 'docker');
+    if (options.after === undefined || !cursor) {
+      const lines = options.after === undefined ? [] : [positionLostMarker];
+      if (!current) return { lines, cursor: encodeLogCursor({ kind: 'docker', container: null, timestamp: null, count: 0 }) };
+      const tail = options.after === undefined ? options.tail : 0;
+      const newest = await this.timestampedLogs(current.id, { tail: Math.max(tail, 1) });
+      const last = newest.at(-1);
+      // The tail may cut a group of lines stamped alike: count the whole group for the cursor.
+      const sameTime = last ? (await this.timestampedLogs(current.id, { since: sinceSeconds(last.timestamp) })).filter((entry) => entry.timestamp === last.timestamp) : [];
+      if (tail > 0) lines.push(...newest.map((entry) => entry.line));
+      const position = { timestamp: last?.timestamp ?? null, count: sameTime.length };
+      return { lines, cursor: encodeLogCursor({ kind: 'docker', container: current.id, ...position }) };
+    }
+    if (!current) return { lines: [], cursor: options.after };
+    if (cursor.container === current.id) return this.readAfter(current.id, cursor, []);
+    const lines: string[] = [];
+    if (cursor.container !== null) {
+      const rest = await this.readAfter(cursor.container, cursor, []).catch(() => undefined);
+      lines.push(...(rest?.lines ?? [skippedMarker("the previous workload's container is gone")]));
+    }
+    lines.push(workloadStartedMarker({ workloadId: current.id.slice(0, 12), generation: current.generation }));
+    return this.readAfter(current.id, { kind: 'docker', container: current.id, timestamp: null, count: 0 }, lines);
+  }
+
+  private async readAfter(containerId: string, cursor: DockerLogCursor, before: string[]): Promise<LogRead> {
+    const entries = await this.timestampedLogs(containerId, cursor.timestamp === null ? {} : { since: sinceSeconds(cursor.timestamp) }, true);
+    const read = linesAfter(entries, cursor);
+    const next: DockerLogCursor = { kind: 'docker', container: containerId, timestamp: read.timestamp, count: read.count };
+    return { lines: [...before, ...read.lines], cursor: encodeLogCursor(next) };
+  }
+
+  /** The instance's container now (its id and generation label), or undefined when there is none. */
+  private async currentContainer(instanceId: string): Promise<{ id: string; generation: number } | undefined> {
+    try {
+      const info = await this.docker.getContainer(containerName(instanceId)).inspect();
+      return { id: info.Id, generation: labelFacts(info.Config.Labels)?.generation ?? 0 };
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** The container's log with timestamps; a missing container has none unless `strict`. */
+  private async timestampedLogs(container: string, range: { tail?: number; since?: number }, strict = false): Promise<TimestampedLine[]> {
+    try {
+      const buffer = await this.docker.getContainer(container).logs({ stdout: true, stderr: true, timestamps: true, follow: false, ...range });
+      return timestampedLines(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
+    } catch (error) {
+      if (!strict && statusCodeOf(error) === 404) return [];
+      throw error;
+    }
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {

@@ -8,7 +8,8 @@
  * Deliberately left out: lifecycle decisions (restarts, backoff, desired
  * state) belong to the instance machine; idempotency on command ids and
  * per-instance serialization belong to the platform worker. A driver may
- * assume that calls for one instance never overlap.
+ * assume that calls for one instance never overlap, except `logs` and
+ * `readLogs` (read-only), which may run alongside any other call.
  */
 
 export type PlatformType = 'process' | 'docker' | 'kubernetes';
@@ -95,6 +96,26 @@ export interface LogOptions {
   tail: number;
 }
 
+export interface LogReadOptions {
+  /** Without `after`: at most this many of the newest lines. Ignored with `after`. */
+  tail: number;
+  /** A cursor from an earlier `readLogs` of the same instance: read what came after it. */
+  after?: string;
+}
+
+/** What `readLogs` found, and where the next read continues. */
+export interface LogRead {
+  /**
+   * Every line after the cursor once, in order (a line still being written is
+   * left for the next read). Where the driver cannot deliver lines (the log
+   * was rotated or truncated past the cursor) or where a new workload starts,
+   * it says so in a line starting with `…` or `—`.
+   */
+  lines: string[];
+  /** Opaque to everything but the driver that made it. */
+  cursor: string;
+}
+
 /** What `PlatformDriver.recover` found: workloads taken over, and workloads that died while no driver watched them. */
 export interface RecoveryReport {
   /** Workloads found running and now tracked like ones this driver started. */
@@ -122,6 +143,15 @@ export interface PlatformDriver {
   list(): Promise<WorkloadRef[]>;
   /** The newest log lines of the instance's workload (also after it exited, until removed). */
   logs(instanceId: string, options: LogOptions): Promise<string[]>;
+  /**
+   * Cursor-based read, for following a log: the newest `tail` lines (no
+   * `after`) or the lines after `after`, with the cursor of what was read. The
+   * cursor spans workloads: a read across a restart returns what the old
+   * workload printed after the cursor (where still available), a marker line,
+   * then the new workload's lines. A cursor this driver cannot interpret (e.g.
+   * made before the worker restarted) yields a marker and continues at the end.
+   */
+  readLogs(instanceId: string, options: LogReadOptions): Promise<LogRead>;
   /** Exits and health changes, as they happen. Returns an unsubscribe function. */
   watch(listener: (event: WorkloadEvent) => void): () => void;
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -7,6 +8,8 @@ import { BoundedLog, closeQuietly } from './bounded-log.js';
 import { cleanEnvironment } from './clean-env.js';
 import type {
   LogOptions,
+  LogRead,
+  LogReadOptions,
   PlatformDriver,
   RecoveryReport,
   StopOptions,
@@ -20,6 +23,8 @@ import type {
 import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
 import { listenerOwnedBy } from './listener-owner.js';
+import { decodeLogCursor, encodeLogCursor, positionLostMarker, skippedMarker, workloadStartedMarker } from './log-cursor.js';
+import type { LogChunk } from './bounded-log.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
 import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, withPort, WorkloadListeners } from './workload-support.js';
 import {
@@ -96,6 +101,18 @@ function spawnServer(executable: string, args: string[], cwd: string, env: Recor
 
 type ServerSubprocess = ReturnType<typeof spawnServer>;
 
+/** An instance's log as `readLogs` sees it: the log of the workload writing it now (or last). */
+interface LogSource {
+  readonly log: BoundedLog;
+  /** `<pid>@<startedAt>` of that workload; `none` when no workload is known (never started, or before a restart of the driver). */
+  readonly writer: string;
+  readonly ref?: WorkloadRef;
+  /** The writer before it and its rotations, whose rest `log.readInherited` may still hold. */
+  readonly previous?: { writer: string; rotations: number };
+}
+
+const noWriter = 'none';
+
 interface Workload {
   readonly ref: WorkloadRef;
   readonly pid: number;
@@ -164,6 +181,9 @@ export class ProcessDriver implements PlatformDriver {
   private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
   private readonly lastPorts = new Map<string, number>();
   private readonly listeners = new WorkloadListeners();
+  private readonly logSources = new Map<string, LogSource>();
+  /** Cursors carry it: positions are in terms of this driver's rotation counts. */
+  private readonly driverId = randomUUID();
   private closed = false;
 
   constructor(options: ProcessDriverOptions) {
@@ -226,6 +246,7 @@ export class ProcessDriver implements PlatformDriver {
     this.ports.release(instanceId);
     this.lastExits.delete(instanceId);
     this.lastPorts.delete(instanceId);
+    this.logSources.delete(instanceId);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
@@ -243,10 +264,56 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
-    const workload = this.workloads.get(instanceId);
-    const log = workload?.log ?? this.logOf(this.instanceDir(instanceId));
+    const log = this.logSource(instanceId).log;
     await log.enforce().catch(() => undefined);
     return log.tail(options.tail);
+  }
+
+  /**
+   * Cursor: this driver's id, the writing workload, and a position in its
+   * bounded log (rotations + offset), so a read is exact across rotations
+   * (see `BoundedLog.readAfter`) and restarts (the previous run's rest comes
+   * from `server.log.1`). Lines lost in copy-truncate's window are not seen.
+   */
+  async readLogs(instanceId: string, options: LogReadOptions): Promise<LogRead> {
+    const source = this.logSource(instanceId);
+    const workload = this.workloads.get(instanceId);
+    // The writer is gone: its last line counts even without a newline.
+    const final = workload === undefined || workload.phase === 'exited';
+    await source.log.enforce().catch(() => undefined);
+    const cursor = options.after === undefined ? undefined : decodeLogCursor(options.after, 'process');
+    let chunk: LogChunk;
+    const lines: string[] = [];
+    if (options.after === undefined || !cursor || cursor.driver !== this.driverId) {
+      chunk = await source.log.tailWithPosition(options.after === undefined ? options.tail : 0, final);
+      if (options.after !== undefined) lines.push(positionLostMarker);
+    } else if (cursor.writer === source.writer) {
+      chunk = await source.log.readAfter(cursor, final);
+    } else if (source.writer === noWriter) {
+      // The log is gone (removed) or was never written: nothing new.
+      return { lines: [], cursor: options.after };
+    } else {
+      const previous = source.previous;
+      const rest = previous?.writer === cursor.writer && previous.rotations === cursor.rotations ? await source.log.readInherited(cursor.offset) : undefined;
+      lines.push(...(rest ?? [skippedMarker("the previous workload's log was rotated")]), workloadStartedMarker(source.ref));
+      chunk = await source.log.readAfter({ rotations: 0, offset: 0 }, final);
+    }
+    // Reads do not wait for starts: one that began during a start may have read the new writer's file
+    // under the old writer's position. Read again against the new source.
+    if (this.logSources.get(instanceId) !== source) return this.readLogs(instanceId, options);
+    lines.push(...chunk.lines);
+    const next = { kind: 'process' as const, driver: this.driverId, writer: source.writer, ...chunk.position };
+    return { lines, cursor: encodeLogCursor(next) };
+  }
+
+  /** The instance's log source; one without a known writer is made (and kept) on first use. */
+  private logSource(instanceId: string): LogSource {
+    let source = this.logSources.get(instanceId);
+    if (!source) {
+      source = { log: this.logOf(this.instanceDir(instanceId)), writer: noWriter };
+      this.logSources.set(instanceId, source);
+    }
+    return source;
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
@@ -360,6 +427,7 @@ export class ProcessDriver implements PlatformDriver {
     }
     this.lastExits.delete(instanceId);
     this.workloads.set(instanceId, workload);
+    this.logSources.set(instanceId, { log: workload.log, writer: writerOf(ref), ref });
     workload.log.startWatching();
     const poll = setInterval(() => {
       if (workload.phase === 'exited' || liveProcessStartTime(pid) === startTime) return;
@@ -427,6 +495,7 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   private spawn(spec: WorkloadSpec, executable: string, configPath: string, port: number, dir: string, env: Record<string, string>): Workload {
+    const before = this.logSources.get(spec.instanceId);
     const log = this.logOf(dir);
     const fd = log.openForWriter();
     let subprocess: ServerSubprocess;
@@ -467,6 +536,12 @@ export class ProcessDriver implements PlatformDriver {
         recorded({ exitCode: null, signal: null, lastLogLines: [], requested: workload.stopRequested, details: { error: errorMessage(error) } }),
       );
     this.workloads.set(spec.instanceId, workload);
+    this.logSources.set(spec.instanceId, {
+      log,
+      writer: writerOf(ref),
+      ref,
+      previous: { writer: before?.writer ?? noWriter, rotations: before?.log.rotations ?? 0 },
+    });
     log.startWatching();
     return workload;
   }
@@ -589,6 +664,10 @@ function verifyRecorded(state: WorkloadStateFile, configPath: string): Verdict {
   // Checked again after reading the command line: the pid could have been recycled in between.
   if (liveProcessStartTime(state.pid) !== startTime) return { ok: false, reason: 'pid reused' };
   return { ok: true, startTime };
+}
+
+function writerOf(ref: WorkloadRef): string {
+  return `${ref.workloadId}@${ref.startedAt}`;
 }
 
 /** Sends a signal, ignoring a process (group) that is already gone. A negative pid names a process group. */

@@ -8,6 +8,7 @@ import type { InstanceEventEnvelope } from '../../src/actors/control-plane.js';
 import { testWithDocker } from '../helpers/docker-engine.js';
 import { waitFor } from '../helpers/processes.js';
 import { api, health } from '../helpers/http-api.js';
+import { expectEveryHeartbeatOnce, followLog, heartbeats } from '../helpers/follow-stream.js';
 import { dockerControlPlane, fileInContainer, inspectContainer, instanceName, removeContainersAfter } from './_docker.js';
 
 const { test } = testWithDocker('docker http');
@@ -133,4 +134,32 @@ test.serial('a config change followed by a restart yields a container running th
   t.regex(config, /id: second/);
   const sources = await fetch(`http://127.0.0.1:${restarted.runtime!.port}/api/v1/sources`);
   t.regex(await sources.text(), /second/, 'the running server serves the new source');
+});
+
+test.serial('follow a container log: new lines once and in order (identical ones too), a marker at a restart, the end at delete', async (t) => {
+  const { draas, docker } = await dockerControlPlane(t);
+  const { url } = await draas.listen({ port: 0 });
+  const call = api(url);
+  const name = instanceName('follow');
+  removeContainersAfter(t, docker, name);
+  await call('POST', '/api/server/instances', {
+    name,
+    platformType: 'docker',
+    environment: { DRASI_DOUBLE_LOG_INTERVAL_MS: '40', DRASI_DOUBLE_ECHO_LINE: 'same' },
+  });
+  t.is((await call('POST', `/api/server/instances/${name}/start`)).body.status, 'Running');
+  const log = await followLog(`${url}/api/server/instances/${name}/logs?follow=true&tail=1`);
+  t.teardown(() => log.disconnect());
+  t.is(log.status, 200);
+  await expectEveryHeartbeatOnce(t, log, 10, 'same');
+
+  const restarted = await call('POST', `/api/server/instances/${name}/restart`);
+  const marker = await log.until((line) => line.startsWith('— new workload'));
+  t.is(log.lines[marker], `— new workload ${restarted.body.runtime!.workloadId.slice(0, 12)} (generation 1) started —`);
+  await log.until((line) => log.lines.indexOf(line) > marker && line.includes('heartbeat #2:'));
+  t.deepEqual(heartbeats(log.lines.slice(marker + 1)).slice(0, 2), [1, 2], 'the new container from its first line');
+
+  t.is((await call('DELETE', `/api/server/instances/${name}`)).status, 204);
+  await log.ended();
+  t.is(log.lines.at(-1), `— instance "${name}" was deleted —`);
 });

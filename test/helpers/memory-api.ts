@@ -57,6 +57,6 @@ export async function serve(t: ExecutionContext, options: MemoryControlPlaneOpti
     const text = await response.text();
     return { status: response.status, type: response.headers.get('content-type') ?? '', headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   };
-  return { call, driver, controlPlane };
+  return { call, base, driver, controlPlane };
 }
 

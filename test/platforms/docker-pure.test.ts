@@ -14,7 +14,7 @@ import { DockerHostError, dockerConnectionOptions } from '../../src/platforms/do
 import { containerCreateOptions, containerServerConfig, labelFacts, resolveDockerOptions } from '../../src/platforms/docker-container-spec.js';
 import { DockerEventStream, JsonLineSplitter, parseDockerEvent, type DockerContainerEvent } from '../../src/platforms/docker-events.js';
 import { describePullProgress } from '../../src/platforms/docker-image.js';
-import { demultiplex, logLines } from '../../src/platforms/docker-logs.js';
+import { demultiplex, linesAfter, logLines, normalizeTimestamp, sinceSeconds, timestampedLines } from '../../src/platforms/docker-logs.js';
 import type { WorkloadSpec } from '../../src/platforms/driver.js';
 import { platformOptionSchemas } from '../../src/platforms/platform-options.js';
 
@@ -181,4 +181,38 @@ test('platform option schemas: docker takes image, memoryMb, cpus, network; proc
   t.false(platformOptionSchemas.docker.safeParse({ privileged: true }).success);
   t.true(platformOptionSchemas.process.safeParse({}).success);
   t.false(platformOptionSchemas.process.safeParse({ image: 'x' }).success);
+});
+
+test('timestamped log lines: parsed, normalised to nine fraction digits; a cursor read skips exactly what was read, identical lines included', (t) => {
+  const frame = (text: string) => {
+    const payload = Buffer.from(text);
+    const header = Buffer.alloc(8);
+    header[0] = 1;
+    header.writeUInt32BE(payload.length, 4);
+    return Buffer.concat([header, payload]);
+  };
+  const log = Buffer.concat([
+    frame('2024-05-01T12:00:00.100000000Z one\n'),
+    frame('2024-05-01T12:00:00.2Z same\n'),
+    frame('2024-05-01T12:00:00.200000000Z same\n'),
+    frame('2024-05-01T12:00:01.000000000Z two\n'),
+  ]);
+  const entries = timestampedLines(log);
+  t.deepEqual(entries.map((entry) => entry.line), ['one', 'same', 'same', 'two']);
+  t.is(entries[1]!.timestamp, '2024-05-01T12:00:00.200000000Z');
+  t.is(normalizeTimestamp('nonsense'), undefined);
+  t.is(sinceSeconds('2024-05-01T12:00:00.999999999Z'), Date.UTC(2024, 4, 1, 12) / 1000);
+
+  // Read up to the first "same": the second one, stamped alike, still comes.
+  t.deepEqual(linesAfter(entries, { timestamp: '2024-05-01T12:00:00.200000000Z', count: 1 }), {
+    lines: ['same', 'two'],
+    timestamp: '2024-05-01T12:00:01.000000000Z',
+    count: 1,
+  });
+  t.deepEqual(linesAfter(entries, { timestamp: null, count: 0 }).lines, ['one', 'same', 'same', 'two']);
+  t.deepEqual(linesAfter(entries.slice(0, 3), { timestamp: '2024-05-01T12:00:00.200000000Z', count: 2 }), {
+    lines: [],
+    timestamp: '2024-05-01T12:00:00.200000000Z',
+    count: 2,
+  });
 });
