@@ -10,8 +10,8 @@
  * The engine must never reach a registry: every image comes from
  * `testImage()` (a `docker import` of a local root filesystem).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import Docker from 'dockerode';
@@ -39,8 +39,22 @@ let ownDaemon: ChildProcess | undefined;
 let ownDir: string | undefined;
 process.once('exit', () => {
   ownDaemon?.kill('SIGKILL');
-  if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  if (ownDir) removeDaemonDir(ownDir);
 });
+
+/**
+ * dockerd leaves mounts under its exec root (`exec/netns/default`) that make
+ * the folder busy: unmount what lies below `dir` (deepest first), then remove it.
+ */
+function removeDaemonDir(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((mountPoint) => mountPoint.startsWith(dir + path.sep))
+    .sort((a, b) => b.length - a.length);
+  for (const mountPoint of mounts) spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
 
 /** Starts a private dockerd and resolves once it answers /_ping (bounded: 30 s). */
 async function startOwnDaemon(): Promise<DockerEngine> {
@@ -108,7 +122,7 @@ export function testWithDocker(suite: string): { test: AvaTest; available: boole
       ownDaemon.kill('SIGTERM');
       await Promise.race([exited, delay(10_000)]);
       ownDaemon.kill('SIGKILL');
-      if (ownDir) rmSync(ownDir, { recursive: true, force: true, maxRetries: 3 });
+      if (ownDir) removeDaemonDir(ownDir);
       ownDir = undefined;
     });
     return { test, available: true };
