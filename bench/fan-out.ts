@@ -1,13 +1,20 @@
 /**
  * Event fan-out: events/s delivered to 1 and to 100 library subscribers,
- * through the memory and the Redis transport. Baseline: a bare EventEmitter
- * with the same number of listeners.
+ * through the memory and the Redis transport (baseline: a bare EventEmitter
+ * with the same number of listeners), and to 1 and 100 SSE clients of
+ * `GET /api/events` over loopback HTTP (baseline: the same number of library
+ * subscribers on the memory transport, in the same run).
  */
 import { EventEmitter } from 'node:events';
 import { newEvent } from '../src/transport/envelope.js';
 import { MemoryTransport } from '../src/transport/memory.js';
 import { createRedisTransport } from '../src/transport/redis.js';
 import type { Transport } from '../src/transport/transport.js';
+import http from 'node:http';
+import { ControlPlane } from '../src/actors/control-plane.js';
+import { createHttpApp } from '../src/http/app.js';
+import { serveHttp } from '../src/http/serve.js';
+import { topics } from '../src/transport/transport.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { row, type Row } from './lib/results.js';
 
@@ -47,12 +54,66 @@ function emitterBaseline(subscribers: number, events: number): number {
   return (delivered / (performance.now() - began)) * 1000;
 }
 
+const FRAME_MARK = 'event: status-changed\n';
+
+/** Opens `clients` SSE streams, publishes `events` status changes, and returns deliveries/s once every client has every event. */
+async function sseFanOut(clients: number, events: number): Promise<number> {
+  const transport = new MemoryTransport();
+  const controlPlane = new ControlPlane({ transport });
+  await controlPlane.open();
+  // Throughput, not slow-client protection, is measured: let clients fall behind freely.
+  const listener = await serveHttp(createHttpApp(controlPlane, { log: () => undefined, eventMaxBufferedBytes: 2 ** 30 }));
+  const agent = new http.Agent({ maxSockets: clients });
+  const expected = clients * events;
+  let delivered = 0;
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const responses: http.IncomingMessage[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: clients }, () =>
+        new Promise<void>((resolve, reject) => {
+          http.get(`${listener.url}/api/events`, { agent }, (response) => {
+            responses.push(response);
+            response.setEncoding('utf8');
+            let carry = '';
+            response.on('data', (chunk: string) => {
+              const text = carry + chunk;
+              for (let at = text.indexOf(FRAME_MARK); at >= 0; at = text.indexOf(FRAME_MARK, at + FRAME_MARK.length)) {
+                if (++delivered === expected) done();
+              }
+              carry = text.slice(-(FRAME_MARK.length - 1));
+            });
+            resolve();
+          }).on('error', reject);
+        }),
+      ),
+    );
+    const began = performance.now();
+    for (let i = 0; i < events; i++) await transport.publish(topics.instanceEvents, newEvent('instance.status-changed', `i-${i % 50}`, payload));
+    await all;
+    return (expected / (performance.now() - began)) * 1000;
+  } finally {
+    for (const response of responses) response.destroy();
+    agent.destroy();
+    await listener.close();
+    await controlPlane.close();
+    await transport.close();
+  }
+}
+
 export async function benchFanOut(options: { quick: boolean }): Promise<Row[]> {
   const events = options.quick ? 2_000 : 20_000;
   const rows: Row[] = [];
   const memory = new MemoryTransport();
+  const library = new Map<number, number>();
   for (const subscribers of [1, 100]) {
-    rows.push(row(`memory transport: deliveries/s to ${subscribers} subscriber(s)`, await fanOut(memory, [memory], subscribers, events), 'events/s', { baseline: emitterBaseline(subscribers, events) }));
+    library.set(subscribers, await fanOut(memory, [memory], subscribers, events));
+    rows.push(row(`memory transport: deliveries/s to ${subscribers} subscriber(s)`, library.get(subscribers)!, 'events/s', { baseline: emitterBaseline(subscribers, events) }));
+  }
+  for (const clients of [1, 100]) {
+    const sseEvents = clients === 1 ? events : Math.max(200, events / 10);
+    rows.push(row(`SSE (GET /api/events): deliveries/s to ${clients} client(s)`, await sseFanOut(clients, sseEvents), 'events/s', { baseline: library.get(clients)! }));
   }
   const redis = await startRedisServer();
   try {

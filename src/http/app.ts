@@ -3,15 +3,15 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { problemMiddleware } from './problem.js';
-import { createRoutes } from './routes.js';
+import { createRoutes, type RouteOptions } from './routes.js';
 
-export interface HttpAppOptions {
+export interface HttpAppOptions extends RouteOptions {
   log?: (message: string) => void;
 }
 
 export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOptions = {}): Koa {
   const app = new Koa();
-  const router = createRoutes(controlPlane);
+  const router = createRoutes(controlPlane, options);
   const log = options.log ?? ((message) => console.error(message));
   // What escapes the problem middleware: failures while a streamed body is sent.
   app.on('error', (error: unknown) => {

@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { ControlPlane } from '../actors/control-plane.js';
-import { parseRequest } from '../api/instance-requests.js';
+import { instanceIdSchema, parseRequest } from '../api/instance-requests.js';
+import { InstanceEventHub, openEventStream } from './event-stream.js';
 import { requestSignal } from './request-signal.js';
 import { errorMessage } from '../errors.js';
 
@@ -35,8 +36,35 @@ const recentChangesQuerySchema = z
   })
   .strict();
 
-export function createRoutes(controlPlane: ControlPlane): Router {
+const eventsQuerySchema = z.object({ instanceId: instanceIdSchema.optional() }).strict();
+
+export interface RouteOptions {
+  /** SSE keep-alive comment interval (default 15 s). */
+  eventKeepAliveMs?: number;
+  /** Bytes an SSE client may fall behind before it is disconnected (default 1 MiB). */
+  eventMaxBufferedBytes?: number;
+}
+
+export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
+  const events = new InstanceEventHub((listener) => controlPlane.subscribe(listener));
+
+  // Every status change as Server-Sent Events, optionally of one instance.
+  router.get('/api/events', async (ctx) => {
+    const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
+    const signal = requestSignal(ctx);
+    const closed = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    ctx.body = await openEventStream(events, closed, {
+      ...(query.instanceId !== undefined ? { instanceId: query.instanceId } : {}),
+      ...(options.eventKeepAliveMs !== undefined ? { keepAliveMs: options.eventKeepAliveMs } : {}),
+      ...(options.eventMaxBufferedBytes !== undefined ? { maxBufferedBytes: options.eventMaxBufferedBytes } : {}),
+    });
+    ctx.type = 'text/event-stream';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.req.socket.setNoDelay(true);
+    ctx.res.flushHeaders();
+  });
 
   router.post('/api/server/instances', async (ctx) => {
     const view = await controlPlane.create(ctx.request.body ?? {});

@@ -3,12 +3,14 @@ import type { ExecutionContext } from 'ava';
 import type { AddressInfo } from 'node:net';
 import { ControlPlane } from '../../src/actors/control-plane.js';
 import { PlatformWorker } from '../../src/actors/platform-worker.js';
-import { createHttpApp } from '../../src/http/app.js';
+import { createHttpApp, type HttpAppOptions } from '../../src/http/app.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';
 
 export interface MemoryControlPlaneOptions {
   worker?: boolean;
+  /** Options of the HTTP app (serve only). */
+  http?: HttpAppOptions;
   startTimeoutMs?: number;
   replySlackMs?: number;
   restartBackoffMs?: number;
@@ -39,8 +41,8 @@ export async function memoryControlPlane(t: ExecutionContext, options: MemoryCon
 
 /** The same, behind a real HTTP server on an ephemeral port, with a small client. */
 export async function serve(t: ExecutionContext, options: MemoryControlPlaneOptions = {}) {
-  const { driver, controlPlane } = await memoryControlPlane(t, options);
-  const server = createHttpApp(controlPlane, { log: () => undefined }).listen(0, '127.0.0.1');
+  const { driver, controlPlane, transport } = await memoryControlPlane(t, options);
+  const server = createHttpApp(controlPlane, { log: () => undefined, ...options.http }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   t.teardown(async () => {
@@ -57,6 +59,6 @@ export async function serve(t: ExecutionContext, options: MemoryControlPlaneOpti
     const text = await response.text();
     return { status: response.status, type: response.headers.get('content-type') ?? '', headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   };
-  return { call, base, driver, controlPlane };
+  return { call, base, server, driver, controlPlane, transport };
 }
 
