@@ -13,7 +13,16 @@ export { createControlPlane, type EmbeddedControlPlane, type EmbeddedControlPlan
 export { HostedControlPlane } from './hosted-control-plane.js';
 export { startClusterControlPlane, startClusterWorker, type ClusterControlPlaneOptions, type ClusterWorker } from './cluster.js';
 export { RedisTransport, createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
-export { ControlPlane, type ControlPlaneOptions, type InstanceEventEnvelope, type StatusChangedPayload, type CallOptions } from './actors/control-plane.js';
+export {
+  ControlPlane,
+  type ControlPlaneOptions,
+  type InstanceEventEnvelope,
+  type StatusChangedPayload,
+  type CallOptions,
+  type InstanceConfig,
+} from './actors/control-plane.js';
+export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type OwnershipView } from './actors/ownership.js';
+export { LeasedOwnership, type LeasedOwnershipOptions } from './actors/leased-ownership.js';
 export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
 export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';
 export type { InstanceView, InstanceStatusView } from './api/instance-view.js';
@@ -28,8 +37,12 @@ export {
   type StatusChange,
   type PersistedInstanceSnapshot,
   type StoredInstance,
+  type WriteFence,
+  type WriteOptions,
 } from './store/instance-store.js';
+export { RedisInstanceStore, type RedisInstanceStoreOptions } from './store/redis-store.js';
+export { RedisLeases, type RedisLeasesOptions } from './store/redis-leases.js';
 export { FileInstanceStore, StoreLockedError, type FileInstanceStoreOptions } from './store/file-store.js';
 export { checkSnapshotVersion, SnapshotVersionError, type SnapshotMigrations } from './store/snapshot-version.js';
-export { createHttpApp } from './http/app.js';
+export { createHttpApp, type HttpAppOptions } from './http/app.js';
 export * from './errors.js';
