@@ -3,13 +3,19 @@
  * instances through the library API, on a driver whose starts and stops
  * complete at once in memory (so the figure is DRaaS alone). Baseline: the
  * same operations called directly on that driver, with records in a Map.
- * Embedded (memory transport) and cluster (Redis transport) mode.
+ *
+ * - embedded: memory transport and store, the worker in the same process;
+ * - cluster: the cluster control plane as deployed (Redis transport, records
+ *   and snapshots in Redis, shard leases), the worker in another process
+ *   (bench/memory-worker.ts), as on another host.
  */
+import { execa } from 'execa';
+import { Redis } from 'ioredis';
+import { fileURLToPath } from 'node:url';
 import { ControlPlane } from '../src/actors/control-plane.js';
+import { startClusterControlPlane } from '../src/cluster.js';
 import { PlatformWorker } from '../src/actors/platform-worker.js';
 import { MemoryTransport } from '../src/transport/memory.js';
-import { createRedisTransport } from '../src/transport/redis.js';
-import type { Transport } from '../src/transport/transport.js';
 import { MemoryDriver } from '../test/fixtures/memory-driver.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { row, type Row } from './lib/results.js';
@@ -61,23 +67,67 @@ async function directBaseline(count: number, lanes: number): Promise<LifecycleRu
   });
 }
 
-async function throughControlPlane(makeTransports: () => Promise<{ controlPlaneSide: Transport; workerSide: Transport; close(): Promise<void> }>, count: number, lanes: number): Promise<LifecycleRun> {
-  const transports = await makeTransports();
-  const worker = new PlatformWorker({ transport: transports.workerSide, driver: new MemoryDriver() });
+type LifecycleOps = Record<'create' | 'start' | 'stop' | 'delete', (id: string) => Promise<unknown>>;
+
+function opsOf(controlPlane: ControlPlane): LifecycleOps {
+  return {
+    create: (id) => controlPlane.create({ name: id }),
+    start: (id) => controlPlane.start(id),
+    stop: (id) => controlPlane.stop(id),
+    delete: (id) => controlPlane.delete(id),
+  };
+}
+
+async function embeddedRun(count: number, lanes: number): Promise<LifecycleRun> {
+  const transport = new MemoryTransport();
+  const worker = new PlatformWorker({ transport, driver: new MemoryDriver() });
   await worker.start();
-  const controlPlane = new ControlPlane({ transport: transports.controlPlaneSide, historyLimit: 8 });
+  const controlPlane = new ControlPlane({ transport, historyLimit: 8 });
   await controlPlane.open();
   try {
-    return await lifecycle(count, lanes, {
-      create: (id) => controlPlane.create({ name: id }),
-      start: (id) => controlPlane.start(id),
-      stop: (id) => controlPlane.stop(id),
-      delete: (id) => controlPlane.delete(id),
-    });
+    return await lifecycle(count, lanes, opsOf(controlPlane));
   } finally {
     await controlPlane.close();
     await worker.close();
-    await transports.close();
+    await transport.close();
+  }
+}
+
+const workerScript = fileURLToPath(new URL('./memory-worker.ts', import.meta.url));
+
+/** Commands Redis has executed so far (INFO commandstats; commands inside scripts included): a count that does not depend on the machine's speed. */
+async function redisCommands(redisUrl: string): Promise<number> {
+  const client = new Redis(redisUrl);
+  try {
+    const info = await client.info('commandstats');
+    return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function clusterRun(redisUrl: string, count: number, lanes: number): Promise<LifecycleRun & { commandsPerOperation: number }> {
+  const prefix = `bench-${Date.now()}:`;
+  const worker = execa('node', ['--import=tsx', workerScript, redisUrl, prefix], { stdin: 'ignore', stderr: 'inherit', buffer: false, reject: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ready')) resolve();
+      });
+      void worker.then(() => reject(new Error('the bench worker exited before it was ready')));
+    });
+    const controlPlane = await startClusterControlPlane({ redis: { url: redisUrl, prefix }, replicaId: 'bench', historyLimit: 8 });
+    try {
+      const before = await redisCommands(redisUrl);
+      const run = await lifecycle(count, lanes, opsOf(controlPlane));
+      const commandsPerOperation = ((await redisCommands(redisUrl)) - before) / (4 * count);
+      return { ...run, commandsPerOperation };
+    } finally {
+      await controlPlane.close();
+    }
+  } finally {
+    worker.kill('SIGTERM');
+    await worker;
   }
 }
 
@@ -98,27 +148,14 @@ export async function benchControlPlane(options: { quick: boolean }): Promise<Ro
   const count = options.quick ? 300 : 2_000;
   const lanes = 16;
   const baseline = await directBaseline(count, lanes);
-  const embedded = await throughControlPlane(async () => {
-    const transport = new MemoryTransport();
-    return { controlPlaneSide: transport, workerSide: transport, close: () => transport.close() };
-  }, count, lanes);
+  const embedded = await embeddedRun(count, lanes);
   const redis = await startRedisServer();
   try {
-    const cluster = await throughControlPlane(async () => {
-      const controlPlaneSide = await createRedisTransport({ url: redis.url, prefix: 'bench:' });
-      const workerSide = await createRedisTransport({ url: redis.url, prefix: 'bench:' });
-      return {
-        controlPlaneSide,
-        workerSide,
-        close: async () => {
-          await controlPlaneSide.close();
-          await workerSide.close();
-        },
-      };
-    }, options.quick ? 200 : 1_000, lanes);
+    const cluster = await clusterRun(redis.url, options.quick ? 200 : 1_000, lanes);
     return [
       ...rows('embedded', embedded, baseline, { opsPerSecond: '>= 5000', p99: '<= 5' }),
       ...rows('cluster (redis)', cluster, baseline, { opsPerSecond: '>= 2000', p99: '<= 20' }),
+      row('cluster (redis): Redis commands per operation (control plane and worker, incl. inside scripts)', cluster.commandsPerOperation, 'commands'),
     ];
   } finally {
     await redis.stop();

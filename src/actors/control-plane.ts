@@ -65,6 +65,14 @@ export interface ControlPlaneOptions {
   logPollMs?: number;
   /** Which instances this control plane acts for. Default: all of them (one replica). */
   ownership?: Ownership;
+  /**
+   * Keep the records of the instances this replica owns in memory (only the
+   * owner writes them, so the copy is exact). Default: when replicas share
+   * the fleet, whose store is remote; a local store is read in memory anyway.
+   */
+  cacheRecords?: boolean;
+  /** How long a worker presence answer is reused (default 200 ms; see WorkloadClient). */
+  presenceCacheMs?: number;
   log?: (message: string) => void;
 }
 
@@ -114,6 +122,8 @@ export class ControlPlane {
   readonly ownership: Ownership;
   /** Shards whose instances are being loaded after a gain; requests for them wait. */
   private readonly loading = new Map<number, Promise<void>>();
+  /** Records of the owned instances, when `cacheRecords`. */
+  private readonly recordCache: Map<string, InstanceRecord> | undefined;
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
 
@@ -129,8 +139,9 @@ export class ControlPlane {
     this.defaultHost = options.defaultHost ?? '127.0.0.1';
     this.historyLimit = options.historyLimit ?? 32;
     this.log = options.log ?? (() => undefined);
-    this.workloads = new WorkloadClient(this.transport);
+    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs);
     this.ownership = options.ownership ?? new SoleOwnership();
+    this.recordCache = (options.cacheRecords ?? this.ownership.shared) ? new Map() : undefined;
     this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`), {
       fenceOf: (id) => this.ownership.fence(id),
       // A stale owner's write will never land: the new owner writes its own.
@@ -192,6 +203,7 @@ export class ControlPlane {
       if (!gone.has(this.ownership.shardOf(id))) continue;
       actor.stop();
       this.actors.delete(id);
+      this.recordCache?.delete(id);
       this.snapshots.drop(id);
     }
   }
@@ -312,6 +324,7 @@ export class ControlPlane {
       onError: (error) => this.log(`instance ${record.id}: actor error: ${errorMessage(error)}`),
     });
     this.actors.set(record.id, actor);
+    this.recordCache?.set(record.id, record);
     return actor;
   }
 
@@ -342,6 +355,7 @@ export class ControlPlane {
     if (to === 'Deleted') {
       this.actors.get(instanceId)?.stop();
       this.actors.delete(instanceId);
+      this.recordCache?.delete(instanceId);
       this.snapshots.drop(instanceId);
       void this.store.delete(instanceId, this.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
     }
@@ -387,7 +401,7 @@ export class ControlPlane {
   }
 
   private async requireRecord(id: string): Promise<InstanceRecord> {
-    const record = await this.store.get(id);
+    const record = this.recordCache?.get(id) ?? (await this.store.get(id));
     if (!record) throw new NotFoundError(`instance "${id}" not found`, { instanceId: id });
     return record;
   }
@@ -656,6 +670,7 @@ export class ControlPlane {
         updatedAt: new Date(this.now()).toISOString(),
       };
       await this.store.update(updated, this.writeOptions(id));
+      this.recordCache?.set(id, updated);
       await actor.request(event, { timeoutMs: 1_000 });
       return { instanceId: id, generation: next, configuration: updated.configuration };
     });
