@@ -199,7 +199,13 @@ export class LeasedOwnership implements Ownership {
     if (gained.length === 0) return;
     gained.sort((a, b) => a - b);
     this.log(`ownership: acquired shard(s) ${gained.join(', ')}`);
-    await listener.gained(gained);
+    try {
+      await listener.gained(gained);
+    } catch (error) {
+      // Holding a shard whose instances could not be loaded would answer 404 for them: give it back, try again later.
+      this.log(`ownership: could not load shard(s) ${gained.join(', ')}: ${errorMessage(error)}; handing them back`);
+      await this.handBack(listener, gained);
+    }
   }
 
   /** Stops renewing and releases every lease, so the other replicas take over at once. Idempotent. */
