@@ -240,7 +240,15 @@ export class DockerDriver implements PlatformDriver {
   }
 
   private async readAfter(containerId: string, cursor: DockerLogCursor, before: string[]): Promise<LogRead> {
-    const entries = await this.timestampedLogs(containerId, cursor.timestamp === null ? {} : { since: sinceSeconds(cursor.timestamp) }, true);
+    let entries;
+    try {
+      entries = await this.timestampedLogs(containerId, cursor.timestamp === null ? {} : { since: sinceSeconds(cursor.timestamp) }, true);
+    } catch (error) {
+      // Being removed (409) or gone (404) in the middle of a delete: nothing new to read; the reader learns of the delete next.
+      const status = statusCodeOf(error);
+      if (status === 409 || status === 404) return { lines: before, cursor: encodeLogCursor(cursor) };
+      throw error;
+    }
     const read = linesAfter(entries, cursor);
     const next: DockerLogCursor = { kind: 'docker', container: containerId, timestamp: read.timestamp, count: read.count };
     return { lines: [...before, ...read.lines], cursor: encodeLogCursor(next) };
