@@ -95,11 +95,12 @@ test('stop of a Pending instance is refused with 409 naming the state', async (t
 });
 
 test('no live worker: start fails fast with 503 and the instance is Failed; a Pending delete needs no worker', async (t) => {
-  const { controlPlane } = await setup(t, { worker: false });
+  const { controlPlane } = await setup(t, { worker: false, startTimeoutMs: 60_000 });
   await controlPlane.create({ name: 'lonely' });
   const began = Date.now();
   t.is(await codeOf(controlPlane.start('lonely')), 'no-live-worker');
-  t.true(Date.now() - began < 1_000);
+  // Fast: not after the minute-long start deadline (bounds generous, as test machines are loaded).
+  t.true(Date.now() - began < 10_000);
   t.is((await controlPlane.get('lonely')).status, 'Failed');
   await controlPlane.create({ name: 'never-started' });
   await controlPlane.delete('never-started');
