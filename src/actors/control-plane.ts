@@ -44,6 +44,7 @@ import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { WorkloadClient } from './workload-client.js';
+import { verifyRestoredWorkloads } from './workload-verification.js';
 import type { WorkloadCommands, WorkloadEvents } from './workload-commands.js';
 
 export interface ControlPlaneOptions {
@@ -223,7 +224,10 @@ export class ControlPlane {
       if (restorable) restored.push(actor);
     }
     for (const actor of restored) actor.recover();
-    await this.verifyWorkloads(restored.filter((actor) => actor.view.status === 'Running'));
+    await verifyRestoredWorkloads(
+      restored.filter((actor) => actor.view.status === 'Running'),
+      { workloads: this.workloads, replySlackMs: this.replySlackMs, log: this.log },
+    );
     if (stored.length > 0) this.log(`rehydrated ${stored.length} instance(s), ${restored.length} from snapshots`);
   }
 
@@ -234,72 +238,6 @@ export class ControlPlane {
       // Refused clearly, and the instance stays manageable: it restarts from its record as Pending.
       this.log(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`);
       return undefined;
-    }
-  }
-
-  /**
-   * Checks the workloads of actors restored Running: one `workload.list` per
-   * live worker that ran any of them, instead of one inspect per instance (a
-   * restart of 10,000 instances is a handful of round trips). Every instance
-   * whose workload is not on its worker's list — or whose worker is gone, or
-   * could not list — is inspected on its own, which also brings the exit facts.
-   */
-  private async verifyWorkloads(actors: InstanceActor[]): Promise<void> {
-    const byWorker = new Map<string, { platform: PlatformType; actors: InstanceActor[] }>();
-    const single: InstanceActor[] = [];
-    for (const actor of actors) {
-      const { lastWorkerId, platform } = actor.view.context;
-      if (!lastWorkerId) {
-        single.push(actor);
-        continue;
-      }
-      const key = `${platform}\u0000${lastWorkerId}`;
-      const group = byWorker.get(key) ?? { platform: platform as PlatformType, actors: [] };
-      group.actors.push(actor);
-      byWorker.set(key, group);
-    }
-    await Promise.all(
-      [...byWorker.values()].map(async ({ platform, actors: group }) => {
-        const workerId = group[0]!.view.context.lastWorkerId!;
-        let running: Map<string, string>;
-        try {
-          if (!(await this.transport.presence.live(platform)).some((worker) => worker.workerId === workerId)) throw new Error('gone');
-          const refs = await this.workloads.send(platform, 'workload.list', '*', {}, { timeoutMs: this.replySlackMs, workerId });
-          running = new Map(refs.map((ref) => [ref.instanceId, ref.workloadId]));
-        } catch {
-          single.push(...group);
-          return;
-        }
-        for (const actor of group) {
-          if (running.get(actor.id) !== actor.view.context.workload?.workloadId) single.push(actor);
-        }
-      }),
-    );
-    await Promise.all(single.map((actor) => this.verifyWorkload(actor)));
-  }
-
-  /** Asks the worker whether a workload restored as Running still runs; reports it gone otherwise. */
-  private async verifyWorkload(actor: InstanceActor): Promise<void> {
-    const { context } = actor.view;
-    const expected = context.workload;
-    if (!expected) return;
-    try {
-      const state = await this.workloads.send(context.platform, 'workload.inspect', actor.id, {}, {
-        timeoutMs: this.replySlackMs,
-        ...this.workerOf(actor.id),
-      });
-      if (state.state === 'running' && state.ref.workloadId === expected.workloadId) return;
-      const exit = state.state === 'exited' ? state.exit : undefined;
-      actor.observe({
-        type: 'workload.exited',
-        workloadId: expected.workloadId,
-        exitCode: exit?.exitCode ?? null,
-        signal: exit?.signal ?? null,
-        lastLogLines: exit?.lastLogLines ?? [],
-        details: { ...(exit?.details ?? {}), foundAfterRestart: state.state },
-      });
-    } catch (error) {
-      this.log(`instance ${actor.id}: could not verify its workload after restart: ${errorMessage(error)}`);
     }
   }
 
