@@ -18,6 +18,7 @@ import { MemoryTransport } from '../src/transport/memory.js';
 import { MemoryDriver } from '../test/fixtures/memory-driver.js';
 import { Redis } from 'ioredis';
 import { startClusterControlPlane } from '../src/cluster.js';
+import { RedisStoreKeys } from '../src/store/redis-store-keys.js';
 import { createRedisTransport } from '../src/transport/redis.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { row, type Row } from './lib/results.js';
@@ -84,7 +85,8 @@ async function rawRedisRead(url: string): Promise<number> {
   const redis = new Redis(url);
   try {
     const began = performance.now();
-    const [records, snapshots] = await Promise.all([redis.hgetall('draas:store:records'), redis.hgetall('draas:store:snapshots')]);
+    const keys = new RedisStoreKeys();
+    const [records, snapshots] = await Promise.all([redis.hgetall(keys.records()), redis.hgetall(keys.snapshots())]);
     let parsed = 0;
     for (const json of [...Object.values(records), ...Object.values(snapshots)]) {
       JSON.parse(json);

@@ -38,10 +38,8 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     ...(redis.prefix !== undefined ? { prefix: redis.prefix } : {}),
     ...(redis.connectTimeoutMs !== undefined ? { connectTimeoutMs: redis.connectTimeoutMs } : {}),
   };
+  // What is opened so far, closed in reverse should a later step fail.
   const owned: Closeable[] = [];
-  const closeOwned = async () => {
-    for (const resource of owned.splice(0).reverse()) await resource.close();
-  };
   let controlPlane: HostedControlPlane;
   try {
     const store = options.store ?? (await RedisInstanceStore.open({ ...connection, ...(options.log ? { log: options.log } : {}) }));
@@ -58,9 +56,9 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
       ...(options.log ? { log: options.log } : {}),
     });
     // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
-    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned.splice(0));
+    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned);
   } catch (error) {
-    await closeOwned();
+    for (const resource of owned.reverse()) await resource.close();
     throw error;
   }
   try {

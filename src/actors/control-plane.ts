@@ -37,8 +37,6 @@ import {
 } from '../store/instance-store.js';
 import { SoleOwnership, type Ownership, type OwnershipView } from './ownership.js';
 import { isReplicaCall, type ReplicaCall, type ReplicaCallResults, type ReplicaOp } from './replica-calls.js';
-
-type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 import { InstanceActor, type StatusTransition } from './instance-actor.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
@@ -46,6 +44,13 @@ import { SnapshotWriter } from './snapshot-writer.js';
 import { WorkloadClient } from './workload-client.js';
 import { verifyRestoredWorkloads } from './workload-verification.js';
 import type { WorkloadCommands, WorkloadEvents } from './workload-commands.js';
+
+type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
+
+/** A persisted snapshot checked (machine version, shape) for restoring; throws with the reason when it cannot be. */
+function restoreSnapshot(persisted: PersistedInstanceSnapshot, instanceId: string): RestorableSnapshot {
+  return toRestorable(checkSnapshotVersion(persisted, instanceMachineVersion, { instanceId }).snapshot, instanceId);
+}
 
 export interface ControlPlaneOptions {
   transport: Transport;
@@ -233,7 +238,7 @@ export class ControlPlane {
 
   private restorable(instanceId: string, persisted: PersistedInstanceSnapshot): RestorableSnapshot | undefined {
     try {
-      return toRestorable(checkSnapshotVersion(persisted, instanceMachineVersion, { instanceId }).snapshot, instanceId);
+      return restoreSnapshot(persisted, instanceId);
     } catch (error) {
       // Refused clearly, and the instance stays manageable: it restarts from its record as Pending.
       this.log(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`);
@@ -314,11 +319,14 @@ export class ControlPlane {
       .catch((error: unknown) => this.log(`publish: ${errorMessage(error)}`));
   }
 
+  private isOrphan(instanceId: string): boolean {
+    return this.ownership.owns(instanceId) && !this.loading.has(this.ownership.shardOf(instanceId)) && !this.actors.has(instanceId);
+  }
+
   private onWorkloadEvent(event: EventEnvelope): void {
-    // Only the replica that owns the id can tell: the others have no actor for it either way.
-    const shard = this.ownership.shardOf(event.instanceId);
-    if (event.type === 'workload.adopted' && this.ownership.owns(event.instanceId) && !this.loading.has(shard) && !this.actors.has(event.instanceId)) {
-      // Ours by label but without a record: reported, never deleted (it may be another control plane's, or data someone wants).
+    // Ours by label but without a record: reported, never deleted (it may be another control plane's, or data someone wants).
+    // Only the replica that owns the id, once its shard is loaded, can tell: the others have no actor for it either way.
+    if (event.type === 'workload.adopted' && this.isOrphan(event.instanceId)) {
       const { ref, workerId } = event.payload as WorkloadEvents['workload.adopted'];
       this.log(`orphan workload: ${ref.platform} ${ref.workloadId} of instance "${event.instanceId}" on worker ${workerId} has no instance record; left running`);
     }
@@ -518,10 +526,10 @@ export class ControlPlane {
       return { status: initial.value as SnapshotView['status'], context: initial.context };
     }
     try {
-      const restorable = toRestorable(checkSnapshotVersion(snapshot, instanceMachineVersion, { instanceId: record.id }).snapshot, record.id);
+      const restorable = restoreSnapshot(snapshot, record.id);
       return { status: restorable.value, context: restorable.context };
     } catch {
-      return undefined;
+      return undefined; // refused; its owner logged why when it restored the instance
     }
   }
 

@@ -51,6 +51,8 @@ export class LeasedOwnership implements Ownership {
   private readonly leases: RedisLeases;
   private readonly log: (message: string) => void;
   private readonly held = new Map<number, HeldLease>();
+  /** Every shard's lease name, by shard. */
+  private readonly leaseNames: readonly string[];
   private listener: OwnershipListener | undefined;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
@@ -66,6 +68,7 @@ export class LeasedOwnership implements Ownership {
     this.marginMs = Math.max(20, Math.floor(this.leaseMs / 10));
     this.log = options.log ?? (() => undefined);
     if (!Number.isInteger(this.shardCount) || this.shardCount < 1) throw new RangeError('shardCount must be a positive integer');
+    this.leaseNames = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
     if (this.renewEveryMs * 2 >= this.leaseMs) throw new RangeError('renewals must come at least twice per lease');
   }
 
@@ -91,8 +94,7 @@ export class LeasedOwnership implements Ownership {
   }
 
   async describe(): Promise<OwnershipView> {
-    const names = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
-    const [owners, live] = await Promise.all([this.leases.owners(names), this.leases.liveReplicas(Date.now())]);
+    const [owners, live] = await Promise.all([this.leases.owners(this.leaseNames), this.leases.liveReplicas(Date.now())]);
     return ownershipView(this.replicaId, owners, live);
   }
 
@@ -180,8 +182,7 @@ export class LeasedOwnership implements Ownership {
   }
 
   private async acquire(listener: OwnershipListener, wanted: number, sent: number): Promise<void> {
-    const names = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
-    const owners = await this.leases.owners(names);
+    const owners = await this.leases.owners(this.leaseNames);
     // Free shards, and this replica's own from before a restart; in random order so that replicas starting together spread out.
     const candidates = owners
       .map((owner, shard) => ({ owner, shard }))

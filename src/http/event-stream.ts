@@ -33,10 +33,6 @@ export class InstanceEventHub {
     this.clients.add(client);
     return () => this.clients.delete(client);
   }
-
-  get size(): number {
-    return this.clients.size;
-  }
 }
 
 /** One SSE frame. `data` is JSON on one line, as EventSource expects. */

@@ -45,6 +45,9 @@ import { FileChangeLog } from './change-log.js';
 import { KeyedFileQueue, type FileStep } from './file-queue.js';
 import {
   assertPersistedSnapshot,
+  instanceRecordProblem,
+  isPlainObject,
+  parseStoredValue,
   persistedSnapshotProblem,
   type InstanceRecord,
   type InstanceStore,
@@ -92,27 +95,6 @@ function requireStorableId(id: unknown): string {
     );
   }
   return id;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Why `value` is not the record stored under `id`, or undefined when it is. */
-function recordProblem(value: unknown, id: string): string | undefined {
-  if (!isPlainObject(value)) return 'not an object';
-  if (value.id !== id) return `its id ${JSON.stringify(value.id)} does not match the file name`;
-  for (const key of ['description', 'platformType', 'createdAt', 'updatedAt'] as const) {
-    if (typeof value[key] !== 'string') return `"${key}" is not a string`;
-  }
-  if (!Number.isInteger(value.generation)) return '"generation" is not an integer';
-  if (!isPlainObject(value.serverConfiguration) || typeof value.serverConfiguration.host !== 'string') {
-    return '"serverConfiguration.host" is not a string';
-  }
-  if (!isPlainObject(value.environment)) return '"environment" is not an object';
-  if (!isPlainObject(value.configuration)) return '"configuration" is not an object';
-  if (value.platformOptions !== undefined && !isPlainObject(value.platformOptions)) return '"platformOptions" is not an object';
-  return undefined;
 }
 
 function messageOf(error: unknown): string {
@@ -463,19 +445,7 @@ function readRecordFile(path: string, id: string, warn: (message: string) => voi
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') warn(`${path}: skipped: ${messageOf(error)}`);
     return undefined;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    warn(`${path}: skipped, not JSON: ${messageOf(error)}`);
-    return undefined;
-  }
-  const problem = recordProblem(value, id);
-  if (problem !== undefined) {
-    warn(`${path}: skipped, not an instance record: ${problem}`);
-    return undefined;
-  }
-  return value as InstanceRecord;
+  return parseStoredValue<InstanceRecord>(text, path, 'an instance record', (value) => instanceRecordProblem(value, id), warn);
 }
 
 function readRecords(directory: string, warn: (message: string) => void): Map<string, InstanceRecord> {
@@ -510,17 +480,5 @@ function listSnapshots(directory: string, records: Map<string, InstanceRecord>, 
 }
 
 function parseSnapshot(text: string, path: string, warn: (message: string) => void): PersistedInstanceSnapshot | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    warn(`${path}: skipped, not JSON: ${messageOf(error)}`);
-    return undefined;
-  }
-  const problem = persistedSnapshotProblem(value);
-  if (problem !== undefined) {
-    warn(`${path}: skipped, not a persisted snapshot: ${problem}`);
-    return undefined;
-  }
-  return value as PersistedInstanceSnapshot;
+  return parseStoredValue<PersistedInstanceSnapshot>(text, path, 'a persisted snapshot', persistedSnapshotProblem, warn);
 }

@@ -140,6 +140,54 @@ export function persistedSnapshotProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Why `value` is not the record stored under `id`, or undefined when it is. */
+export function instanceRecordProblem(value: unknown, id: string): string | undefined {
+  if (!isPlainObject(value)) return 'not an object';
+  if (value.id !== id) return `its id ${JSON.stringify(value.id)} does not match ${JSON.stringify(id)}, where it is stored`;
+  for (const key of ['description', 'platformType', 'createdAt', 'updatedAt'] as const) {
+    if (typeof value[key] !== 'string') return `"${key}" is not a string`;
+  }
+  if (!Number.isInteger(value.generation)) return '"generation" is not an integer';
+  if (!isPlainObject(value.serverConfiguration) || typeof value.serverConfiguration.host !== 'string') {
+    return '"serverConfiguration.host" is not a string';
+  }
+  if (!isPlainObject(value.environment)) return '"environment" is not an object';
+  if (!isPlainObject(value.configuration)) return '"configuration" is not an object';
+  if (value.platformOptions !== undefined && !isPlainObject(value.platformOptions)) return '"platformOptions" is not an object';
+  return undefined;
+}
+
+/**
+ * A stored JSON value, parsed and shape-checked: one that is not JSON, or not
+ * `what` by `problemOf`, is reported through `warn` (naming `where`) and
+ * skipped — never fatal, so one damaged entry cannot keep a store from opening.
+ */
+export function parseStoredValue<T>(
+  text: string,
+  where: string,
+  what: string,
+  problemOf: (value: unknown) => string | undefined,
+  warn: (message: string) => void,
+): T | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    warn(`${where}: skipped, not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+  const problem = problemOf(value);
+  if (problem !== undefined) {
+    warn(`${where}: skipped, not ${what}: ${problem}`);
+    return undefined;
+  }
+  return value as T;
+}
+
 /**
  * A copy of a persisted snapshot exactly as it reads back from JSON: only the
  * three fields, and a snapshot that `JSON.stringify` cannot represent fails here.

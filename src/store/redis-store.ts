@@ -51,6 +51,9 @@ import {
 } from '../transport/redis-connection.js';
 import {
   assertPersistedSnapshot,
+  instanceRecordProblem,
+  isPlainObject,
+  parseStoredValue,
   persistedSnapshotProblem,
   selectRecentChanges,
   type InstanceRecord,
@@ -130,10 +133,6 @@ const appendChangeScript = `${fencePrelude}
 local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'change', ARGV[3])
 return seq`;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function snapshotJson(snapshot: PersistedInstanceSnapshot): string {
   const { machineVersion, savedAt } = snapshot;
@@ -231,34 +230,13 @@ export class RedisInstanceStore implements InstanceStore {
   }
 
   private parseRecord(id: string, json: string): InstanceRecord | undefined {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch (error) {
-      this.log(`${this.keys.records()} ${JSON.stringify(id)}: skipped, not JSON: ${errorMessage(error)}`);
-      return undefined;
-    }
-    if (!isPlainObject(value) || value.id !== id) {
-      this.log(`${this.keys.records()} ${JSON.stringify(id)}: skipped, not an instance record with this id`);
-      return undefined;
-    }
-    return value as unknown as InstanceRecord;
+    const where = `${this.keys.records()} ${JSON.stringify(id)}`;
+    return parseStoredValue<InstanceRecord>(json, where, 'an instance record', (value) => instanceRecordProblem(value, id), this.log);
   }
 
   private parseSnapshot(id: string, json: string): PersistedInstanceSnapshot | undefined {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch (error) {
-      this.log(`${this.keys.snapshots()} ${JSON.stringify(id)}: skipped, not JSON: ${errorMessage(error)}`);
-      return undefined;
-    }
-    const problem = persistedSnapshotProblem(value);
-    if (problem !== undefined) {
-      this.log(`${this.keys.snapshots()} ${JSON.stringify(id)}: skipped, not a persisted instance snapshot: ${problem}`);
-      return undefined;
-    }
-    return value as PersistedInstanceSnapshot;
+    const where = `${this.keys.snapshots()} ${JSON.stringify(id)}`;
+    return parseStoredValue<PersistedInstanceSnapshot>(json, where, 'a persisted snapshot', persistedSnapshotProblem, this.log);
   }
 
   async get(id: string): Promise<InstanceRecord | undefined> {

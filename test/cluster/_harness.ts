@@ -16,6 +16,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
+import { Redis } from 'ioredis';
+import { shardLease } from '../../src/actors/ownership.js';
+import { RedisStoreKeys } from '../../src/store/redis-store-keys.js';
 import type { InstanceView } from '../../src/api/instance-view.js';
 import { doubleExecutable } from '../helpers/embedded.js';
 import { isAlive, pidsWithArgument } from '../helpers/processes.js';
@@ -61,6 +64,14 @@ export async function redisServer(t: ExecutionContext, options: RedisServerOptio
   const redis = await startRedisServer(options);
   t.teardown(() => redis.stop());
   return redis;
+}
+
+/** A reader of the control-plane replicas' lease table (default prefix), one entry per shard: its owner and token, if held. */
+export function leaseTable(t: ExecutionContext, redisUrl: string, shards: number): () => Promise<{ owner?: string; token?: string }[]> {
+  const raw = new Redis(redisUrl);
+  t.teardown(() => raw.disconnect());
+  const keys = new RedisStoreKeys();
+  return () => Promise.all(Array.from({ length: shards }, (_, shard) => raw.hgetall(keys.lease(shardLease(shard)))));
 }
 
 // ---------------------------------------------------------------- node processes

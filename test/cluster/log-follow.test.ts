@@ -3,9 +3,8 @@
  * follow goes to the replica that does not own the instance, so every poll
  * is forwarded to the owner and from there to the worker.
  */
-import { Redis } from 'ioredis';
 import { shardOf } from '../../src/actors/ownership.js';
-import { eventually, outputs, ports, redisServer, startControlPlane, startWorker, waitForWorker } from './_harness.js';
+import { eventually, leaseTable, outputs, ports, redisServer, startControlPlane, startWorker, waitForWorker } from './_harness.js';
 import { expectEveryHeartbeatOnce, followLog } from '../helpers/follow-stream.js';
 import { testWithRedis } from '../helpers/engines.js';
 
@@ -16,10 +15,8 @@ const SHARDS = 16;
 test('a follow through the replica that does not own the instance streams every new line once, in order, until delete', async (t) => {
   t.timeout(120_000);
   const redis = await redisServer(t);
-  const raw = new Redis(redis.url);
-  t.teardown(() => raw.disconnect());
-  const owners = async () =>
-    (await Promise.all(Array.from({ length: SHARDS }, (_, shard) => raw.hgetall(`draas:store:lease:shard-${shard}`)))).map((lease) => lease.owner);
+  const leases = leaseTable(t, redis.url, SHARDS);
+  const owners = async () => (await leases()).map((lease) => lease.owner);
   const a = await startControlPlane(t, redis.url, { replicaId: 'cp-a', leaseMs: 2_000 });
   const b = await startControlPlane(t, redis.url, { replicaId: 'cp-b', leaseMs: 2_000 });
   const worker = await startWorker(t, redis.url, { workerId: 'w', ports: ports(10) });

@@ -5,10 +5,9 @@
  * one renewal round) and answers lifecycle requests for the instances it
  * took over, whose servers kept running.
  */
-import { Redis } from 'ioredis';
 import type { InstanceView } from '../../src/api/instance-view.js';
 import { shardOf, type OwnershipView } from '../../src/actors/ownership.js';
-import { eventually, mapLimit, outputs, ports, redisServer, startControlPlane, startWorker, waitForWorker } from './_harness.js';
+import { eventually, leaseTable, mapLimit, outputs, ports, redisServer, startControlPlane, startWorker, waitForWorker } from './_harness.js';
 import { isAlive } from '../helpers/processes.js';
 import { testWithRedis } from '../helpers/engines.js';
 
@@ -20,10 +19,7 @@ const SHARDS = 16;
 test('two replicas split the instances; one is SIGKILLed and the survivor takes over its instances within the lease time', async (t) => {
   t.timeout(180_000);
   const redis = await redisServer(t);
-  const raw = new Redis(redis.url);
-  t.teardown(() => raw.disconnect());
-  const leases = async () =>
-    Promise.all(Array.from({ length: SHARDS }, async (_, shard) => raw.hgetall(`draas:store:lease:shard-${shard}`)));
+  const leases = leaseTable(t, redis.url, SHARDS);
 
   const a = await startControlPlane(t, redis.url, { replicaId: 'cp-a', leaseMs: LEASE_MS });
   const b = await startControlPlane(t, redis.url, { replicaId: 'cp-b', leaseMs: LEASE_MS });
