@@ -25,6 +25,11 @@ HTTP (up, control-plane):
 Lifecycle (up, control-plane):
   --start-timeout <ms>    time a server has to answer /health (DRAAS_START_TIMEOUT_MS, default 30000)
   --reply-timeout <ms>    extra time a worker gets to reply (DRAAS_REPLY_TIMEOUT_MS, default 10000)
+  --worker-lost-timeout <ms|never>
+                          control-plane only: start a Running instance on another worker once its
+                          worker has been lost this long; the new worker first stops the old server
+                          when it runs on the same host (DRAAS_WORKER_LOST_TIMEOUT_MS, default never:
+                          wait for the worker, never risk two servers)
 
 Workloads (up, worker):
   --platform <name>       worker only: process or docker (DRAAS_PLATFORM, default process)
@@ -36,7 +41,9 @@ Workloads (up, worker):
   --stop-grace <ms>       SIGINT → SIGKILL grace period (DRAAS_STOP_GRACE_MS, default 10000)
   --stop-on-exit          up only: stop every Drasi Server when draas exits (DRAAS_STOP_ON_EXIT=1);
                           by default they keep running and are re-adopted at the next start
-  --worker-id <id>        worker only: a stable name (DRAAS_WORKER_ID, default platform-random)
+  --worker-id <id>        worker only: a stable name; commands for its instances wait in its queue
+                          while it is away (DRAAS_WORKER_ID, default platform-host-digest of the data
+                          dir or Docker endpoint: the same after a restart)
 
 Docker (up, worker --platform docker):
   --docker-host <url>     the Docker Engine: unix:///path or tcp://host:port (DOCKER_HOST,
@@ -86,6 +93,7 @@ const optionSpec = {
   'max-deliveries': { type: 'string' },
   'replica-id': { type: 'string' },
   lease: { type: 'string' },
+  'worker-lost-timeout': { type: 'string' },
   shards: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
@@ -96,7 +104,7 @@ const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms', 'docker-host', 'docker-image', 'docker-network'],
   'control-plane': [
     'port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'replica-id', 'lease', 'shards',
+    'replica-id', 'lease', 'shards', 'worker-lost-timeout',
   ],
   worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries', 'docker-host', 'docker-image', 'docker-network'],
 };
@@ -109,6 +117,8 @@ export interface LifecycleSettings {
   startTimeoutMs: number;
   replySlackMs: number;
   stopGraceMs: number;
+  /** control-plane only: when a Running instance whose worker is lost is started elsewhere; null: never. */
+  workerLostTimeoutMs?: number | null;
 }
 export interface WorkloadSettings {
   dataDir: string;
@@ -261,7 +271,9 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         leaseMs: integer('lease', need('lease', 'DRAAS_LEASE_MS', '10000'), 300, 600_000),
         shardCount: integer('shards', need('shards', 'DRAAS_SHARDS', '16'), 1, 4_096),
       };
-      return { command, http: http(), lifecycle: lifecycle(), redis: redis(), replicas };
+      const lostTimeout = value('worker-lost-timeout', 'DRAAS_WORKER_LOST_TIMEOUT_MS', 'never');
+      const workerLostTimeoutMs = lostTimeout === undefined || lostTimeout === 'never' ? null : integer('worker-lost-timeout', lostTimeout, 0, 86_400_000);
+      return { command, http: http(), lifecycle: { ...lifecycle(), workerLostTimeoutMs }, redis: redis(), replicas };
     }
     case 'worker': {
       const platform = platformName('platform', need('platform', 'DRAAS_PLATFORM', 'process'));

@@ -3,32 +3,47 @@
  * segment of the problem+json `type`), an HTTP status (mapped once, in the
  * HTTP error middleware) and whether retrying the same request may succeed.
  */
-export type ErrorCode =
-  | 'bad-request'
-  | 'not-found'
-  | 'conflict'
-  | 'invalid-config'
-  | 'no-live-worker'
-  | 'worker-timeout'
-  | 'workload-failed'
-  | 'worker-error'
-  | 'unavailable'
-  | 'not-owner';
 
-const httpStatusOf: Record<ErrorCode, number> = {
-  'bad-request': 400,
-  'not-found': 404,
-  conflict: 409,
-  'invalid-config': 422,
-  'no-live-worker': 503,
-  'worker-timeout': 504,
-  'workload-failed': 502,
-  'worker-error': 502,
-  unavailable: 503,
-  'not-owner': 503,
-};
+/** What the one table says about a code. */
+export interface ErrorKind {
+  /** The HTTP status of a problem+json answer with this code. */
+  status: number;
+  /** Whether the same request may succeed later (the failure was not the request's fault). */
+  retryable: boolean;
+  /** The problem+json `title`: the same for every occurrence of the code. */
+  title: string;
+}
 
-const retryableCodes = new Set<ErrorCode>(['no-live-worker', 'worker-timeout', 'unavailable', 'not-owner']);
+/**
+ * The one table of error codes. The errors, the reply codec (which refuses a
+ * code missing here) and problem+json all read it: adding a code here is the
+ * only step a new code needs. The last four are what the HTTP framework
+ * itself raises (unknown method, body too large, wrong media type, a bug).
+ */
+export const errorTable = {
+  'bad-request': { status: 400, retryable: false, title: 'Bad request' },
+  'not-found': { status: 404, retryable: false, title: 'Not found' },
+  conflict: { status: 409, retryable: false, title: 'Not allowed in the current state' },
+  'invalid-config': { status: 422, retryable: false, title: 'Invalid configuration' },
+  'no-live-worker': { status: 503, retryable: true, title: 'No live worker for the platform' },
+  'worker-lost': { status: 503, retryable: true, title: "The instance's worker is lost" },
+  'worker-timeout': { status: 504, retryable: true, title: 'Worker did not answer in time' },
+  'workload-failed': { status: 502, retryable: false, title: 'Workload failed' },
+  'worker-error': { status: 502, retryable: false, title: 'Worker error' },
+  unavailable: { status: 503, retryable: true, title: 'Service unavailable' },
+  'not-owner': { status: 503, retryable: true, title: 'Instance owner changed; retry' },
+  'method-not-allowed': { status: 405, retryable: false, title: 'Method not allowed' },
+  'payload-too-large': { status: 413, retryable: false, title: 'Payload too large' },
+  'unsupported-media-type': { status: 415, retryable: false, title: 'Unsupported media type' },
+  internal: { status: 500, retryable: false, title: 'Internal error' },
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+/** Whether a value (e.g. read from a reply) is a code of the table; inherited names are not. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorTable, value);
+}
 
 export class DraasError extends Error {
   readonly code: ErrorCode;
@@ -43,11 +58,11 @@ export class DraasError extends Error {
   }
 
   get status(): number {
-    return httpStatusOf[this.code];
+    return errorTable[this.code].status;
   }
 
   get retryable(): boolean {
-    return retryableCodes.has(this.code);
+    return errorTable[this.code].retryable;
   }
 }
 
@@ -92,6 +107,22 @@ export class NoLiveWorkerError extends DraasError {
   constructor(platform: string) {
     super('no-live-worker', `no live worker for platform "${platform}"`, { platform });
     this.name = 'NoLiveWorkerError';
+  }
+}
+
+/**
+ * The worker an instance is placed on is gone (presence expired or
+ * withdrawn). Its workload may still run there, so nothing is started
+ * elsewhere until it returns or the worker-lost timeout passes.
+ */
+export class WorkerLostError extends DraasError {
+  constructor(instanceId: string, lostWorker: { workerId: string; since: string }, what = 'its workload') {
+    super(
+      'worker-lost',
+      `worker ${lostWorker.workerId} of instance "${instanceId}" is lost (since ${lostWorker.since}); ${what} waits for it to return`,
+      { instanceId, lostWorker },
+    );
+    this.name = 'WorkerLostError';
   }
 }
 

@@ -21,7 +21,7 @@ export {
   type CallOptions,
   type InstanceConfig,
 } from './actors/control-plane.js';
-export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type OwnershipView } from './actors/ownership.js';
+export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type OwnershipView, type OwnerLocation } from './actors/ownership.js';
 export { LeasedOwnership, type LeasedOwnershipOptions } from './actors/leased-ownership.js';
 export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
 export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';

@@ -1,4 +1,6 @@
 /** Builds a platform worker with its driver: the one place that chooses a driver per platform. */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { PlatformWorker } from './actors/platform-worker.js';
 import { BadRequestError } from './errors.js';
@@ -58,7 +60,19 @@ function driverFor(settings: WorkerSettings): PlatformDriver {
 }
 
 /**
- * Creates and starts a worker consuming `settings.platform`'s command queue.
+ * A worker id that stays the same across restarts of the same worker: the
+ * platform, the host, and a digest of what the worker manages (the data
+ * directory; the Docker endpoint). It names the worker's queue, where the
+ * commands for its instances wait while it is away (see `PlatformWorker`).
+ */
+export function defaultWorkerId(settings: Pick<WorkerSettings, 'platform' | 'dataDir' | 'docker'>): string {
+  const manages = settings.platform === 'docker' ? `docker:${settings.docker?.host ?? 'default'}` : `dir:${path.resolve(settings.dataDir)}`;
+  const host = os.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 40) || 'host';
+  return `${settings.platform}-${host}-${createHash('sha256').update(manages).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * Creates and starts a worker consuming its own command queue.
  * A worker whose platform is unreachable starts anyway, announced as
  * unavailable, and takes commands once it can reach it.
  */
@@ -66,7 +80,7 @@ export async function startPlatformWorker(transport: Transport, settings: Worker
   const worker = new PlatformWorker({
     transport,
     driver: driverFor(settings),
-    ...(settings.workerId ? { workerId: settings.workerId } : {}),
+    workerId: settings.workerId ?? defaultWorkerId(settings),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
     ...(settings.log ? { log: settings.log } : {}),
   });

@@ -16,7 +16,7 @@ import { instanceStatusView, instanceView, type InstanceStatusView, type Instanc
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
 import { ConflictError, DraasError, NotFoundError, StaleOwnerError, errorMessage } from '../errors.js';
 import { instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
-import { toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
+import { instanceSnapshotMigrations, toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
 import { checkSnapshotVersion } from '../store/snapshot-version.js';
 import type { InstanceInput, InstanceRequestEvent } from '../machines/instance-types.js';
 import { getInitialSnapshot } from 'xstate';
@@ -24,8 +24,7 @@ import { z } from 'zod';
 import type { LogRead, PlatformType } from '../platforms/driver.js';
 import { followLog } from './log-follower.js';
 import type { SnapshotView } from './request-settlement.js';
-import { newCommand, newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
-import { queues, topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
+import { topics, type Closeable, type Transport, type WorkerPresence } from '../transport/transport.js';
 import {
   MemoryInstanceStore,
   type InstanceRecord,
@@ -36,20 +35,27 @@ import {
   type WriteOptions,
 } from '../store/instance-store.js';
 import { SoleOwnership, type Ownership, type OwnershipView } from './ownership.js';
-import { isReplicaCall, type ReplicaCall, type ReplicaCallResults, type ReplicaOp } from './replica-calls.js';
+import type { ReplicaCallResults, ReplicaOp } from './replica-calls.js';
+import { ReplicaRouter, type OperationTable } from './replica-router.js';
 import { InstanceActor, type StatusTransition } from './instance-actor.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
+import { StatusChanges, type InstanceEventEnvelope, type StatusSubscribeOptions } from './status-changes.js';
+import { HeldSnapshots } from './held-snapshots.js';
+import { OwnTokens } from './held-writes.js';
 import { WorkloadClient } from './workload-client.js';
-import { verifyRestoredWorkloads } from './workload-verification.js';
-import type { WorkloadCommands, WorkloadEvents } from './workload-commands.js';
+import { WorkerPlacements } from './worker-placements.js';
+import type { WorkloadCommands } from './workload-commands.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 
 /** A persisted snapshot checked (machine version, shape) for restoring; throws with the reason when it cannot be. */
 function restoreSnapshot(persisted: PersistedInstanceSnapshot, instanceId: string): RestorableSnapshot {
-  return toRestorable(checkSnapshotVersion(persisted, instanceMachineVersion, { instanceId }).snapshot, instanceId);
+  return toRestorable(
+    checkSnapshotVersion(persisted, instanceMachineVersion, { instanceId, migrations: instanceSnapshotMigrations }).snapshot,
+    instanceId,
+  );
 }
 
 export interface ControlPlaneOptions {
@@ -79,21 +85,20 @@ export interface ControlPlaneOptions {
   cacheRecords?: boolean;
   /** How long a worker presence answer is reused (default 200 ms; see WorkloadClient). */
   presenceCacheMs?: number;
+  /**
+   * How long after its worker is lost a Running instance is started on another
+   * worker (the new worker reaps the old workload first where it can reach it:
+   * the same host). Default null: never — the instance waits for its worker to
+   * return (its workload may still run there; two servers of one instance
+   * must not run). See docs/architecture.md, "Placement and lost workers".
+   */
+  workerLostTimeoutMs?: number | null;
+  /** How often worker presence is checked for lost and returning workers. Default 1 s. */
+  workerCheckMs?: number;
   log?: (message: string) => void;
 }
 
-export interface StatusChangedPayload {
-  from: string | null;
-  to: string;
-  cause: string;
-  reason?: string;
-  desiredState: string;
-  observedState: string;
-  generation: number;
-  observedGeneration: number | null;
-}
-
-export type InstanceEventEnvelope = EventEnvelope<'instance.status-changed', StatusChangedPayload>;
+export type { InstanceEventEnvelope, StatusChangedPayload, StatusSubscribeOptions } from './status-changes.js';
 
 export interface InstanceConfig {
   instanceId: string;
@@ -125,11 +130,19 @@ export class ControlPlane {
   /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
   private readonly records = new KeyedSerializer();
   private readonly snapshots: SnapshotWriter;
+  private readonly statusChanges: StatusChanges;
+  /** The lease tokens this replica held, and the unwritten state of instances whose lease lapsed (held-writes.ts). */
+  private readonly ownTokens = new OwnTokens();
+  private readonly heldSnapshots = new HeldSnapshots(this.ownTokens);
   readonly ownership: Ownership;
   /** Shards whose instances are being loaded after a gain; requests for them wait. */
   private readonly loading = new Map<number, Promise<void>>();
+  /** Runs each operation on the instance's owner: here, or forwarded. */
+  private readonly router: ReplicaRouter;
   /** Records of the owned instances, when `cacheRecords`. */
   private readonly recordCache: Map<string, InstanceRecord> | undefined;
+  /** Which worker each instance is placed on, and what workers report. */
+  private readonly placements: WorkerPlacements;
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
 
@@ -145,13 +158,46 @@ export class ControlPlane {
     this.defaultHost = options.defaultHost ?? '127.0.0.1';
     this.historyLimit = options.historyLimit ?? 32;
     this.log = options.log ?? (() => undefined);
-    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs);
+    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now);
+    this.placements = new WorkerPlacements({
+      workloads: this.workloads,
+      host: {
+        actor: (id) => this.actors.get(id),
+        actors: () => this.actors.values(),
+        updateRecord: (id, change) => this.updateRecord(id, change),
+        isOrphan: (id) => this.isOrphan(id),
+      },
+      now: this.now,
+      workerLostTimeoutMs: options.workerLostTimeoutMs ?? null,
+      workerCheckMs: options.workerCheckMs ?? 1_000,
+      stopGraceMs: this.stopGraceMs,
+      replySlackMs: this.replySlackMs,
+      log: this.log,
+    });
     this.ownership = options.ownership ?? new SoleOwnership();
     this.recordCache = (options.cacheRecords ?? this.ownership.shared) ? new Map() : undefined;
+    this.router = new ReplicaRouter({
+      transport: this.transport,
+      ownership: this.ownership,
+      operations: this.operationTable(),
+      timeoutOf: (op) => this.timeoutOf(op),
+      replySlackMs: this.replySlackMs,
+      loaded: (id) => this.loaded(id),
+      now: this.now,
+      log: this.log,
+    });
     this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`), {
       fenceOf: (id) => this.ownership.fence(id),
       // A stale owner's write will never land: the new owner writes its own.
       retryable: (error) => !(error instanceof StaleOwnerError),
+    });
+    this.statusChanges = new StatusChanges({
+      store: this.store,
+      transport: this.transport,
+      ownership: this.ownership,
+      ownTokens: this.ownTokens,
+      now: this.now,
+      log: this.log,
     });
     this.machine = instanceMachineWithWorkloads({
       now: this.now,
@@ -166,7 +212,10 @@ export class ControlPlane {
         }
         return this.requireRecord(id);
       },
-      workerOf: (id) => this.workerOf(id),
+      placementOf: (record) => this.placements.placementOf(record),
+      place: (id, workerId) => this.placements.place(id, workerId),
+      workerLostTimeoutMs: options.workerLostTimeoutMs ?? null,
+      log: this.log,
     });
   }
 
@@ -177,22 +226,29 @@ export class ControlPlane {
    */
   async open(): Promise<void> {
     this.subscriptions.push(
-      await this.transport.subscribe(topics.workloadEvents, (event) => this.onWorkloadEvent(event)),
+      await this.transport.subscribe(topics.workloadEvents, (event) => this.placements.onWorkloadEvent(event)),
     );
-    if (this.ownership.shared) {
-      this.subscriptions.push(
-        await this.transport.consume(queues.replicaCalls(this.ownership.replicaId), (command) => this.onReplicaCall(command)),
-      );
-    }
+    await this.statusChanges.open();
+    if (this.ownership.shared) this.subscriptions.push(await this.router.open());
     await this.ownership.start({ gained: (shards) => this.gain(shards), lost: async (shards) => this.lose(shards) });
+    this.placements.start();
   }
 
   /** Loads and restores the instances of shards this replica now owns. */
   private async gain(shards: readonly number[]): Promise<void> {
     const wanted = new Set(shards);
+    // Every token this replica takes counts as its own, even one whose load fails and is handed back.
+    for (const id of [...this.heldSnapshots.ids(), ...this.statusChanges.pendingIds()]) {
+      if (wanted.has(this.ownership.shardOf(id))) this.ownTokens.note(this.ownership.fence(id));
+    }
     const loaded = (async () => {
       const stored = await this.store.loadAll();
-      await this.rehydrate(stored.filter(({ record }) => wanted.has(this.ownership.shardOf(record.id))));
+      const mine = stored.filter(({ record }) => wanted.has(this.ownership.shardOf(record.id)));
+      await this.rehydrate(mine.map((entry) => this.withHeldSnapshot(entry)));
+      // Held state of instances gone from the store (deleted by another replica meanwhile) is moot.
+      for (const id of this.heldSnapshots.ids()) if (wanted.has(this.ownership.shardOf(id))) this.heldSnapshots.forget(id);
+      // Changes made before the lease lapsed may land now (held-writes.ts).
+      this.statusChanges.retryNow();
     })();
     for (const shard of shards) this.loading.set(shard, loaded);
     try {
@@ -202,14 +258,25 @@ export class ControlPlane {
     }
   }
 
+  /** The stored instance, or its held state when that is newer than the stored snapshot (see HeldSnapshots). */
+  private withHeldSnapshot(entry: StoredInstance): StoredInstance {
+    const held = this.heldSnapshots.take(entry.record.id, this.ownership.fence(entry.record.id));
+    if (!held) return entry;
+    this.log(`instance ${entry.record.id}: restored from its state when its lease lapsed (newer than the stored snapshot)`);
+    return { record: entry.record, snapshot: held };
+  }
+
   /** Stops acting for the instances of shards this replica no longer owns (their workloads keep running). */
   private lose(shards: readonly number[]): void {
     const gone = new Set(shards);
     for (const [id, actor] of this.actors) {
       if (!gone.has(this.ownership.shardOf(id))) continue;
+      // Kept, not thrown away: restored from on re-gain unless another replica acted meanwhile (held-snapshots.ts).
+      this.heldSnapshots.hold(id, this.snapshots.unwritten(id));
       actor.stop();
       this.actors.delete(id);
       this.recordCache?.delete(id);
+      this.placements.forget(id);
       this.snapshots.drop(id);
     }
   }
@@ -229,10 +296,7 @@ export class ControlPlane {
       if (restorable) restored.push(actor);
     }
     for (const actor of restored) actor.recover();
-    await verifyRestoredWorkloads(
-      restored.filter((actor) => actor.view.status === 'Running'),
-      { workloads: this.workloads, replySlackMs: this.replySlackMs, log: this.log },
-    );
+    await this.placements.verifyRunning(restored.filter((actor) => actor.view.status === 'Running'));
     if (stored.length > 0) this.log(`rehydrated ${stored.length} instance(s), ${restored.length} from snapshots`);
   }
 
@@ -244,12 +308,6 @@ export class ControlPlane {
       this.log(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`);
       return undefined;
     }
-  }
-
-  /** Stop, remove and logs go to the worker that ran the instance's latest workload (see `lastWorkerId`). */
-  private workerOf(instanceId: string): { workerId?: string } {
-    const workerId = this.actors.get(instanceId)?.view.context.lastWorkerId;
-    return workerId ? { workerId } : {};
   }
 
   private spawnActor(record: InstanceRecord, snapshot?: RestorableSnapshot): InstanceActor {
@@ -267,7 +325,9 @@ export class ControlPlane {
       onError: (error) => this.log(`instance ${record.id}: actor error: ${errorMessage(error)}`),
     });
     this.actors.set(record.id, actor);
+    this.heldSnapshots.acting(record.id, this.ownership.fence(record.id));
     this.recordCache?.set(record.id, record);
+    this.placements.track(record);
     return actor;
   }
 
@@ -283,67 +343,31 @@ export class ControlPlane {
     };
   }
 
-  private onTransition({ instanceId, from, to, context }: StatusTransition): void {
-    const last = context.history.at(-1);
-    const payload: StatusChangedPayload = {
-      from,
-      to,
-      cause: last?.cause ?? 'unknown',
-      desiredState: context.desired,
-      observedState: context.observed,
-      generation: context.generation,
-      observedGeneration: context.observedGeneration,
-    };
-    if (to === 'Failed' && context.failure) payload.reason = context.failure.reason;
+  private onTransition(transition: StatusTransition): void {
+    const { instanceId, to } = transition;
     if (to === 'Deleted') {
       this.actors.get(instanceId)?.stop();
       this.actors.delete(instanceId);
       this.recordCache?.delete(instanceId);
+      this.placements.forget(instanceId);
       this.snapshots.drop(instanceId);
       void this.store.delete(instanceId, this.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+      this.heldSnapshots.forget(instanceId);
     }
-    const change: Omit<StatusChange, 'sequence'> = {
-      instanceId,
-      from,
-      to,
-      cause: payload.cause,
-      desired: context.desired,
-      observed: context.observed,
-      generation: context.generation,
-      at: new Date(this.now()).toISOString(),
-    };
-    if (payload.reason !== undefined) change.reason = payload.reason;
-    void this.store.appendChange(change, this.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
-    void this.transport
-      .publish(topics.instanceEvents, newEvent('instance.status-changed', instanceId, payload, { now: this.now() }))
-      .catch((error: unknown) => this.log(`publish: ${errorMessage(error)}`));
+    this.statusChanges.record(transition);
   }
 
   private isOrphan(instanceId: string): boolean {
     return this.ownership.owns(instanceId) && !this.loading.has(this.ownership.shardOf(instanceId)) && !this.actors.has(instanceId);
   }
 
-  private onWorkloadEvent(event: EventEnvelope): void {
-    // Ours by label but without a record: reported, never deleted (it may be another control plane's, or data someone wants).
-    // Only the replica that owns the id, once its shard is loaded, can tell: the others have no actor for it either way.
-    if (event.type === 'workload.adopted' && this.isOrphan(event.instanceId)) {
-      const { ref, workerId } = event.payload as WorkloadEvents['workload.adopted'];
-      this.log(`orphan workload: ${ref.platform} ${ref.workloadId} of instance "${event.instanceId}" on worker ${workerId} has no instance record; left running`);
-    }
-    if (event.type !== 'workload.exited') return;
-    const payload = event.payload as WorkloadEvents['workload.exited'];
-    if (payload.exit.requested) return;
-    const actor = this.actors.get(event.instanceId);
-    if (!actor) return;
-    const observation = {
-      type: 'workload.exited' as const,
-      workloadId: payload.ref.workloadId,
-      exitCode: payload.exit.exitCode,
-      signal: payload.exit.signal,
-      lastLogLines: payload.exit.lastLogLines,
-      ...(payload.exit.details ? { details: payload.exit.details } : {}),
-    };
-    actor.observe(observation);
+  /** Read-modify-write of an owned instance's record: serialized per instance, durable (and cached) when it resolves. */
+  private updateRecord(id: string, change: (record: InstanceRecord) => InstanceRecord): Promise<void> {
+    return this.records.run(id, async () => {
+      const updated = change(await this.requireRecord(id));
+      await this.store.update(updated, this.writeOptions(id));
+      this.recordCache?.set(id, updated);
+    });
   }
 
   private async requireRecord(id: string): Promise<InstanceRecord> {
@@ -369,76 +393,38 @@ export class ControlPlane {
     return fence ? { fence } : {};
   }
 
-  // ---- routing: each instance's requests run on the replica that owns it ----
-
-  /**
-   * Runs `here` when this replica owns the instance (once its shard is
-   * loaded); otherwise forwards the call to the owner over the transport and
-   * returns the owner's answer (or error).
-   */
-  private async route<K extends ReplicaOp>(
-    instanceId: string,
-    call: ReplicaCall<K>,
-    here: () => Promise<ReplicaCallResults[K]>,
-    options: { timeoutMs: number; signal?: AbortSignal },
-  ): Promise<ReplicaCallResults[K]> {
-    if (this.ownership.owns(instanceId)) {
-      const loading = this.loaded(instanceId);
-      if (loading) await loading;
-      return here();
-    }
-    const owner = await this.ownership.ownerOf(instanceId);
-    if (owner === undefined || owner === this.ownership.replicaId) {
-      throw new StaleOwnerError(`no control-plane replica owns instance "${instanceId}" right now (a takeover is under way); retry`, {
-        instanceId,
-      });
-    }
-    const command = newCommand('replica.call', instanceId, call, { now: this.now() });
-    return (await this.transport.request(queues.replicaCalls(owner), command, {
-      timeoutMs: options.timeoutMs + this.replySlackMs,
-      ...(options.signal ? { signal: options.signal } : {}),
-    })) as ReplicaCallResults[K];
-  }
+  // ---- routing: each instance's requests run on the replica that owns it (replica-router.ts) ----
 
   /** Resolves once the instance's shard is loaded (at once, without a tick, when nothing is loading). */
   private loaded(instanceId: string): Promise<void> | undefined {
     return this.loading.size === 0 ? undefined : this.loading.get(this.ownership.shardOf(instanceId));
   }
 
-  /** A call another replica forwarded: answered only while this replica still owns the instance. */
-  private async onReplicaCall(command: CommandEnvelope): Promise<unknown> {
-    const call = command.payload;
-    if (command.type !== 'replica.call' || !isReplicaCall(call)) {
-      throw new DraasError('bad-request', `replica ${this.ownership.replicaId}: not a replica call: ${command.type}`);
-    }
-    const id = command.instanceId;
-    if (!this.ownership.owns(id)) {
-      throw new StaleOwnerError(`replica ${this.ownership.replicaId} no longer owns instance "${id}"; retry`, { instanceId: id });
-    }
-    await this.loaded(id);
-    switch (call.op) {
-      case 'create':
-        return this.createForwarded(call.args[0]);
-      case 'get':
-        return this.view(id);
-      case 'start':
-      case 'stop':
-      case 'restart':
-      case 'delete':
-        return this.lifecycle(call.op, id, {});
-      case 'getConfig':
-        return this.getConfigHere(id);
-      case 'patchConfig':
-        return this.patchConfigHere(id, call.args[1]);
-      case 'reportStatus':
-        return this.reportStatusHere(parseRequest(statusReportSchema, call.args[0], 'status report'));
-      case 'status':
-        return this.statusHere(id);
-      case 'logs':
-        return this.logsHere(id, call.args[1]);
-      case 'readLogs':
-        return this.readLogsHere(id, call.args[1], call.args[2]);
-    }
+  /**
+   * The one implementation of each operation, run for this replica's own
+   * callers and for calls other replicas forward alike. Arguments are checked
+   * here (ids by `requireActor`), as a forwarded call's come from another process.
+   */
+  private operationTable(): OperationTable {
+    return {
+      create: ([request]) => this.createValidated(request),
+      get: ([id]) => this.view(id),
+      start: ([id], options) => this.lifecycle('start', id, options),
+      stop: ([id], options) => this.lifecycle('stop', id, options),
+      restart: ([id], options) => this.lifecycle('restart', id, options),
+      delete: ([id], options) => this.lifecycle('delete', id, options),
+      getConfig: ([id]) => this.getConfigHere(id),
+      patchConfig: ([id, patch]) => this.patchConfigHere(id, patch),
+      reportStatus: ([report]) => this.reportStatusHere(parseRequest(statusReportSchema, report, 'status report')),
+      status: ([id]) => this.statusHere(id),
+      logs: ([id, tail], options) => this.logsHere(id, tail, options),
+      readLogs: ([id, tail, after], options) => this.readLogsHere(id, tail, after, options.signal),
+    };
+  }
+
+  /** How long the owner may take to answer an operation. */
+  private timeoutOf(op: ReplicaOp): number {
+    return op === 'start' || op === 'stop' || op === 'restart' || op === 'delete' ? this.lifecycleTimeoutMs(op) : this.replySlackMs;
   }
 
   private lifecycleTimeoutMs(op: LifecycleOp): number {
@@ -452,14 +438,12 @@ export class ControlPlane {
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
   async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
-    const configuration = parseDrasiConfig(body.configuration ?? {});
-    return this.route(body.name, { op: 'create', args: [body] }, () => this.createHere(body, configuration), {
-      timeoutMs: this.replySlackMs,
-    });
+    parseDrasiConfig(body.configuration ?? {}); // a bad request is answered here, before it is forwarded
+    return this.router.call('create', [body]);
   }
 
-  /** A create forwarded by another replica: validated again here, like any input from outside this process. */
-  private createForwarded(request: unknown): Promise<InstanceView> {
+  /** A create on the owner: validated (again) here, as a forwarded one comes from another process. */
+  private createValidated(request: unknown): Promise<InstanceView> {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
     return this.createHere(body, parseDrasiConfig(body.configuration ?? {}));
   }
@@ -494,7 +478,7 @@ export class ControlPlane {
 
   async get(id: string): Promise<InstanceView> {
     const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'get', args: [instanceId] }, () => this.view(instanceId), { timeoutMs: this.replySlackMs });
+    return this.router.call('get', [instanceId]);
   }
 
   /**
@@ -542,41 +526,28 @@ export class ControlPlane {
     return (op === 'delete' ? null : await this.view(id)) as ReplicaCallResults[K];
   }
 
-  /** Routes a lifecycle request to the instance's owner. */
-  private routeLifecycle<K extends LifecycleOp>(op: K, id: string, options: CallOptions): Promise<ReplicaCallResults[K]> {
-    const instanceId = parseInstanceId(id);
-    const call = { op, args: [instanceId] } as ReplicaCall<K>;
-    return this.route(instanceId, call, () => this.lifecycle(op, instanceId, options), {
-      timeoutMs: this.lifecycleTimeoutMs(op),
-      ...options,
-    });
-  }
-
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
   start(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.routeLifecycle('start', id, options);
+    return this.router.call('start', [parseInstanceId(id)], options);
   }
 
   /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
   stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.routeLifecycle('stop', id, options);
+    return this.router.call('stop', [parseInstanceId(id)], options);
   }
 
   /** Stops (if running) and starts again; resolves once Running with a new workload. */
   restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.routeLifecycle('restart', id, options);
+    return this.router.call('restart', [parseInstanceId(id)], options);
   }
 
   /** Stops and removes the workload and forgets the instance. */
   async delete(id: string, options: CallOptions = {}): Promise<void> {
-    await this.routeLifecycle('delete', id, options);
+    await this.router.call('delete', [parseInstanceId(id)], options);
   }
 
   async getConfig(id: string): Promise<InstanceConfig> {
-    const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'getConfig', args: [instanceId] }, () => this.getConfigHere(instanceId), {
-      timeoutMs: this.replySlackMs,
-    });
+    return this.router.call('getConfig', [parseInstanceId(id)]);
   }
 
   private async getConfigHere(id: string): Promise<InstanceConfig> {
@@ -591,17 +562,16 @@ export class ControlPlane {
    * keeps its generation until it is restarted.
    */
   async patchConfig(id: string, patch: unknown): Promise<InstanceConfig> {
-    const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'patchConfig', args: [instanceId, patch] }, () => this.patchConfigHere(instanceId, patch), {
-      timeoutMs: this.replySlackMs,
-    });
+    return this.router.call('patchConfig', [parseInstanceId(id), patch]);
   }
 
   private async patchConfigHere(id: string, patch: unknown): Promise<InstanceConfig> {
     const actor = this.requireActor(id);
     return this.records.run(id, async () => {
       const record = await this.requireRecord(id);
-      const configuration = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
+      const { configuration, changed } = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
+      // Nothing changed (an empty or test-only patch): no new generation, nothing for the machine to accept or refuse.
+      if (!changed) return { instanceId: id, generation: record.generation, configuration: record.configuration };
       const next = record.generation + 1;
       const event = { type: 'instance.configure' as const, generation: next };
       if (!actor.can(event)) {
@@ -625,9 +595,7 @@ export class ControlPlane {
   /** An observed-state report from outside; becomes an event for the actor (409 if the machine refuses it). */
   async reportStatus(report: StatusReport | unknown): Promise<InstanceStatusView> {
     const body = parseRequest(statusReportSchema, report, 'status report');
-    return this.route(body.instanceId, { op: 'reportStatus', args: [body] }, () => this.reportStatusHere(body), {
-      timeoutMs: this.replySlackMs,
-    });
+    return this.router.call('reportStatus', [body]);
   }
 
   private async reportStatusHere(body: StatusReport): Promise<InstanceStatusView> {
@@ -647,10 +615,7 @@ export class ControlPlane {
   }
 
   async status(id: string): Promise<InstanceStatusView> {
-    const instanceId = parseInstanceId(id);
-    return this.route(instanceId, { op: 'status', args: [instanceId] }, () => this.statusHere(instanceId), {
-      timeoutMs: this.replySlackMs,
-    });
+    return this.router.call('status', [parseInstanceId(id)]);
   }
 
   private async statusHere(id: string): Promise<InstanceStatusView> {
@@ -658,30 +623,29 @@ export class ControlPlane {
   }
 
   async recentChanges(options: { limit?: number; afterSequence?: number; instanceId?: string } = {}): Promise<StatusChange[]> {
-    return this.store.recentChanges({ ...options, limit: options.limit ?? 100 });
+    return this.statusChanges.recent({ ...options, limit: options.limit ?? 100 });
   }
 
   /** The newest log lines of the instance's server, from its worker. */
   async logs(id: string, options: { tail?: number } & CallOptions = {}): Promise<string[]> {
     const instanceId = parseInstanceId(id);
     const tail = options.tail ?? 200;
-    return this.route(instanceId, { op: 'logs', args: [instanceId, tail] }, () => this.logsHere(instanceId, tail, options), {
-      timeoutMs: this.replySlackMs,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    return this.router.call('logs', [instanceId, tail], options.signal ? { signal: options.signal } : {});
   }
 
   private async logsHere(id: string, tail: number, options: CallOptions = {}): Promise<string[]> {
     return (await this.sendLogs(id, { tail }, options.signal)).lines;
   }
 
-  /** `workload.logs` to the worker of the instance's latest workload. */
+  /** `workload.logs` to the worker the instance is placed on (nothing to read before its first placement). */
   private async sendLogs(id: string, payload: WorkloadCommands['workload.logs']['payload'], signal: AbortSignal | undefined) {
     this.requireActor(id);
     const record = await this.requireRecord(id);
+    const workerId = this.placements.placementOf(record);
+    if (workerId === undefined) return { lines: [], ...(payload.after !== undefined ? { cursor: payload.after ?? '' } : {}) };
     return this.workloads.send(record.platformType, 'workload.logs', id, payload, {
       timeoutMs: this.replySlackMs,
-      ...this.workerOf(id),
+      workerId,
       ...(signal ? { signal } : {}),
     });
   }
@@ -698,10 +662,7 @@ export class ControlPlane {
     const instanceId = parseInstanceId(id);
     const tail = parseRequest(followLogsOptionsSchema, { tail: options.tail }, 'follow options').tail ?? 200;
     const read = (count: number, after: string | null, signal: AbortSignal | undefined) =>
-      this.route(instanceId, { op: 'readLogs', args: [instanceId, count, after] }, () => this.readLogsHere(instanceId, count, after, signal), {
-        timeoutMs: this.replySlackMs,
-        ...(signal ? { signal } : {}),
-      });
+      this.router.call('readLogs', [instanceId, count, after], signal ? { signal } : {});
     return followLog(read, { instanceId, tail, pollMs: this.logPollMs, ...(options.signal ? { signal: options.signal } : {}) });
   }
 
@@ -721,12 +682,13 @@ export class ControlPlane {
     return this.transport.presence.live();
   }
 
-  /** Every instance status change, as it happens. Returns an unsubscribe function. */
-  async subscribe(listener: (event: InstanceEventEnvelope) => void): Promise<() => Promise<void>> {
-    const subscription = await this.transport.subscribe(topics.instanceEvents, (event) => {
-      if (event.type === 'instance.status-changed') listener(event as InstanceEventEnvelope);
-    });
-    return () => subscription.close();
+  /**
+   * Every recorded status change from now on (or after `afterSequence`), in
+   * the change log's order, once each; see StatusSubscribeOptions for resets.
+   * Returns an unsubscribe function.
+   */
+  async subscribe(listener: (event: InstanceEventEnvelope) => void, options: StatusSubscribeOptions = {}): Promise<() => Promise<void>> {
+    return this.statusChanges.subscribe(listener, options);
   }
 
   /** Whether the control plane can serve requests. */
@@ -737,11 +699,13 @@ export class ControlPlane {
   /** Stops the actors (not the workloads) and the subscriptions. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.placements.stop();
       for (const subscription of this.subscriptions) await subscription.close();
       this.subscriptions = [];
       for (const actor of this.actors.values()) actor.stop();
       this.actors.clear();
       await this.snapshots.close();
+      await this.statusChanges.close();
       // Leases go last: until the snapshots are written, this replica must still own its instances.
       await this.ownership.close();
     })();

@@ -14,7 +14,7 @@ import type {
 } from '../machines/instance-types.js';
 import type { InstanceMachine } from '../machines/instance.js';
 import type { RestorableSnapshot } from '../machines/instance-snapshot.js';
-import { settlementFor, type SnapshotView } from './request-settlement.js';
+import { settlementFor, type LatestRequest, type SnapshotView } from './request-settlement.js';
 
 export interface StatusTransition {
   instanceId: string;
@@ -45,6 +45,8 @@ export class InstanceActor {
   private readonly actor: Actor<InstanceMachine>;
   private lastStatus: InstanceStatus;
   private readonly waiters = new Set<(view: SnapshotView) => void>();
+  /** The last request the machine accepted: a request whose wish changes after it was superseded by this one. */
+  private latestRequest: LatestRequest;
 
   constructor(options: InstanceActorOptions) {
     this.id = options.input.instanceId;
@@ -115,7 +117,7 @@ export class InstanceActor {
         options.signal?.removeEventListener('abort', onAbort);
       };
       const waiter = (view: SnapshotView) => {
-        const outcome = settle(view);
+        const outcome = settle(view, this.latestRequest);
         if (!outcome) return;
         finish();
         if (outcome.ok) resolve(view);
@@ -131,6 +133,8 @@ export class InstanceActor {
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(waiter);
+      // Before the send: the waiters of earlier requests see this event's snapshot during it.
+      this.latestRequest = event.type;
       this.actor.send(event);
       // The event may already have settled the request (e.g. start while Running).
       if (this.waiters.has(waiter)) waiter(this.view);

@@ -1,6 +1,13 @@
 /**
  * Ownership by leases in Redis, for several control-plane replicas on one
- * Redis. Every `renewEveryMs` a replica:
+ * Redis. Every `livenessMs / 3` a replica refreshes its heartbeat, which
+ * lapses after `livenessMs` (3 s by default, well under the lease): so the
+ * others know within seconds that an owner died, while its leases still
+ * stand, and answer its instances' requests at once instead of forwarding
+ * them into a queue nobody reads (replica-router.ts). A dead owner's leases
+ * are not taken early: a replica that is only paused or cut off still trusts
+ * its lease until it runs out, and two replicas must never act for one
+ * instance. Every `renewEveryMs` a replica:
  *
  * 1. registers itself as alive (the replica count decides each one's share);
  * 2. renews the shard leases it holds; a lease it could not renew (taken,
@@ -20,7 +27,16 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
 import type { WriteFence } from '../store/instance-store.js';
 import type { RedisLeases } from '../store/redis-leases.js';
-import { ownershipView, planLeases, shardLease, shardOf, type Ownership, type OwnershipListener, type OwnershipView } from './ownership.js';
+import {
+  ownershipView,
+  planLeases,
+  shardLease,
+  shardOf,
+  type OwnerLocation,
+  type Ownership,
+  type OwnershipListener,
+  type OwnershipView,
+} from './ownership.js';
 
 export interface LeasedOwnershipOptions {
   leases: RedisLeases;
@@ -31,6 +47,13 @@ export interface LeasedOwnershipOptions {
   leaseMs?: number;
   /** Renewal interval (default leaseMs / 4). */
   renewEveryMs?: number;
+  /**
+   * How long a replica counts as alive after its last heartbeat (default
+   * min(3 000, leaseMs / 2)); heartbeats come three times as often. The bound
+   * on how long requests for a dead owner's instances wait before they are
+   * answered 503 `not-owner`.
+   */
+  livenessMs?: number;
   log?: (message: string) => void;
 }
 
@@ -46,6 +69,7 @@ export class LeasedOwnership implements Ownership {
   readonly shared = true;
   readonly leaseMs: number;
   private readonly renewEveryMs: number;
+  private readonly livenessMs: number;
   /** Slack for the time a renewal takes to reach Redis and for clock rate drift. */
   private readonly marginMs: number;
   private readonly leases: RedisLeases;
@@ -55,6 +79,8 @@ export class LeasedOwnership implements Ownership {
   private readonly leaseNames: readonly string[];
   private listener: OwnershipListener | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private heartbeats: NodeJS.Timeout | undefined;
+  private beating = false;
   private round: Promise<void> | undefined;
   private closed = false;
   private redisDown = false;
@@ -65,11 +91,13 @@ export class LeasedOwnership implements Ownership {
     this.shardCount = options.shardCount ?? 16;
     this.leaseMs = options.leaseMs ?? 10_000;
     this.renewEveryMs = options.renewEveryMs ?? Math.max(50, Math.floor(this.leaseMs / 4));
+    this.livenessMs = options.livenessMs ?? Math.min(3_000, Math.floor(this.leaseMs / 2));
     this.marginMs = Math.max(20, Math.floor(this.leaseMs / 10));
     this.log = options.log ?? (() => undefined);
     if (!Number.isInteger(this.shardCount) || this.shardCount < 1) throw new RangeError('shardCount must be a positive integer');
     this.leaseNames = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
     if (this.renewEveryMs * 2 >= this.leaseMs) throw new RangeError('renewals must come at least twice per lease');
+    if (!(this.livenessMs >= 30 && this.livenessMs <= this.leaseMs)) throw new RangeError('livenessMs must be between 30 ms and the lease');
   }
 
   shardOf(instanceId: string): number {
@@ -88,13 +116,19 @@ export class LeasedOwnership implements Ownership {
     return { lease: shardLease(shard), token: lease?.token ?? 0 };
   }
 
-  async ownerOf(instanceId: string): Promise<string | undefined> {
-    const [owner] = await this.leases.owners([shardLease(this.shardOf(instanceId))]);
-    return owner;
+  async locate(instanceId: string): Promise<OwnerLocation> {
+    const holder = await this.leases.holder(shardLease(this.shardOf(instanceId)));
+    // Free: the next round takes it. A dead owner's lease must run out first, then a round takes it.
+    if (!holder) return { alive: false, retryAfterMs: this.renewEveryMs };
+    return { owner: holder.owner, alive: holder.alive, retryAfterMs: holder.alive ? 0 : holder.expiresInMs + this.renewEveryMs };
+  }
+
+  liveReplicas(): Promise<string[]> {
+    return this.leases.liveReplicas();
   }
 
   async describe(): Promise<OwnershipView> {
-    const [owners, live] = await Promise.all([this.leases.owners(this.leaseNames), this.leases.liveReplicas(Date.now())]);
+    const [owners, live] = await Promise.all([this.leases.owners(this.leaseNames), this.leases.liveReplicas()]);
     return ownershipView(this.replicaId, owners, live);
   }
 
@@ -105,7 +139,22 @@ export class LeasedOwnership implements Ownership {
 
   async start(listener: OwnershipListener): Promise<void> {
     this.listener = listener;
+    this.heartbeats = setInterval(() => void this.beat(), Math.max(10, Math.floor(this.livenessMs / 3)));
+    this.heartbeats.unref();
     await this.runRound();
+  }
+
+  /** The heartbeat between rounds: a round may take long (loading a gained shard), and must not make this replica look dead. */
+  private async beat(): Promise<void> {
+    if (this.beating || this.closed) return;
+    this.beating = true;
+    try {
+      await this.leases.heartbeat(this.replicaId, this.livenessMs);
+    } catch {
+      // Reported by the rounds, whose renewals fail the same way.
+    } finally {
+      this.beating = false;
+    }
   }
 
   private schedule(): void {
@@ -127,7 +176,7 @@ export class LeasedOwnership implements Ownership {
     const sent = performance.now();
     let live: number;
     try {
-      live = await this.leases.heartbeat(this.replicaId, Date.now(), this.leaseMs);
+      live = await this.leases.heartbeat(this.replicaId, this.livenessMs);
       if (this.redisDown) this.log('ownership: Redis reachable again');
       this.redisDown = false;
     } catch (error) {
@@ -189,24 +238,32 @@ export class LeasedOwnership implements Ownership {
       .filter(({ owner, shard }) => !this.held.has(shard) && (owner === undefined || owner === this.replicaId))
       .map(({ shard }) => shard)
       .sort(() => Math.random() - 0.5);
-    const gained: number[] = [];
-    for (const shard of candidates) {
-      if (gained.length >= wanted) break;
-      const token = await this.leases.acquire(shardLease(shard), this.replicaId, this.leaseMs);
-      if (token === undefined) continue;
-      this.held.set(shard, { token, validUntil: sent + this.leaseMs - this.marginMs });
-      gained.push(shard);
-    }
-    if (gained.length === 0) return;
-    gained.sort((a, b) => a - b);
-    this.log(`ownership: acquired shard(s) ${gained.join(', ')}`);
+    const acquired = new Map<number, HeldLease>();
+    let failure: unknown;
     try {
-      await listener.gained(gained);
+      for (const shard of candidates) {
+        if (acquired.size >= wanted) break;
+        const token = await this.leases.acquire(shardLease(shard), this.replicaId, this.leaseMs);
+        if (token !== undefined) acquired.set(shard, { token, validUntil: sent + this.leaseMs - this.marginMs });
+      }
     } catch (error) {
-      // Holding a shard whose instances could not be loaded would answer 404 for them: give it back, try again later.
-      this.log(`ownership: could not load shard(s) ${gained.join(', ')}: ${errorMessage(error)}; handing them back`);
-      await this.handBack(listener, gained);
+      failure = error; // what was acquired before is still loaded (else it would sit held and empty until it is lost)
     }
+    const gained = [...acquired.keys()].sort((a, b) => a - b);
+    if (gained.length > 0) {
+      // Held from here on, in the same step as `gained` starts loading them: a request routed here in
+      // between would find the shard owned but its instances not loaded yet (a 404 instead of a wait).
+      for (const [shard, lease] of acquired) this.held.set(shard, lease);
+      this.log(`ownership: acquired shard(s) ${gained.join(', ')}`);
+      try {
+        await listener.gained(gained);
+      } catch (error) {
+        // Holding a shard whose instances could not be loaded would answer 404 for them: give it back, try again later.
+        this.log(`ownership: could not load shard(s) ${gained.join(', ')}: ${errorMessage(error)}; handing them back`);
+        await this.handBack(listener, gained);
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Stops renewing and releases every lease, so the other replicas take over at once. Idempotent. */
@@ -214,6 +271,7 @@ export class LeasedOwnership implements Ownership {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.heartbeats);
     await this.round;
     const leases = [...this.held];
     this.held.clear();

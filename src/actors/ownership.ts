@@ -29,20 +29,39 @@ export interface Ownership extends Closeable {
   owns(instanceId: string): boolean;
   /** The fence this replica's store writes for the instance carry (undefined: unfenced). */
   fence(instanceId: string): WriteFence | undefined;
-  /** The replica that owns the instance now, by the lease table; undefined while nobody does. */
-  ownerOf(instanceId: string): Promise<string | undefined>;
+  /** Who owns the instance now (by the lease table), whether that replica is alive, and when a retry may succeed. */
+  locate(instanceId: string): Promise<OwnerLocation>;
+  /** The replicas alive now (a fresh heartbeat). */
+  liveReplicas(): Promise<string[]>;
   /** Who owns which shard now, and which replicas are alive (from the lease table). */
   describe(): Promise<OwnershipView>;
   /** Starts taking ownership; resolves after the first round (the shards gained then are loaded). */
   start(listener: OwnershipListener): Promise<void>;
 }
 
+/** Where an instance's owner stands, as a replica routing a request to it sees it. */
+export interface OwnerLocation {
+  /** The replica holding the lease of the instance's shard; undefined while nobody does (a takeover is under way). */
+  owner?: string;
+  /** Whether the owner's heartbeat is fresh. A dead owner's lease still stands until it expires, but nothing answers for it. */
+  alive: boolean;
+  /**
+   * When a retry may find a live owner, in ms: for a dead owner, until its
+   * lease expires plus a takeover round; while nobody owns the shard, a round.
+   */
+  retryAfterMs: number;
+}
+
 export interface OwnershipView {
   /** The replica answering. */
   replicaId: string;
   shardCount: number;
-  /** Replicas with a fresh heartbeat, each with the shards whose lease it holds. */
-  replicas: { replicaId: string; shards: number[] }[];
+  /**
+   * Replicas with a fresh heartbeat, and replicas that still hold leases
+   * after their heartbeat stopped (`alive: false`: died, leases not expired
+   * yet), each with the shards whose lease it holds.
+   */
+  replicas: { replicaId: string; alive: boolean; shards: number[] }[];
   /** Shards no replica holds right now (a takeover is under way). */
   unowned: number[];
 }
@@ -58,7 +77,9 @@ export function ownershipView(replicaId: string, owners: readonly (string | unde
   return {
     replicaId,
     shardCount: owners.length,
-    replicas: [...shards].map(([id, held]) => ({ replicaId: id, shards: held })).sort((a, b) => a.replicaId.localeCompare(b.replicaId)),
+    replicas: [...shards]
+      .map(([id, held]) => ({ replicaId: id, alive: live.includes(id), shards: held }))
+      .sort((a, b) => a.replicaId.localeCompare(b.replicaId)),
     unowned,
   };
 }
@@ -97,8 +118,12 @@ export class SoleOwnership implements Ownership {
     return undefined;
   }
 
-  async ownerOf(): Promise<string> {
-    return this.replicaId;
+  async locate(): Promise<OwnerLocation> {
+    return { owner: this.replicaId, alive: true, retryAfterMs: 0 };
+  }
+
+  async liveReplicas(): Promise<string[]> {
+    return [this.replicaId];
   }
 
   async describe(): Promise<OwnershipView> {

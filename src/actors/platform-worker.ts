@@ -1,12 +1,18 @@
 /**
- * A platform worker: owns one platform driver, consumes that platform's
- * command queue and its own queue (commands about the workloads it started:
- * several workers share the platform queue, but only the one that started a
- * workload can stop it), announces itself (presence) and publishes what its
- * driver observes (exits, health, progress, adoptions). While its driver
- * cannot reach the platform it takes no commands and announces itself
- * unavailable. Commands for one instance run one at a
- * time, in arrival order; a redelivered command id gets the first outcome.
+ * A platform worker: owns one platform driver, consumes its own command queue
+ * (the control plane places every instance on one worker and sends all of its
+ * commands there, so no other worker can start it twice), announces itself
+ * (presence, with how many workloads it runs) and publishes what its driver
+ * observes (exits, health, progress, adoptions). While its driver cannot
+ * reach the platform it takes no commands and announces itself unavailable.
+ * Commands for one instance run one at a time, in arrival order; a
+ * redelivered command id gets the first outcome. Commands a previous
+ * incarnation of this worker took and never finished are not run again (the
+ * control plane gave up on them when it lost the worker).
+ *
+ * The worker id must stay the same across restarts (the default is derived
+ * from the host and what the worker manages, see `platform-workers.ts`): it
+ * names the queue where commands for its instances wait while it is away.
  */
 import { randomUUID } from 'node:crypto';
 import { BadRequestError, errorMessage } from '../errors.js';
@@ -16,6 +22,7 @@ import { queues, topics, type Closeable, type Transport } from '../transport/tra
 import { KeyedSerializer } from './keyed-serializer.js';
 import { OutcomeCache } from './outcome-cache.js';
 import { isWorkloadCommandType, type WorkloadCommands, type WorkloadCommandType } from './workload-commands.js';
+import { workloadCommandPayloadSchemas } from './workload-schemas.js';
 
 export interface PlatformWorkerOptions {
   transport: Transport;
@@ -46,10 +53,19 @@ export class PlatformWorker {
   private checking: Promise<void> | undefined;
   private unavailable: string | undefined;
   private adopted: WorkloadRef[] = [];
+  private workloadCount = 0;
 
   /** One handler per command type. */
   private readonly handlers: Handlers = {
-    'workload.start': async (command) => ({ ...(await this.driver.start(command.payload)), workerId: this.workerId }),
+    'workload.start': async (command) => {
+      const { replaces, ...spec } = command.payload;
+      // The instance's previous workload ran on a worker that was lost: where this driver can reach it, it goes first.
+      if (replaces && this.driver.reap) {
+        const outcome = await this.driver.reap(replaces);
+        this.log?.(`${this.workerId}: previous workload ${replaces.workloadId} of "${command.instanceId}" (worker ${replaces.workerId ?? '?'}): ${outcome.reaped ? 'stopped' : 'left alone'}: ${outcome.reason}`);
+      }
+      return { ...(await this.driver.start(spec)), workerId: this.workerId };
+    },
     'workload.stop': (command) => this.driver.stop(command.instanceId, command.payload),
     'workload.remove': async (command) => {
       await this.driver.remove(command.instanceId, command.payload);
@@ -90,6 +106,7 @@ export class PlatformWorker {
 
   private async beat(): Promise<void> {
     await this.checkAvailability();
+    this.workloadCount = await this.driver.list().then((refs) => refs.length, () => this.workloadCount);
     await this.announce();
   }
 
@@ -134,9 +151,9 @@ export class PlatformWorker {
       await this.publishAdopted();
       this.log?.(`${this.workerId}: recovery adopted ${report.adopted.length}, lost ${report.lost.length}`);
     }
-    for (const queue of [queues.workerCommands(this.platform, this.workerId), queues.platformCommands(this.platform)]) {
-      this.consumers.push(await this.transport.consume(queue, (command) => this.handle(command)));
-    }
+    this.consumers.push(
+      await this.transport.consume(queues.workerCommands(this.platform, this.workerId), (command) => this.handle(command), { redeliver: false }),
+    );
   }
 
   /**
@@ -159,6 +176,11 @@ export class PlatformWorker {
   handle(command: CommandEnvelope): Promise<unknown> {
     const type = command.type;
     if (!isWorkloadCommandType(type)) return Promise.reject(new BadRequestError(`unknown command type "${type}"`));
+    const payload = workloadCommandPayloadSchemas[type].safeParse(command.payload);
+    if (!payload.success) {
+      return Promise.reject(new BadRequestError(`malformed ${type} payload: ${payload.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`));
+    }
+    command = { ...command, payload: payload.data };
     // Log reads are read-only and must not wait behind a start or stop of the same instance (a follow polls).
     if (type === 'workload.logs') return this.dispatch(type, command);
     return this.outcomes.once(command.commandId, () =>
@@ -178,7 +200,11 @@ export class PlatformWorker {
           workerId: this.workerId,
           platform: this.platform,
           available: this.consumers.length > 0,
-          details: { pid: process.pid, ...(this.unavailable !== undefined ? { unavailableReason: this.unavailable } : {}) },
+          details: {
+            pid: process.pid,
+            workloads: this.workloadCount,
+            ...(this.unavailable !== undefined ? { unavailableReason: this.unavailable } : {}),
+          },
         },
         this.heartbeatMs * 3,
       );
@@ -214,6 +240,8 @@ export class PlatformWorker {
       await this.checking;
       await this.stopTakingCommands();
       this.unwatch?.();
+      // Said before the presence goes: a control plane that reads it sends nothing more here (and marks its instances' worker lost).
+      await this.publishEnvelope(newEvent('worker.withdrawn', '*', { workerId: this.workerId, platform: this.platform }));
       await this.transport.presence.withdraw(this.platform, this.workerId).catch(() => undefined);
       await this.driver.close();
     })();

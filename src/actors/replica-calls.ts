@@ -1,11 +1,12 @@
 /**
  * The calls one control-plane replica forwards to the replica that owns an
  * instance (queue `control-plane.replica.<id>`): the public API's operations,
- * by name, with their arguments. The owner re-validates what it runs, as it
- * would for a call of its own.
+ * by name, with their arguments, and the cancellation of such a call. The
+ * owner re-validates what it runs, as it would for a call of its own.
  */
 import type { CreateInstanceRequest, StatusReport } from '../api/instance-requests.js';
 import type { InstanceStatusView, InstanceView } from '../api/instance-view.js';
+import { z } from 'zod';
 import type { LogRead } from '../platforms/driver.js';
 
 export interface ReplicaCallArgs {
@@ -42,6 +43,18 @@ export type ReplicaOp = keyof ReplicaCallArgs;
 
 export type ReplicaCall<K extends ReplicaOp = ReplicaOp> = { [Op in K]: { op: Op; args: ReplicaCallArgs[Op] } }[K];
 
+/** The instance a call is about: it decides which replica runs the call. */
+export function instanceIdOf(call: ReplicaCall): string {
+  switch (call.op) {
+    case 'create':
+      return call.args[0].name;
+    case 'reportStatus':
+      return call.args[0].instanceId;
+    default:
+      return call.args[0];
+  }
+}
+
 const arities: Record<ReplicaOp, number> = {
   create: 1,
   get: 1,
@@ -57,9 +70,42 @@ const arities: Record<ReplicaOp, number> = {
   readLogs: 3,
 };
 
-/** The shape check of a forwarded call (its arguments are validated by the operation itself). */
-export function isReplicaCall(value: unknown): value is ReplicaCall {
-  if (typeof value !== 'object' || value === null) return false;
-  const { op, args } = value as { op?: unknown; args?: unknown };
-  return typeof op === 'string' && Object.hasOwn(arities, op) && Array.isArray(args) && args.length === arities[op as ReplicaOp];
+/** A call as it travels to the owner: the call, and when its caller stops waiting (epoch ms, on the sender's clock). */
+export type ForwardedCall = ReplicaCall & { expiresAt: number };
+
+const forwardedCallSchema = z
+  .object({
+    op: z.enum(Object.keys(arities) as [ReplicaOp, ...ReplicaOp[]]),
+    args: z.array(z.unknown()),
+    expiresAt: z.number(),
+  })
+  .refine((call) => call.args.length === arities[call.op], { message: 'wrong number of arguments' });
+
+/**
+ * The shape check of a forwarded call; undefined when it is not one. Its
+ * arguments are validated by the operation itself, as for any input from
+ * outside this process.
+ */
+export function parseForwardedCall(value: unknown): ForwardedCall | undefined {
+  const parsed = forwardedCallSchema.safeParse(value);
+  return parsed.success ? (parsed.data as ForwardedCall) : undefined;
+}
+
+/**
+ * The event by which a replica tells an owner that the caller of a call it
+ * forwarded went away: the owner stops working for it (or does not start).
+ * An event, not a command on the owner's queue: that queue may be full of
+ * the very calls being cancelled. Losing one (a Redis outage) only costs the
+ * owner the work it would have saved.
+ */
+export const callCancelledEvent = 'replica.call-cancelled';
+
+
+const callCancelledSchema = z.object({ replicaId: z.string(), commandId: z.string(), expiresAt: z.number() });
+
+export type CallCancelled = z.infer<typeof callCancelledSchema>;
+
+export function parseCallCancelled(value: unknown): CallCancelled | undefined {
+  const parsed = callCancelledSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }

@@ -26,6 +26,8 @@ export interface SnapshotWriterOptions {
 export class SnapshotWriter {
   private readonly waiting = new Map<string, () => PersistedInstanceSnapshot>();
   private readonly writing = new Map<string, Promise<void>>();
+  /** The snapshot being written per instance, until its write settles. */
+  private readonly inFlight = new Map<string, PersistedInstanceSnapshot>();
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly retryable: (error: unknown) => boolean;
@@ -55,22 +57,42 @@ export class SnapshotWriter {
     this.waiting.delete(instanceId);
   }
 
+  /**
+   * The newest snapshot of the instance not known to be written (waiting, or
+   * being written), produced now; undefined when everything saved has landed.
+   * For a replica that stops acting for the instance and must keep its state.
+   */
+  unwritten(instanceId: string): PersistedInstanceSnapshot | undefined {
+    const waiting = this.waiting.get(instanceId);
+    if (!waiting) return this.inFlight.get(instanceId);
+    const snapshot = waiting();
+    this.waiting.set(instanceId, () => snapshot);
+    return snapshot;
+  }
+
   private async drain(instanceId: string): Promise<void> {
     await null; // let the rest of this tick's transitions land first
     let failures = 0;
     for (let next = this.waiting.get(instanceId); next; next = this.waiting.get(instanceId)) {
       this.waiting.delete(instanceId);
+      let snapshot: PersistedInstanceSnapshot | undefined;
       try {
+        snapshot = next();
+        this.inFlight.set(instanceId, snapshot);
         const fence = this.fenceOf(instanceId);
-        await this.store.saveSnapshot(instanceId, next(), fence ? { fence } : {});
+        await this.store.saveSnapshot(instanceId, snapshot, fence ? { fence } : {});
         failures = 0;
       } catch (error) {
         // Logged on the first failure of a run only: an outage is one line, not one per retry.
         if (failures === 0) this.onError(instanceId, error);
         failures += 1;
-        if (this.closed || !this.retryable(error)) continue;
-        if (!this.waiting.has(instanceId)) this.waiting.set(instanceId, next);
+        if (this.closed || !this.retryable(error) || snapshot === undefined) continue;
+        // The value itself is retried: the producer may describe a different state by then.
+        const failed = snapshot;
+        if (!this.waiting.has(instanceId)) this.waiting.set(instanceId, () => failed);
         await this.pause(Math.min(this.retryMs * 2 ** (failures - 1), this.maxRetryMs));
+      } finally {
+        this.inFlight.delete(instanceId);
       }
     }
     this.writing.delete(instanceId);

@@ -37,4 +37,6 @@ export interface WorkloadEvents {
   'workload.progress': { message: string; workerId: string };
   /** A workload a restarted worker found running and took over. */
   'workload.adopted': { ref: WorkloadRef; workerId: string };
+  /** A worker that shuts down cleanly says so before its presence goes, so nothing more is sent to it. */
+  'worker.withdrawn': { workerId: string; platform: string };
 }

@@ -1,13 +1,15 @@
 /**
- * After a restart, the actors restored Running are checked against what their
- * workers actually run: one `workload.list` per worker that ran any of them
- * (a restart of 10,000 instances is a handful of round trips), then an
- * inspect of each instance whose workload is not on its worker's list — or
- * whose worker is gone, or could not list — which also brings the exit facts.
- * A workload that is gone is reported to its actor as an exit (Failed, and
- * restarted if desired Running).
+ * After a restart (of the control plane, or of a worker that came back), the
+ * actors that believe their workload runs are checked against what their
+ * workers actually run: one `workload.list` per worker (a restart of 10,000
+ * instances is a handful of round trips), then an inspect of each instance
+ * whose workload is not on its worker's list — or whose worker could not
+ * list — which also brings the exit facts. A workload that is gone is
+ * reported to its actor as an exit (Failed, and restarted if desired
+ * Running). An instance whose worker is lost is not checked: the worker watch
+ * reports it lost (its workload is unknown, never assumed gone).
  */
-import { errorMessage } from '../errors.js';
+import { WorkerLostError, errorMessage } from '../errors.js';
 import type { PlatformType } from '../platforms/driver.js';
 import type { InstanceActor } from './instance-actor.js';
 import type { WorkloadClient } from './workload-client.js';
@@ -16,54 +18,51 @@ export interface VerificationDeps {
   workloads: WorkloadClient;
   replySlackMs: number;
   log: (message: string) => void;
+  /** The worker the actor's instance is placed on. */
+  workerOf: (actor: InstanceActor) => string | undefined;
 }
 
 export async function verifyRestoredWorkloads(actors: InstanceActor[], deps: VerificationDeps): Promise<void> {
   const byWorker = new Map<string, { platform: PlatformType; workerId: string; actors: InstanceActor[] }>();
-  const single: InstanceActor[] = [];
+  const single: { actor: InstanceActor; workerId: string }[] = [];
   for (const actor of actors) {
-    const { lastWorkerId, platform } = actor.view.context;
-    if (!lastWorkerId) {
-      single.push(actor);
-      continue;
-    }
-    const key = `${platform}\u0000${lastWorkerId}`;
-    const group = byWorker.get(key) ?? { platform: platform as PlatformType, workerId: lastWorkerId, actors: [] };
+    const { platform } = actor.view.context;
+    const workerId = deps.workerOf(actor);
+    if (!workerId) continue; // never placed: nothing can run
+    const key = `${platform}\u0000${workerId}`;
+    const group = byWorker.get(key) ?? { platform: platform as PlatformType, workerId, actors: [] };
     group.actors.push(actor);
     byWorker.set(key, group);
   }
   await Promise.all(
     [...byWorker.values()].map(async ({ platform, workerId, actors: group }) => {
       const running = await listOf(deps, platform, workerId);
+      if (running === 'lost') return; // the worker watch reports these instances' worker lost
       for (const actor of group) {
-        if (running?.get(actor.id) !== actor.view.context.workload?.workloadId) single.push(actor);
+        if (running?.get(actor.id) !== actor.view.context.workload?.workloadId) single.push({ actor, workerId });
       }
     }),
   );
-  await Promise.all(single.map((actor) => verifyOne(actor, deps)));
+  await Promise.all(single.map(({ actor, workerId }) => verifyOne(actor, workerId, deps)));
 }
 
 /** What one worker runs (instance id → workload id), or undefined when it is gone or cannot say. */
-async function listOf(deps: VerificationDeps, platform: PlatformType, workerId: string): Promise<Map<string, string> | undefined> {
+async function listOf(deps: VerificationDeps, platform: PlatformType, workerId: string): Promise<Map<string, string> | 'lost' | undefined> {
   try {
-    // For a worker that is gone, `send` asks another one: its list does not hold these, so each is inspected on its own.
     const refs = await deps.workloads.send(platform, 'workload.list', '*', {}, { timeoutMs: deps.replySlackMs, workerId });
     return new Map(refs.map((ref) => [ref.instanceId, ref.workloadId]));
-  } catch {
-    return undefined;
+  } catch (error) {
+    return error instanceof WorkerLostError ? 'lost' : undefined;
   }
 }
 
 /** Asks the worker whether one workload restored as Running still runs; reports it gone otherwise. */
-async function verifyOne(actor: InstanceActor, deps: VerificationDeps): Promise<void> {
+async function verifyOne(actor: InstanceActor, workerId: string, deps: VerificationDeps): Promise<void> {
   const { context } = actor.view;
   const expected = context.workload;
   if (!expected) return;
   try {
-    const state = await deps.workloads.send(context.platform, 'workload.inspect', actor.id, {}, {
-      timeoutMs: deps.replySlackMs,
-      ...(context.lastWorkerId ? { workerId: context.lastWorkerId } : {}),
-    });
+    const state = await deps.workloads.send(context.platform, 'workload.inspect', actor.id, {}, { timeoutMs: deps.replySlackMs, workerId });
     if (state.state === 'running' && state.ref.workloadId === expected.workloadId) return;
     const exit = state.state === 'exited' ? state.exit : undefined;
     actor.observe({

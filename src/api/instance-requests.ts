@@ -3,6 +3,7 @@
  * once at the boundary. Everything past this point trusts its input.
  */
 import { z } from 'zod';
+import { MAX_JSON_DEPTH, measureJson } from '../drasi/json-limits.js';
 import { BadRequestError } from '../errors.js';
 import { platformTypes, type PlatformType } from '../platforms/driver.js';
 import { platformOptionSchemas } from '../platforms/platform-options.js';
@@ -68,8 +69,19 @@ export const statusReportSchema = z
 
 export type StatusReport = z.infer<typeof statusReportSchema>;
 
+/**
+ * Refuses input nested deeper than `MAX_JSON_DEPTH` (400), by a walk without
+ * recursion: deeper trees would overflow the stack of the recursive code
+ * behind (zod, the config model, `JSON.stringify` on the transport).
+ */
+export function refuseDeepInput(input: unknown, what: string): void {
+  if (!measureJson(input, MAX_JSON_DEPTH).tooDeep) return;
+  throw new BadRequestError(`invalid ${what}: nested deeper than ${MAX_JSON_DEPTH} levels`, { reason: 'too-deep', maxDepth: MAX_JSON_DEPTH });
+}
+
 /** Parses untrusted input or throws a BadRequestError that lists every problem. */
 export function parseRequest<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  refuseDeepInput(input, what);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({

@@ -21,14 +21,24 @@ export interface InstanceView {
   platformOptions: Record<string, unknown>;
   /** Where the workload runs, while it runs. */
   runtime: { workloadId: string; port: number; url: string; startedAt: string; generation: number } | null;
-  /** The worker that ran the latest workload (it keeps its working directory and logs). */
+  /** The worker the instance is placed on: every command for it goes there (it keeps its working directory and logs). */
   workerId: string | null;
+  /** What is abnormal beyond the status, e.g. `WorkerLost` (its worker is gone; its workload may still run there). */
+  conditions: InstanceCondition[];
   failure: Failure | null;
   /** When the next automatic restart is due (ISO 8601), while Failed with desired Running. */
   nextRetryAt: string | null;
   restartCount: number;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface InstanceCondition {
+  type: 'WorkerLost';
+  workerId: string;
+  /** ISO 8601. */
+  since: string;
+  message: string;
 }
 
 export interface InstanceStatusView {
@@ -38,8 +48,22 @@ export interface InstanceStatusView {
   observedState: string;
   generation: number;
   observedGeneration: number | null;
+  conditions: InstanceCondition[];
   failure: Failure | null;
   history: HistoryEntry[];
+}
+
+function conditionsOf(context: SnapshotView['context']): InstanceCondition[] {
+  const lost = context.workerLost;
+  if (!lost) return [];
+  return [
+    {
+      type: 'WorkerLost',
+      workerId: lost.workerId,
+      since: lost.since,
+      message: `worker ${lost.workerId} is lost since ${lost.since}; the instance's workload may still run there, and is not started elsewhere until it returns (or the worker-lost timeout passes)`,
+    },
+  ];
 }
 
 export function instanceView(record: InstanceRecord, view: SnapshotView): InstanceView {
@@ -67,7 +91,8 @@ export function instanceView(record: InstanceRecord, view: SnapshotView): Instan
           generation: workload.generation,
         }
       : null,
-    workerId: context.lastWorkerId,
+    workerId: record.placement?.workerId ?? context.lastWorkerId,
+    conditions: conditionsOf(context),
     failure: context.failure,
     nextRetryAt: context.retryAt === null ? null : new Date(context.retryAt).toISOString(),
     restartCount: context.consecutiveFailures,
@@ -85,6 +110,7 @@ export function instanceStatusView(view: SnapshotView): InstanceStatusView {
     observedState: context.observed,
     generation: context.generation,
     observedGeneration: context.observedGeneration,
+    conditions: conditionsOf(context),
     failure: context.failure,
     history: context.history,
   };

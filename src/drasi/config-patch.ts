@@ -1,21 +1,38 @@
-// fast-json-patch is CommonJS: under NodeNext ESM only its default import (the
-// module.exports object) works at run time; named imports are types only.
-import jsonpatch from 'fast-json-patch';
-import type { Operation } from 'fast-json-patch';
 import { BadRequestError, InvalidConfigError } from '../errors.js';
 import { cloneTree } from './clone-tree.js';
 import type { DrasiServerConfig } from './config-schema.js';
-import { parseJsonPointer } from './json-pointer.js';
+import { jsonEqual } from './json-equal.js';
+import { MAX_CONFIG_VALUES, MAX_JSON_DEPTH, measureJson } from './json-limits.js';
+import { applyJsonPatch, JsonPatchConflict, type JsonPatchOperation } from './json-patch.js';
+import { isProperPrefix, parseJsonPointer } from './json-pointer.js';
 import { isPlainObject } from './plain-object.js';
 import { parseDrasiConfig } from './validate-config.js';
+
+/** More operations than any edit of a config needs; bounds the work one request can ask for. */
+export const MAX_PATCH_OPERATIONS = 1_000;
+
+export interface ConfigPatchResult {
+  /** The patched config, validated (a copy of the input when nothing changed). */
+  configuration: DrasiServerConfig;
+  /**
+   * Whether the patched config differs from the input as JSON (key order
+   * aside): an empty patch, a patch of `test`s, or one that puts back what
+   * it took away changes nothing, and must not bump the generation.
+   */
+  changed: boolean;
+}
 
 /**
  * Applies an RFC 6902 JSON Patch to a config, all or nothing.
  *
  * - A patch that is not a well-formed list of operations is the client's
- *   mistake in the request itself: `BadRequestError` (400).
+ *   mistake in the request itself: `BadRequestError` (400). That includes
+ *   pointer syntax, a `move` into its own child, values that are not JSON
+ *   or are nested deeper than `MAX_JSON_DEPTH`, and more than
+ *   `MAX_PATCH_OPERATIONS` operations.
  * - A patch that does not fit the config (a failing `test`, a path that does
- *   not exist) or that produces an invalid config: `InvalidConfigError` (422).
+ *   not exist, an index that is not one) or that produces an invalid config:
+ *   `InvalidConfigError` (422).
  * - Paths through `__proto__`, `constructor` or `prototype`, and values that
  *   carry a `__proto__` key, are refused: they have no meaning in a config
  *   and are the usual prototype-pollution vectors.
@@ -23,17 +40,18 @@ import { parseDrasiConfig } from './validate-config.js';
  * The input config is never modified; the patched copy is returned only once
  * it has passed `parseDrasiConfig` (including the cross-reference checks).
  */
-export function applyConfigPatch(config: DrasiServerConfig, patch: unknown): DrasiServerConfig {
+export function applyConfigPatch(config: DrasiServerConfig, patch: unknown): ConfigPatchResult {
   const operations = readOperations(patch);
-  const working = cloneTree(config);
   let patched: unknown;
   try {
-    patched = jsonpatch.applyPatch(working, operations, /* validate */ true, /* mutate */ false).newDocument;
+    patched = applyJsonPatch(cloneTree(config), operations, { maxDepth: MAX_JSON_DEPTH, maxValues: MAX_CONFIG_VALUES });
   } catch (error) {
-    throw translatePatchError(error, operations);
+    if (error instanceof JsonPatchConflict) throw conflictError(error);
+    throw error;
   }
+  if (jsonEqual(patched, config)) return { configuration: cloneTree(config) as DrasiServerConfig, changed: false };
   try {
-    return parseDrasiConfig(patched);
+    return { configuration: parseDrasiConfig(patched), changed: true };
   } catch (error) {
     if (error instanceof InvalidConfigError) {
       throw new InvalidConfigError(`the patched config is invalid: ${error.message}`, error.issues);
@@ -42,38 +60,56 @@ export function applyConfigPatch(config: DrasiServerConfig, patch: unknown): Dra
   }
 }
 
-const OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+const OPS: ReadonlyArray<JsonPatchOperation['op']> = ['add', 'remove', 'replace', 'move', 'copy', 'test'];
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Checks the shape of every operation and returns them typed; throws `BadRequestError`. */
-function readOperations(patch: unknown): Operation[] {
+/** Checks the shape of the patch and of every operation and returns them typed; throws `BadRequestError`. */
+function readOperations(patch: unknown): JsonPatchOperation[] {
   if (!Array.isArray(patch)) {
     throw new BadRequestError('a JSON Patch must be an array of operations (RFC 6902)', { reason: 'not-an-array' });
+  }
+  // Once, before anything walks the operations' values recursively.
+  if (measureJson(patch).tooDeep) {
+    throw new BadRequestError(`the JSON Patch is nested deeper than ${MAX_JSON_DEPTH} levels`, { reason: 'too-deep', maxDepth: MAX_JSON_DEPTH });
+  }
+  if (patch.length > MAX_PATCH_OPERATIONS) {
+    throw new BadRequestError(`a JSON Patch may have at most ${MAX_PATCH_OPERATIONS} operations (got ${patch.length})`, {
+      reason: 'too-many-operations',
+      maxOperations: MAX_PATCH_OPERATIONS,
+    });
   }
   return patch.map((raw: unknown, index) => readOperation(raw, index));
 }
 
-function readOperation(raw: unknown, index: number): Operation {
+function readOperation(raw: unknown, index: number): JsonPatchOperation {
   const reject = (reason: string): never => {
     throw new BadRequestError(`invalid JSON Patch operation ${index}: ${reason}`, { index, reason });
   };
   if (!isPlainObject(raw)) return reject('an operation must be an object');
   const { op, path, from } = raw;
-  if (typeof op !== 'string' || !OPS.has(op)) return reject(`"op" must be one of ${[...OPS].join(', ')}`);
+  if (!isOp(op)) return reject(`"op" must be one of ${OPS.join(', ')}`);
   const target = readPointer(path, 'path', reject);
 
   if (op === 'move' || op === 'copy') {
     const source = readPointer(from, 'from', reject);
+    // RFC 6902 4.4: "from" must not be a proper prefix of "path"; decidable without the document.
+    if (op === 'move' && isProperPrefix(parseJsonPointer(source), parseJsonPointer(target))) {
+      return reject(`"move" cannot put a value inside itself ("from" ${JSON.stringify(source)} contains "path" ${JSON.stringify(target)})`);
+    }
     return { op, path: target, from: source };
   }
   if (op === 'remove') return { op, path: target };
 
-  if (!('value' in raw) || raw['value'] === undefined) return reject(`"${op}" needs a "value"`);
+  if (!Object.hasOwn(raw, 'value') || raw['value'] === undefined) return reject(`"${op}" needs a "value"`);
   const value = raw['value'];
-  if (carriesProtoKey(value)) return reject('"value" must not contain a "__proto__" key');
-  if (op === 'add') return { op, path: target, value };
-  if (op === 'replace') return { op, path: target, value };
-  return { op: 'test', path: target, value };
+  const shape = measureJson(value);
+  if (shape.nonJson) return reject('"value" must be a JSON value (no undefined, functions, NaN or class instances)');
+  if (shape.protoKey) return reject('"value" must not contain a "__proto__" key');
+  return { op, path: target, value };
+}
+
+function isOp(value: unknown): value is JsonPatchOperation['op'] {
+  return OPS.some((op) => op === value);
 }
 
 function readPointer(pointer: unknown, member: string, reject: (reason: string) => never): string {
@@ -81,48 +117,19 @@ function readPointer(pointer: unknown, member: string, reject: (reason: string) 
   let segments: string[];
   try {
     segments = parseJsonPointer(pointer);
-  } catch {
-    return reject(`"${member}" must be empty or start with "/" (got ${JSON.stringify(pointer)})`);
+  } catch (error) {
+    return reject(`"${member}": ${error instanceof Error ? error.message : String(error)}`);
   }
   const forbidden = segments.find((segment) => FORBIDDEN_SEGMENTS.has(segment));
   if (forbidden !== undefined) return reject(`"${member}" must not go through "${forbidden}"`);
   return pointer;
 }
 
-function carriesProtoKey(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(carriesProtoKey);
-  if (typeof value !== 'object' || value === null) return false;
-  return Object.entries(value).some(([key, item]) => key === '__proto__' || carriesProtoKey(item));
-}
-
-/** Errors that mean the patch itself is malformed rather than not fitting the config. */
-const MALFORMED = new Set([
-  'SEQUENCE_NOT_AN_ARRAY',
-  'OPERATION_NOT_AN_OBJECT',
-  'OPERATION_OP_INVALID',
-  'OPERATION_PATH_INVALID',
-  'OPERATION_FROM_REQUIRED',
-  'OPERATION_VALUE_REQUIRED',
-  'OPERATION_VALUE_CANNOT_CONTAIN_UNDEFINED',
-]);
-
-function translatePatchError(error: unknown, operations: Operation[]): Error {
-  if (!(error instanceof jsonpatch.JsonPatchError)) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-  const index = typeof error.index === 'number' ? error.index : undefined;
-  const operation = index === undefined ? undefined : operations[index];
-  const reason = firstLine(error.message);
-  const where = operation === undefined ? '' : ` operation ${index} (${operation.op} ${operation.path || '/'})`;
-  if (MALFORMED.has(error.name)) {
-    return new BadRequestError(`invalid JSON Patch${where}: ${reason}`, { index, reason: error.name });
-  }
-  const message = error.name === 'TEST_OPERATION_FAILED' ? 'the test did not match the current config' : reason;
-  return new InvalidConfigError(`patch could not be applied:${where}: ${message}`, [
-    { path: operation?.path ?? '', message: `patch operation ${index ?? '?'} (${operation?.op ?? 'unknown'}): ${message}` },
+/** An operation that does not fit the config: 422, naming the operation, where, and why. */
+function conflictError(conflict: JsonPatchConflict): InvalidConfigError {
+  const { index, operation } = conflict;
+  const where = `operation ${index} (${operation.op} ${operation.path || '/'})`;
+  return new InvalidConfigError(`patch could not be applied: ${where}: ${conflict.message}`, [
+    { path: operation.path, message: `patch operation ${index} (${operation.op}): ${conflict.message}` },
   ]);
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0] ?? message;
 }

@@ -21,5 +21,6 @@ export {
 export { parseDrasiConfig, parseDrasiConfigYaml } from './validate-config.js';
 export { renderConfigYaml, renderServerConfigYaml } from './render-config.js';
 export { buildServerConfig, type ServerSettings } from './server-config.js';
-export { applyConfigPatch } from './config-patch.js';
+export { applyConfigPatch, MAX_PATCH_OPERATIONS, type ConfigPatchResult } from './config-patch.js';
+export { MAX_CONFIG_VALUES, MAX_JSON_DEPTH, measureJson, type JsonShape } from './json-limits.js';
 export { containsEnvRef, isEnvRef } from './env-ref.js';

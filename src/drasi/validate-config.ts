@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { InvalidConfigError, type ConfigIssue } from '../errors.js';
 import { cloneTree } from './clone-tree.js';
 import { drasiServerConfigSchema, type DrasiServerConfig } from './config-schema.js';
+import { MAX_CONFIG_VALUES, MAX_JSON_DEPTH, measureJson } from './json-limits.js';
 import { toJsonPointer } from './json-pointer.js';
 import { isPlainObject } from './plain-object.js';
 import { findReferenceIssues } from './references.js';
@@ -22,6 +23,7 @@ export function parseDrasiConfig(input: unknown): DrasiServerConfig {
       { path: '', message: `the document must be a mapping of keys to values (got ${kindOf(input)})` },
     ]);
   }
+  refuseOversized(input);
   const result = drasiServerConfigSchema.safeParse(input, { error: messageFor });
   const issues: ConfigIssue[] = result.success ? [] : result.error.issues.map(toConfigIssue);
   issues.push(...findReferenceIssues(input));
@@ -30,6 +32,17 @@ export function parseDrasiConfig(input: unknown): DrasiServerConfig {
   // own parsed value; copying it keeps the user's key order, which zod would not.
   const validated: DrasiServerConfig = result.data;
   return cloneTree(input) as typeof validated;
+}
+
+/** Before any recursive walk (zod, the reference checks, `cloneTree`): a bounded tree, checked iteratively. */
+function refuseOversized(input: unknown): void {
+  const shape = measureJson(input, MAX_JSON_DEPTH);
+  const problem = shape.tooDeep
+    ? `the document is nested deeper than ${MAX_JSON_DEPTH} levels`
+    : shape.values > MAX_CONFIG_VALUES
+      ? `the document holds more than ${MAX_CONFIG_VALUES} values`
+      : undefined;
+  if (problem !== undefined) throw new InvalidConfigError(`invalid Drasi Server config: ${problem}`, [{ path: '', message: problem }]);
 }
 
 /**

@@ -2,6 +2,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { ControlPlane } from '../actors/control-plane.js';
+import { refuseDeepInput } from '../api/instance-requests.js';
 import { problemMiddleware } from './problem.js';
 import { createRoutes, type RouteOptions } from './routes.js';
 
@@ -33,6 +34,11 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
       },
     }),
   );
+  // Checked here too, not only in the library API: a body forwarded to another replica is serialised before it is parsed there.
+  app.use(async (ctx, next) => {
+    refuseDeepInput(ctx.request.body, 'request body');
+    await next();
+  });
   app.use(router.routes());
   // A known path with another method: 405 with Allow (the problem middleware writes the body).
   app.use(router.allowedMethods());

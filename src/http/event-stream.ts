@@ -1,90 +1,123 @@
 /**
  * Server-Sent Events for instance status changes (`GET /api/events`).
  *
- * All SSE clients of one HTTP app share one subscription to the control
- * plane's events (opened with the first client, kept while the app lives), so
- * a hundred browsers cost one Redis stream reader, not a hundred. Each client
- * gets its own bounded buffer: a client that stops reading while events keep
- * coming is sent an `overflow` event and disconnected (EventSource reconnects
- * on its own), instead of growing the control plane's memory without bound.
+ * Every event is one entry of the change log (the control plane's
+ * `subscribe`, fed from the log by sequence): its `id:` is the entry's
+ * sequence, so ids increase strictly and `GET /api/status/recent-changes`
+ * shows the same entries. A client that reconnects with `Last-Event-ID` (or
+ * `?lastEventId=`) first gets what it missed that the log still keeps; one
+ * that is further behind than the log keeps gets a `reset` event — reload
+ * the state, then follow on — whose id is where it follows on from.
+ *
+ * A comment line every `keepAliveMs` keeps proxies from closing an idle
+ * stream and lets a client notice a dead connection (nothing for twice that
+ * long: reconnect). A client that stops reading while events keep coming is
+ * sent an `overflow` event and disconnected (it reconnects and resumes from
+ * its last id), instead of growing the control plane's memory without bound.
  */
 import { PassThrough } from 'node:stream';
-import type { InstanceEventEnvelope } from '../actors/control-plane.js';
+import type { InstanceEventEnvelope, StatusSubscribeOptions } from '../actors/control-plane.js';
 
-type Listener = (event: InstanceEventEnvelope) => void;
-type Subscribe = (listener: Listener) => Promise<() => Promise<void>>;
-
-export class InstanceEventHub {
-  private readonly clients = new Set<Listener>();
-  private subscription: Promise<() => Promise<void>> | undefined;
-
-  constructor(private readonly subscribe: Subscribe) {}
-
-  /** Adds a client; resolves once events flow (rejects, e.g. 503, when the subscription cannot be opened). Returns `leave`. */
-  async join(client: Listener): Promise<() => void> {
-    if (!this.subscription) {
-      this.subscription = this.subscribe((event) => {
-        for (const listener of this.clients) listener(event);
-      });
-      // A failed subscription is not kept: the next client tries again.
-      this.subscription.catch(() => (this.subscription = undefined));
-    }
-    await this.subscription;
-    this.clients.add(client);
-    return () => this.clients.delete(client);
-  }
-}
+export type SubscribeToChanges = (
+  listener: (event: InstanceEventEnvelope) => void,
+  options: StatusSubscribeOptions,
+) => Promise<() => Promise<void>>;
 
 /** One SSE frame. `data` is JSON on one line, as EventSource expects. */
-export function sseFrame(event: string, data: unknown, id?: string): string {
+export function sseFrame(event: string, data: unknown, id?: string | number): string {
   return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 /** What a client sees of one status change. */
 export function statusChangeData(event: InstanceEventEnvelope): Record<string, unknown> {
-  return { instanceId: event.instanceId, at: event.timestamp, ...event.payload };
+  return { sequence: event.sequence, instanceId: event.instanceId, at: event.timestamp, ...event.payload };
+}
+
+/** Each change's frame, built once however many clients get it (subscribers share the event object). */
+const frames = new WeakMap<InstanceEventEnvelope, string>();
+
+function statusFrame(event: InstanceEventEnvelope): string {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    frame = sseFrame('status-changed', statusChangeData(event), event.sequence);
+    frames.set(event, frame);
+  }
+  return frame;
 }
 
 export interface EventStreamOptions {
   /** Only this instance's events. */
   instanceId?: string;
-  /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
+  /** Resume after this sequence (the client's last event id); -1: an id this log never had (the client gets a reset). */
+  after?: number;
+  /** A comment line this often (default 15 s). */
   keepAliveMs?: number;
   /** Bytes a client may fall behind before it is disconnected (default 1 MiB). */
   maxBufferedBytes?: number;
 }
 
 /**
- * Opens one client's stream: joins the hub, and ends (and leaves) when the
- * client goes away (`closed` resolves) or falls too far behind.
+ * Opens one client's stream: subscribes, and ends (and unsubscribes) when the
+ * client goes away (`closed` resolves) or falls too far behind. Rejects (e.g.
+ * 503) when the subscription cannot be opened.
  */
 export async function openEventStream(
-  hub: InstanceEventHub,
+  subscribe: SubscribeToChanges,
   closed: Promise<unknown>,
   options: EventStreamOptions = {},
 ): Promise<PassThrough> {
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
   const stream = new PassThrough();
-  let leave: (() => void) | undefined;
+  let leave: (() => Promise<void>) | undefined;
   let keepAlive: NodeJS.Timeout | undefined;
+  let ended = false;
   const end = () => {
-    leave?.();
-    leave = undefined;
+    if (ended) return;
+    ended = true;
+    void leave?.();
     clearInterval(keepAlive);
     if (!stream.writableEnded) stream.end();
   };
-  leave = await hub.join((event) => {
-    if (stream.writableEnded) return;
-    if (options.instanceId !== undefined && event.instanceId !== options.instanceId) return;
+  // EventSource waits this long before reconnecting. Written first: events may follow at once.
+  stream.write('retry: 2000\n\n');
+  const send = (frame: string) => {
+    if (ended) return;
     if (stream.writableLength > maxBuffered) {
-      stream.write(sseFrame('overflow', { reason: `the client fell more than ${maxBuffered} bytes behind; reconnect and read /api/status/recent-changes` }));
+      stream.write(
+        sseFrame('overflow', { reason: `the client fell more than ${maxBuffered} bytes behind; reconnect with Last-Event-ID to resume` }),
+      );
       end();
       return;
     }
-    stream.write(sseFrame('status-changed', statusChangeData(event), event.eventId));
-  });
-  // EventSource waits this long before reconnecting.
-  stream.write('retry: 2000\n\n');
+    stream.write(frame);
+  };
+  try {
+    leave = await subscribe(
+      (event) => {
+        if (options.instanceId === undefined || event.instanceId === options.instanceId) send(statusFrame(event));
+      },
+      {
+        ...(options.after !== undefined ? { afterSequence: options.after } : {}),
+        onReset: (reset) =>
+          send(
+            sseFrame(
+              'reset',
+              {
+                reason: 'changes after your last event id are no longer kept: reload the state (GET /api/server/instances), then follow on',
+                lastEventId: reset.after,
+                oldestKept: reset.oldest ?? null,
+                newest: reset.newest,
+              },
+              reset.newest,
+            ),
+          ),
+      },
+    );
+  } catch (error) {
+    stream.destroy();
+    throw error;
+  }
+  if (ended) void leave();
   keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), options.keepAliveMs ?? 15_000);
   keepAlive.unref();
   void closed.then(end);

@@ -3,7 +3,7 @@
  * (RFC 9457) with a stable `type`, never a stack trace.
  */
 import type { Context, Next } from 'koa';
-import { DraasError, type ErrorCode } from '../errors.js';
+import { DraasError, errorTable, type ErrorCode } from '../errors.js';
 
 export interface ProblemDocument {
   type: string;
@@ -13,23 +13,6 @@ export interface ProblemDocument {
   instance: string;
   [member: string]: unknown;
 }
-
-const titles: Record<ErrorCode | 'internal' | 'method-not-allowed' | 'unsupported-media-type' | 'payload-too-large', string> = {
-  'bad-request': 'Bad request',
-  'not-found': 'Not found',
-  conflict: 'Not allowed in the current state',
-  'invalid-config': 'Invalid configuration',
-  'no-live-worker': 'No live worker for the platform',
-  'worker-timeout': 'Worker did not answer in time',
-  'workload-failed': 'Workload failed',
-  'worker-error': 'Worker error',
-  unavailable: 'Service unavailable',
-  'not-owner': 'Instance owner changed; retry',
-  internal: 'Internal error',
-  'method-not-allowed': 'Method not allowed',
-  'unsupported-media-type': 'Unsupported media type',
-  'payload-too-large': 'Payload too large',
-};
 
 export function problemType(code: string): string {
   return `urn:draas:problem:${code}`;
@@ -45,7 +28,8 @@ function httpErrorOf(error: unknown): { status: number; message: string; expose:
   return { status, message, expose };
 }
 
-function codeForStatus(status: number): keyof typeof titles {
+/** The code of an error Koa or its middleware threw, by its status. */
+function codeForStatus(status: number): ErrorCode {
   switch (status) {
     case 400:
       return 'bad-request';
@@ -62,11 +46,12 @@ function codeForStatus(status: number): keyof typeof titles {
   }
 }
 
-export function sendProblem(ctx: Context, code: keyof typeof titles, status: number, detail: string, extra: Record<string, unknown> = {}): void {
+/** Writes a problem+json answer; its `type` and `title` come from the error table. */
+export function sendProblem(ctx: Context, code: ErrorCode, status: number, detail: string, extra: Record<string, unknown> = {}): void {
   const body: ProblemDocument = {
     ...extra,
     type: problemType(code),
-    title: titles[code],
+    title: errorTable[code].title,
     status,
     detail,
     instance: ctx.path,
@@ -74,6 +59,16 @@ export function sendProblem(ctx: Context, code: keyof typeof titles, status: num
   ctx.status = status;
   ctx.type = 'application/problem+json';
   ctx.body = body;
+}
+
+/**
+ * An error that knows when a retry may succeed (a `retryAfterSeconds`
+ * detail, e.g. a `not-owner` during a takeover) tells the client in
+ * `Retry-After`, in whole seconds (RFC 9110), at least 1.
+ */
+function retryAfterOf(details: Record<string, unknown>): number | undefined {
+  const seconds = details.retryAfterSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? Math.max(1, Math.ceil(seconds)) : undefined;
 }
 
 export function problemMiddleware(log: (message: string) => void) {
@@ -87,12 +82,14 @@ export function problemMiddleware(log: (message: string) => void) {
       }
     } catch (error) {
       if (error instanceof DraasError) {
+        const retryAfter = retryAfterOf(error.details);
+        if (retryAfter !== undefined) ctx.set('Retry-After', String(retryAfter));
         sendProblem(ctx, error.code, error.status, error.message, error.details);
         return;
       }
       const http = httpErrorOf(error);
       if (http && http.status < 500) {
-        sendProblem(ctx, codeForStatus(http.status), http.status, http.expose ? http.message : titles[codeForStatus(http.status)]);
+        sendProblem(ctx, codeForStatus(http.status), http.status, http.expose ? http.message : errorTable[codeForStatus(http.status)].title);
         return;
       }
       log(`unhandled error on ${ctx.method} ${ctx.path}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { instanceIdSchema, parseRequest } from '../api/instance-requests.js';
-import { InstanceEventHub, openEventStream } from './event-stream.js';
+import { openEventStream } from './event-stream.js';
 import { requestSignal } from './request-signal.js';
 import { errorMessage } from '../errors.js';
 
@@ -36,7 +36,24 @@ const recentChangesQuerySchema = z
   })
   .strict();
 
-const eventsQuerySchema = z.object({ instanceId: instanceIdSchema.optional() }).strict();
+const eventsQuerySchema = z
+  .object({
+    instanceId: instanceIdSchema.optional(),
+    /** Resume after this event id (what `Last-Event-ID` carries on a reconnect; the header wins). */
+    lastEventId: z.coerce.number().int().min(0).optional(),
+  })
+  .strict();
+
+/**
+ * The position a client resumes from: its `Last-Event-ID` header, else the
+ * `lastEventId` parameter. A header that is not one of our ids (another
+ * server's, an older format) is -1: the client is told to reload (a reset).
+ */
+function resumePosition(header: string | undefined, query: number | undefined): number | undefined {
+  const value = header?.trim();
+  if (value === undefined || value === '') return query;
+  return /^\d{1,15}$/.test(value) ? Number(value) : -1;
+}
 
 export interface RouteOptions {
   /** SSE keep-alive comment interval (default 15 s). */
@@ -47,15 +64,15 @@ export interface RouteOptions {
 
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
-  const events = new InstanceEventHub((listener) => controlPlane.subscribe(listener));
-
-  // Every status change as Server-Sent Events, optionally of one instance.
+  // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id.
   router.get('/api/events', async (ctx) => {
     const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
+    const after = resumePosition(ctx.get('Last-Event-ID') || undefined, query.lastEventId);
     const signal = requestSignal(ctx);
     const closed = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-    ctx.body = await openEventStream(events, closed, {
+    ctx.body = await openEventStream((listener, options) => controlPlane.subscribe(listener, options), closed, {
       ...(query.instanceId !== undefined ? { instanceId: query.instanceId } : {}),
+      ...(after !== undefined ? { after } : {}),
       ...(options.eventKeepAliveMs !== undefined ? { keepAliveMs: options.eventKeepAliveMs } : {}),
       ...(options.eventMaxBufferedBytes !== undefined ? { maxBufferedBytes: options.eventMaxBufferedBytes } : {}),
     });

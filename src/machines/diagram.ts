@@ -1,8 +1,10 @@
 /**
  * Draws the lifecycle machine as a Mermaid state diagram, from the machine
- * definition itself, so the picture in the docs can never drift from the code.
+ * definition itself (through `machineGraph`, which the model-based tests walk
+ * too), so the picture in the docs can never drift from the code.
  */
 import type { AnyStateMachine } from 'xstate';
+import { machineGraph } from './graph.js';
 
 function label(eventType: string): string {
   const done = /^xstate\.done\.actor\.(\w+)/.exec(eventType);
@@ -14,23 +16,20 @@ function label(eventType: string): string {
   return eventType;
 }
 
+/** Transitions that stay in their state (targetless ones, re-entries) are not drawn. */
 export function lifecycleDiagram(machine: AnyStateMachine): string {
-  const lines = ['stateDiagram-v2', `  [*] --> ${String(machine.config.initial)}`];
+  const graph = machineGraph(machine);
+  const lines = ['stateDiagram-v2', `  [*] --> ${graph.initial}`];
   const seen = new Set<string>();
-  for (const [name, node] of Object.entries(machine.root.states)) {
-    if (node.type === 'final') lines.push(`  ${name} --> [*]`);
-    for (const [eventType, transitions] of node.transitions) {
-      for (const transition of transitions) {
-        for (const target of transition.target ?? []) {
-          if (target.key === name) continue;
-          const guardName = typeof transition.guard === 'string' ? transition.guard : undefined;
-          const guard = guardName ? ` [${guardName}]` : '';
-          const line = `  ${name} --> ${target.key}: ${label(eventType)}${guard}`;
-          if (!seen.has(line)) {
-            seen.add(line);
-            lines.push(line);
-          }
-        }
+  for (const state of graph.states) {
+    if (state.final) lines.push(`  ${state.name} --> [*]`);
+    for (const transition of graph.transitions) {
+      if (transition.from !== state.name || transition.to === null || transition.to === state.name) continue;
+      const guard = transition.guard ? ` [${transition.guard}]` : '';
+      const line = `  ${state.name} --> ${transition.to}: ${label(transition.eventKind)}${guard}`;
+      if (!seen.has(line)) {
+        seen.add(line);
+        lines.push(line);
       }
     }
   }

@@ -45,3 +45,17 @@ export function toRestorable(snapshot: unknown, instanceId: string): RestorableS
     children: {},
   };
 }
+
+/**
+ * Migrations of persisted snapshots, keyed by the machine version they
+ * migrate from (see `checkSnapshotVersion`). Pure: each returns a new object.
+ */
+export const instanceSnapshotMigrations: Readonly<Record<number, (snapshot: unknown) => unknown>> = {
+  // Version 2 added `workerLost` to the context (a lost worker's instances): none was known before.
+  1: (snapshot) => {
+    if (typeof snapshot !== 'object' || snapshot === null) return snapshot;
+    const candidate = snapshot as { context?: unknown };
+    if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
+    return { ...candidate, context: { ...candidate.context, workerLost: null } };
+  },
+};

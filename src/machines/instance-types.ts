@@ -34,6 +34,17 @@ export interface Failure {
   details?: Record<string, unknown>;
 }
 
+/**
+ * The worker an instance was placed on is gone (its presence expired, or it
+ * withdrew) while a workload of the instance may still run there. Kept until
+ * the worker returns or a replacement runs elsewhere.
+ */
+export interface WorkerLost {
+  workerId: string;
+  /** ISO 8601: when the control plane first found it gone. */
+  since: string;
+}
+
 /** One transition: what caused it and when. */
 export interface HistoryEntry {
   /** ISO 8601. */
@@ -62,6 +73,12 @@ export interface InstanceContext {
   generation: number;
   /** The generation the workload actually runs (null before the first start). */
   observedGeneration: number | null;
+  /**
+   * The workload that runs, or may still run: set by a start, cleared by a
+   * confirmed stop or exit. Kept when a stop could only be queued for a lost
+   * worker, and when a lost worker's instance is started elsewhere (the
+   * replacement is told to reap it, see `WorkloadSpec.replaces`).
+   */
   workload: WorkloadRef | null;
   /**
    * The worker that ran the latest workload. Kept after a stop: that worker
@@ -69,6 +86,8 @@ export interface InstanceContext {
    */
   lastWorkerId: string | null;
   failure: Failure | null;
+  /** Set while the worker that may run this instance's workload is lost (see `WorkerLost`). */
+  workerLost: WorkerLost | null;
   /** Consecutive failed starts or crashes since the last healthy start. */
   consecutiveFailures: number;
   /** Set by restart: after Stopping, start again. */
@@ -123,7 +142,14 @@ export type InstanceObservationEvent =
       lastLogLines: string[];
       details?: Record<string, unknown>;
     }
-  | { type: 'observed.report'; status: 'Running' | 'Stopped' | 'Failed'; source: string; message?: string };
+  | { type: 'observed.report'; status: 'Running' | 'Stopped' | 'Failed'; source: string; message?: string }
+  /**
+   * The instance's worker is gone. `expired`: gone for longer than the
+   * control plane's `workerLostTimeout`, so a Running instance is started
+   * elsewhere.
+   */
+  | { type: 'worker.lost'; workerId: string; since: string; expired?: boolean }
+  | { type: 'worker.returned'; workerId: string };
 
 export type InstanceEvent = InstanceRequestEvent | InstanceObservationEvent | InstanceRecoverEvent;
 
@@ -132,8 +158,16 @@ export interface StartWorkloadInput {
   generation: number;
   /** Absolute deadline (epoch ms) for the workload to become healthy. */
   deadline: number;
+  /** The workload that may still run (on a lost worker): a replacement elsewhere reaps it first. */
+  previous: WorkloadRef | null;
+  workerLost: WorkerLost | null;
 }
 
 export interface StopWorkloadInput {
   instanceId: string;
+}
+
+/** How a stop or remove ended: done, or queued for a lost worker (it runs when that worker returns). */
+export interface StopWorkloadOutput {
+  deferredTo?: string;
 }

@@ -12,7 +12,7 @@
  * by then (a stop during Starting waits for the start, then stops).
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { StopOutcome, WorkloadRef } from '../platforms/driver.js';
+import type { WorkloadRef } from '../platforms/driver.js';
 import type {
   DesiredState,
   Failure,
@@ -23,12 +23,27 @@ import type {
   InstanceStatus,
   StartWorkloadInput,
   StopWorkloadInput,
+  StopWorkloadOutput,
+  WorkerLost,
 } from './instance-types.js';
 
 export * from './instance-types.js';
 
-/** Bumped whenever the shape of the context or the states change (persisted snapshots carry it). */
-export const instanceMachineVersion = 1;
+/** Bumped whenever the shape of the context or the states change (persisted snapshots carry it; see `instanceSnapshotMigrations`). */
+export const instanceMachineVersion = 2;
+
+/** The lost-worker facts a failed command carries (`WorkerLostError` details), if it failed because its worker is lost. */
+export function workerLostFrom(error: unknown): WorkerLost | undefined {
+  if (typeof error !== 'object' || error === null || !('details' in error)) return undefined;
+  const details = error.details;
+  if (typeof details !== 'object' || details === null || !('lostWorker' in details)) return undefined;
+  const lost = details.lostWorker;
+  if (typeof lost !== 'object' || lost === null || !('workerId' in lost) || !('since' in lost)) return undefined;
+  return typeof lost.workerId === 'string' && typeof lost.since === 'string' ? { workerId: lost.workerId, since: lost.since } : undefined;
+}
+
+/** States in which a workload of the instance may run (or be starting, or stopping). */
+const withWorkload: ReadonlySet<InstanceStatus> = new Set(['Starting', 'Running', 'Stopping', 'Deleting']);
 
 export interface InstanceMachineDeps {
   /** Epoch milliseconds; injected so tests can use a simulated clock. */
@@ -93,8 +108,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
     },
     actors: {
       startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async () => notProvided('startWorkload')),
-      stopWorkload: fromPromise<StopOutcome, StopWorkloadInput>(async () => notProvided('stopWorkload')),
-      removeWorkload: fromPromise<void, StopWorkloadInput>(async () => notProvided('removeWorkload')),
+      stopWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => notProvided('stopWorkload')),
+      removeWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => notProvided('removeWorkload')),
     },
     actions: {
       record: assign(({ context, event }, params: { to: InstanceStatus }) => {
@@ -113,6 +128,24 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         desired: params.desired,
         restartPending: params.restartPending,
       })),
+      // The first report of a loss is kept (its `since` is what workerLostTimeout counts from).
+      markWorkerLost: assign(({ context, event }) => {
+        if (event.type !== 'worker.lost') return {};
+        const workerLost = context.workerLost?.workerId === event.workerId ? context.workerLost : { workerId: event.workerId, since: event.since };
+        return { workerLost, observed: 'Unknown' as const };
+      }),
+      // A stop queued for a lost worker (`deferredTo`) leaves the workload as it was known: it may run until that
+      // worker returns and stops it.
+      recordStopped: assign(({ context, event }) => {
+        const deferred = 'output' in event && typeof event.output === 'object' && event.output !== null && 'deferredTo' in event.output;
+        return deferred ? { observed: 'Unknown' as const } : { observed: 'Stopped' as const, workload: null, workerLost: null };
+      }),
+      markWorkerReturned: assign(({ context }) => ({
+        workerLost: null,
+        // What was unknown is known again: the worker re-adopted what still runs (the control plane verifies a
+        // Running one and reports an exit), and ran what was queued for it (a stop).
+        observed: context.status === 'Running' ? ('Running' as const) : context.status === 'Stopped' ? ('Stopped' as const) : context.observed,
+      })),
     },
     guards: {
       wantsRunning: ({ context }) => context.desired === 'Running',
@@ -129,6 +162,11 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         context.status !== 'Deleted',
       reportsDown: ({ event }) => event.type === 'observed.report' && event.status !== 'Running',
       reportsRunning: ({ event }) => event.type === 'observed.report' && event.status === 'Running',
+      // Only an instance that may have a workload on the lost worker is affected by the loss.
+      mayRunOnLostWorker: ({ context }) =>
+        context.status !== null && (withWorkload.has(context.status) || context.workload !== null || context.observed === 'Unknown'),
+      lostTooLong: ({ event }) => event.type === 'worker.lost' && event.expired === true,
+      lostWorkerReturned: ({ context, event }) => event.type === 'worker.returned' && context.workerLost?.workerId === event.workerId,
     },
     delays: {
       untilStartDeadline: ({ context }) => Math.max(0, (context.startDeadline ?? deps.now()) - deps.now()),
@@ -148,6 +186,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       workload: null,
       lastWorkerId: null,
       failure: null,
+      workerLost: null,
       consecutiveFailures: 0,
       restartPending: false,
       startTimeoutMs: input.startTimeoutMs,
@@ -162,6 +201,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         guard: 'acceptsConfiguration',
         actions: assign({ generation: ({ event }) => event.generation }),
       },
+      'worker.lost': { guard: 'mayRunOnLostWorker', actions: 'markWorkerLost' },
+      'worker.returned': { guard: 'lostWorkerReturned', actions: 'markWorkerReturned' },
     },
     states: {
       Pending: {
@@ -191,6 +232,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             instanceId: context.instanceId,
             generation: context.generation,
             deadline: context.startDeadline ?? deps.now() + context.startTimeoutMs,
+            previous: context.workload,
+            workerLost: context.workerLost,
           }),
           onDone: [
             {
@@ -211,6 +254,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
                 observedGeneration: ({ event }) => event.output.generation,
                 observed: 'Running',
                 failure: null,
+                // A start that succeeded on the lost worker (it came back) or elsewhere (replacing it): nothing unknown remains.
+                workerLost: null,
                 consecutiveFailures: 0,
               }),
             },
@@ -220,14 +265,18 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             {
               guard: 'wantsStopped',
               target: 'Stopped',
-              actions: assign({ observed: 'Failed', workload: null }),
+              actions: assign({
+                observed: ({ event }) => (workerLostFrom(event.error) ? 'Unknown' : 'Failed'),
+                workerLost: ({ event, context }) => workerLostFrom(event.error) ?? context.workerLost,
+              }),
             },
             {
               target: 'Failed',
               actions: assign({
                 failure: ({ event }) => failureFrom(event.error, iso(), 'start failed: '),
-                observed: 'Failed',
-                workload: null,
+                // A start whose worker was lost may have launched a server there: unknown, not failed.
+                observed: ({ event }) => (workerLostFrom(event.error) ? 'Unknown' : 'Failed'),
+                workerLost: ({ event, context }) => workerLostFrom(event.error) ?? context.workerLost,
                 consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
               }),
             },
@@ -267,6 +316,23 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           'instance.stop': { target: 'Stopping', actions: want('Stopped') },
           'instance.restart': { target: 'Stopping', actions: want('Running', true) },
           'instance.delete': { target: 'Deleting', actions: want('Deleted') },
+          'worker.lost': [
+            {
+              guard: 'lostTooLong',
+              target: 'Failed',
+              actions: [
+                'markWorkerLost',
+                assign({
+                  failure: ({ context }) => ({
+                    reason: `worker ${context.workerLost?.workerId ?? '?'} lost since ${context.workerLost?.since ?? '?'}, longer than the worker-lost timeout: starting it elsewhere`,
+                    at: iso(),
+                  }),
+                  consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
+                }),
+              ],
+            },
+            { actions: 'markWorkerLost' },
+          ],
           'workload.exited': {
             guard: 'isCurrentWorkload',
             target: 'Failed',
@@ -308,15 +374,15 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         },
       },
       Stopping: {
-        entry: [enter('Stopping'), assign({ observed: 'Running' })],
+        entry: [enter('Stopping'), assign({ observed: ({ context }) => (context.workerLost ? 'Unknown' : 'Running') })],
         invoke: {
           id: 'stopWorkload',
           src: 'stopWorkload',
           input: ({ context }) => ({ instanceId: context.instanceId }),
           onDone: [
-            { guard: 'wantsDeleted', target: 'Deleting', actions: assign({ observed: 'Stopped', workload: null }) },
-            { guard: 'restartPending', target: 'Starting', actions: assign({ observed: 'Stopped', workload: null }) },
-            { target: 'Stopped', actions: assign({ observed: 'Stopped', workload: null, failure: null }) },
+            { guard: 'wantsDeleted', target: 'Deleting', actions: 'recordStopped' },
+            { guard: 'restartPending', target: 'Starting', actions: 'recordStopped' },
+            { target: 'Stopped', actions: ['recordStopped', assign({ failure: null })] },
           ],
           onError: {
             target: 'Failed',

@@ -38,6 +38,13 @@ export interface WorkloadSpec {
    * `platform-options.ts` and parsed again by the driver. Opaque elsewhere.
    */
   platformOptions?: Record<string, unknown>;
+  /**
+   * The workload the instance ran on a worker that was lost (see
+   * `workerLostTimeout`). The worker reaps it first when its driver can reach
+   * it (`PlatformDriver.reap`: the same host, the same engine), so that the
+   * replacement never runs beside it there.
+   */
+  replaces?: WorkloadRef;
 }
 
 /** Where a running workload is. */
@@ -52,6 +59,12 @@ export interface WorkloadRef {
   startedAt: string;
   /** The worker that started it (set by the worker on `workload.start` replies, not by drivers). */
   workerId?: string;
+  /**
+   * What identifies the workload beyond `workloadId` on its platform (a
+   * process: the host's boot id, the pid and its kernel start time). Opaque
+   * to everything but the drivers of that platform.
+   */
+  identity?: string;
 }
 
 export interface WorkloadExit {
@@ -166,6 +179,14 @@ export interface PlatformDriver {
    * without durable workloads need not implement it.
    */
   recover?(): Promise<RecoveryReport>;
+  /**
+   * Stops a workload that another, lost worker of this platform ran, when this
+   * driver can reach and verify it (by `ref.identity`): a process on the same
+   * host boot with the same start time. Resolves `{ reaped: false }` with the
+   * reason when it cannot (another host, already gone); never signals anything
+   * it could not verify. The grace period defaults to the driver's own. Optional.
+   */
+  reap?(ref: WorkloadRef, options?: Partial<StopOptions>): Promise<{ reaped: boolean; reason: string }>;
   /**
    * Whether the platform is reachable now. A worker whose driver says no
    * stops taking commands and announces itself unavailable until it says yes.

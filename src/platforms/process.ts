@@ -28,6 +28,9 @@ import type { LogChunk } from './bounded-log.js';
 import { PortAllocator, type PortRange } from './port-allocator.js';
 import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, withPort, WorkloadListeners } from './workload-support.js';
 import {
+  decodeProcessIdentity,
+  encodeProcessIdentity,
+  hostBootId,
   liveProcessStartTime,
   processCommandLine,
   processStartTime,
@@ -184,6 +187,8 @@ export class ProcessDriver implements PlatformDriver {
   private readonly logSources = new Map<string, LogSource>();
   /** Cursors carry it: positions are in terms of this driver's rotation counts. */
   private readonly driverId = randomUUID();
+  /** Pids and start times mean something only within one boot of one host. */
+  private readonly boot = hostBootId();
   private closed = false;
 
   constructor(options: ProcessDriverOptions) {
@@ -384,16 +389,23 @@ export class ProcessDriver implements PlatformDriver {
         port: state.port,
         generation: state.generation,
         startedAt: state.startedAt,
+        ...(state.processStartTime !== null ? { identity: encodeProcessIdentity({ boot: this.boot, pid: state.pid, startTime: state.processStartTime }) } : {}),
       };
       const verdict = verifyRecorded(state, path.join(dir, 'config.yaml'));
-      if (verdict.ok) {
+      if (verdict.ok && state.phase === 'running') {
         this.adopt(ref, state.pid, verdict.startTime, dir);
         report.adopted.push(ref);
         continue;
       }
+      let reason: string = verdict.ok ? 'start interrupted' : verdict.reason;
+      if (verdict.ok) {
+        // Launched by a worker that died before the server was healthy: nobody waits for that start any more
+        // (its command is not run again), so the server goes rather than run untracked.
+        reason = (await killVerified(state.pid, verdict.startTime, 0)) ? 'start interrupted: killed' : 'start interrupted: did not exit after SIGKILL';
+      }
       const log = this.logOf(dir);
       const lastLogLines = await log.tail(EXIT_LOG_LINES).catch(() => []);
-      const exit: WorkloadExit = { exitCode: null, signal: null, lastLogLines, requested: false, details: { reason: verdict.reason } };
+      const exit: WorkloadExit = { exitCode: null, signal: null, lastLogLines, requested: false, details: { reason } };
       await removeWorkloadState(dir, state.pid).catch(() => undefined);
       this.lastExits.set(instanceId, { ref, exit });
       this.lastPorts.set(instanceId, state.port);
@@ -438,6 +450,22 @@ export class ProcessDriver implements PlatformDriver {
     }, this.adoptedPollMs);
     poll.unref();
     adopted.poll = poll;
+  }
+
+  /**
+   * Stops a server another process worker of this host ran (see
+   * `PlatformDriver.reap`): only when the ref names this boot of this host and
+   * its pid still has the recorded start time. SIGINT to its process group,
+   * SIGKILL after the grace period.
+   */
+  async reap(ref: WorkloadRef, options: Partial<StopOptions> = {}): Promise<{ reaped: boolean; reason: string }> {
+    const identity = decodeProcessIdentity(ref.identity);
+    if (!identity) return { reaped: false, reason: 'the workload carries no process identity' };
+    if (identity.boot !== this.boot) return { reaped: false, reason: 'it ran on another host (or before a reboot)' };
+    if (this.workloads.get(ref.instanceId)?.pid === identity.pid) return { reaped: false, reason: 'it is this worker’s own workload' };
+    if (liveProcessStartTime(identity.pid) !== identity.startTime) return { reaped: false, reason: 'it is no longer running' };
+    const gone = await killVerified(identity.pid, identity.startTime, Math.max(0, options.graceMs ?? this.graceMs));
+    return gone ? { reaped: true, reason: `stopped pid ${identity.pid}` } : { reaped: false, reason: `pid ${identity.pid} did not exit after SIGKILL` };
   }
 
   /**
@@ -487,6 +515,8 @@ export class ProcessDriver implements PlatformDriver {
       await writeFileAtomically(configPath, renderServerConfigYaml(withPort(spec.config, port)));
       throwIfAborted(signal, instanceId);
       workload = this.spawn(spec, executable, configPath, port, dir, env);
+      // Recorded before it is healthy: should this worker die mid-start, its successor finds and kills the server.
+      await this.recordWorkload(workload, 'starting');
     } catch (error) {
       this.ports.release(instanceId);
       throw error instanceof WorkloadFailedError ? error : new WorkloadFailedError(`could not launch the server: ${errorMessage(error)}`, noExit());
@@ -505,6 +535,7 @@ export class ProcessDriver implements PlatformDriver {
       // The child has its own copy of the descriptor.
       closeQuietly(fd);
     }
+    const startTime = subprocess.pid !== undefined ? processStartTime(subprocess.pid) : null;
     const ref: WorkloadRef = {
       instanceId: spec.instanceId,
       platform: 'process',
@@ -512,6 +543,7 @@ export class ProcessDriver implements PlatformDriver {
       port,
       generation: spec.generation,
       startedAt: new Date(this.clock()).toISOString(),
+      ...(subprocess.pid !== undefined && startTime !== null ? { identity: encodeProcessIdentity({ boot: this.boot, pid: subprocess.pid, startTime }) } : {}),
     };
     let recorded: (exit: WorkloadExit) => void = () => undefined;
     const workload: Workload = {
@@ -571,7 +603,7 @@ export class ProcessDriver implements PlatformDriver {
 
     if (outcome.healthy && workload.phase === 'starting') {
       workload.phase = 'running';
-      await this.recordRunning(workload);
+      await this.recordWorkload(workload, 'running');
       return workload.ref;
     }
 
@@ -591,7 +623,7 @@ export class ProcessDriver implements PlatformDriver {
     throw new WorkloadFailedError(reason, details);
   }
 
-  private async recordRunning(workload: Workload): Promise<void> {
+  private async recordWorkload(workload: Workload, phase: 'starting' | 'running'): Promise<void> {
     try {
       await writeWorkloadState(workload.dir, {
         instanceId: workload.ref.instanceId,
@@ -599,7 +631,8 @@ export class ProcessDriver implements PlatformDriver {
         port: workload.ref.port,
         generation: workload.ref.generation,
         startedAt: workload.ref.startedAt,
-        processStartTime: processStartTime(workload.pid),
+        processStartTime: decodeProcessIdentity(workload.ref.identity)?.startTime ?? processStartTime(workload.pid),
+        phase,
       });
       // It may have exited while the file was written.
       if (workload.phase === 'exited') await removeWorkloadState(workload.dir, workload.pid);
@@ -664,6 +697,27 @@ function verifyRecorded(state: WorkloadStateFile, configPath: string): Verdict {
   // Checked again after reading the command line: the pid could have been recycled in between.
   if (liveProcessStartTime(state.pid) !== startTime) return { ok: false, reason: 'pid reused' };
   return { ok: true, startTime };
+}
+
+/**
+ * SIGINT to the process group of a verified pid, SIGKILL after `graceMs`;
+ * resolves whether it is gone. Each signal is sent only while the pid still
+ * has `startTime` (a recycled pid is never signalled).
+ */
+async function killVerified(pid: number, startTime: number, graceMs: number): Promise<boolean> {
+  const alive = () => liveProcessStartTime(pid) === startTime;
+  const goneWithin = async (ms: number) => {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) {
+      if (!alive()) return true;
+    }
+    return !alive();
+  };
+  if (graceMs > 0 && alive()) {
+    signalProcess(-pid, 'SIGINT');
+    if (await goneWithin(graceMs)) return true;
+  }
+  if (alive()) signalProcess(-pid, 'SIGKILL');
+  return goneWithin(KILL_WAIT_MS);
 }
 
 function writerOf(ref: WorkloadRef): string {

@@ -18,9 +18,15 @@ export const workloadStateSchema = z.object({
   startedAt: z.string(),
   /** Field 22 of `/proc/<pid>/stat` (clock ticks after boot); null where there is no /proc. */
   processStartTime: z.number().int().nullable(),
+  /**
+   * `starting` from the launch until the server is healthy, then `running`.
+   * A restarted driver kills a server it finds still `starting`: the worker
+   * that launched it died mid-start and nobody waits for that start any more.
+   */
+  phase: z.enum(['starting', 'running']).default('running'),
 });
 
-export type WorkloadStateFile = z.infer<typeof workloadStateSchema>;
+export type WorkloadStateFile = z.input<typeof workloadStateSchema>;
 
 export const WORKLOAD_STATE_FILE = 'workload.json';
 
@@ -32,7 +38,7 @@ export async function writeWorkloadState(dir: string, state: WorkloadStateFile):
 }
 
 /** The state file, or undefined when it is missing or unreadable. */
-export async function readWorkloadState(dir: string): Promise<WorkloadStateFile | undefined> {
+export async function readWorkloadState(dir: string): Promise<z.output<typeof workloadStateSchema> | undefined> {
   try {
     const parsed = workloadStateSchema.safeParse(JSON.parse(await readFile(path.join(dir, WORKLOAD_STATE_FILE), 'utf8')));
     return parsed.success ? parsed.data : undefined;
@@ -86,4 +92,34 @@ export function processCommandLine(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** This boot of this host: process ids and start times mean something only within it. */
+export function hostBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * A process workload's identity, as its ref carries it (`WorkloadRef.identity`):
+ * which boot of which host, which pid, and that pid's kernel start time. Any
+ * process driver on the same host can verify it before signalling the process.
+ */
+export interface ProcessIdentity {
+  boot: string;
+  pid: number;
+  startTime: number;
+}
+
+export function encodeProcessIdentity(identity: ProcessIdentity): string {
+  return `process:${identity.boot}:${identity.pid}:${identity.startTime}`;
+}
+
+export function decodeProcessIdentity(text: string | undefined): ProcessIdentity | undefined {
+  const match = /^process:([^:]+):(\d+):(\d+)$/.exec(text ?? '');
+  if (!match) return undefined;
+  return { boot: match[1]!, pid: Number(match[2]), startTime: Number(match[3]) };
 }

@@ -6,11 +6,15 @@
  * newest `limit` entries are also kept in memory for queries.
  *
  * Appends are group-committed: lines queued while a write (and its fsync) is
- * in flight go out together in the next one.
+ * in flight go out together in the next one. An entry becomes visible to
+ * queries (and is signalled to `watch` listeners) only once it is in the
+ * file: a reader never sees an entry that a failed write then takes back,
+ * and a failed append leaves nothing behind (its sequence number stays
+ * unused), so retrying it records the change once.
  */
 import { existsSync } from 'node:fs';
-import type { RecentChangesQuery, StatusChange } from './instance-store.js';
-import { selectRecentChanges } from './instance-store.js';
+import type { ChangeLogRead, RecentChangesQuery, StatusChange } from './instance-store.js';
+import { ChangeSignal, readChangesAfter, selectRecentChanges } from './instance-store.js';
 import {
   closeFile,
   openFile,
@@ -49,6 +53,7 @@ function entryProblem(value: unknown): string | undefined {
 }
 
 export class FileChangeLog {
+  /** Written entries, oldest first. */
   private entries: StatusChange[];
   private sequence: number;
   private linesInFile: number;
@@ -58,6 +63,7 @@ export class FileChangeLog {
   private flushing: Promise<void> | undefined;
   private needsCompaction = false;
   private closing: Promise<void> | undefined;
+  private readonly written = new ChangeSignal();
 
   private constructor(
     readonly path: string,
@@ -112,14 +118,11 @@ export class FileChangeLog {
     return new FileChangeLog(path, fd, options, kept, linesInFile);
   }
 
-  /** Numbers the change, makes it visible to `recent` at once, and resolves once it is in the file. */
+  /** Numbers the change and resolves once it is in the file (and visible to `recent` and `read`). */
   append(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {
     if (this.closing) return Promise.reject(new Error(`${this.path}: the change log is closed`));
     const entry: StatusChange = { ...change, sequence: ++this.sequence };
     const line = `${JSON.stringify(entry)}\n`;
-    this.entries.push(entry);
-    // Trim in batches: amortized O(1) per append.
-    if (this.entries.length >= 2 * this.options.limit) this.entries.splice(0, this.entries.length - this.options.limit);
     const promise = new Promise<StatusChange>((resolve, reject) => this.pending.push({ line, entry, resolve, reject }));
     this.scheduleFlush();
     return promise;
@@ -139,6 +142,15 @@ export class FileChangeLog {
     return selectRecentChanges(this.entries, this.options.limit, query);
   }
 
+  read(afterSequence: number, limit: number): ChangeLogRead {
+    return readChangesAfter(this.entries, this.options.limit, afterSequence, limit, this.writtenSequence);
+  }
+
+  /** Calls `listener` after each write of new entries. Returns the unsubscribe. */
+  watch(listener: () => void): () => void {
+    return this.written.watch(listener);
+  }
+
   /** The last sequence number handed out. */
   get lastSequence(): number {
     return this.sequence;
@@ -153,7 +165,11 @@ export class FileChangeLog {
         if (this.options.durable) await syncFile(this.fd);
         this.linesInFile += batch.length;
         this.writtenSequence = batch.at(-1)?.entry.sequence ?? this.writtenSequence;
+        for (const pending of batch) this.entries.push(pending.entry);
+        // Trim in batches: amortized O(1) per append.
+        if (this.entries.length >= 2 * this.options.limit) this.entries.splice(0, this.entries.length - this.options.limit);
         for (const pending of batch) pending.resolve(pending.entry);
+        this.written.notify();
       } catch (error) {
         // The file may end in a partial line now: rewrite it before the next append.
         this.needsCompaction = true;
@@ -173,7 +189,7 @@ export class FileChangeLog {
 
   /** Rewrites the file with the newest `limit` entries that were written, and reopens it for appending. */
   private async compact(): Promise<void> {
-    const kept = this.entries.filter((entry) => entry.sequence <= this.writtenSequence).slice(-this.options.limit);
+    const kept = this.entries.slice(-this.options.limit);
     await writeFileAtomic(this.path, kept.map((entry) => `${JSON.stringify(entry)}\n`).join(''), {
       durable: this.options.durable,
       directorySync: this.options.directorySync,

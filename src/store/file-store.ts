@@ -49,6 +49,7 @@ import {
   isPlainObject,
   parseStoredValue,
   persistedSnapshotProblem,
+  type ChangeLogRead,
   type InstanceRecord,
   type InstanceStore,
   type PersistedInstanceSnapshot,
@@ -391,6 +392,14 @@ export class FileInstanceStore implements InstanceStore {
 
   async recentChanges(options: RecentChangesQuery): Promise<StatusChange[]> {
     return this.changeLog.recent(options);
+  }
+
+  async readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead> {
+    return this.changeLog.read(afterSequence, limit);
+  }
+
+  watchChanges(listener: () => void): () => void {
+    return this.changeLog.watch(listener);
   }
 
   /** Waits for every pending write, closes the change log, releases the lock. Idempotent. */

@@ -45,6 +45,18 @@ export interface InstanceRecord {
   generation: number;
   createdAt: string;
   updatedAt: string;
+  /**
+   * The worker the instance belongs to: chosen by the control plane before
+   * the instance's first start (and written here before that start is sent),
+   * so every later command goes to that worker and no other can start it twice.
+   */
+  placement?: Placement;
+}
+
+export interface Placement {
+  workerId: string;
+  /** ISO 8601. */
+  placedAt: string;
 }
 
 /** One entry of the recent-changes log. */
@@ -59,7 +71,23 @@ export interface StatusChange {
   desired: string;
   observed: string;
   generation: number;
+  /** The generation the workload ran at the change (absent in entries written before it was recorded). */
+  observedGeneration?: number | null;
   at: string;
+}
+
+/**
+ * A read of the change log by position (`readChanges`): the entries after a
+ * sequence, oldest first, and the log's bounds, so that a reader can tell
+ * whether it missed entries the log no longer keeps.
+ */
+export interface ChangeLogRead {
+  /** Oldest first; each has a sequence above the one asked for. */
+  changes: StatusChange[];
+  /** The sequence of the oldest entry the log still keeps; undefined while it keeps none. */
+  oldest: number | undefined;
+  /** The last sequence handed out (0 before the first append). */
+  newest: number;
 }
 
 /**
@@ -117,9 +145,26 @@ export interface InstanceStore {
   loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined>;
   /** Every record with its snapshot, sorted by id: what a restarted control plane rehydrates. */
   loadAll(): Promise<StoredInstance[]>;
+  /**
+   * Numbers the change (the next sequence of this store) and appends it;
+   * resolves once it is stored. A rejected append left no entry behind, so it
+   * can be retried without recording the change twice.
+   */
   appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions): Promise<StatusChange>;
   /** Newest last; at most `limit`, optionally only those after `afterSequence`. */
   recentChanges(options: RecentChangesQuery): Promise<StatusChange[]>;
+  /**
+   * The oldest `limit` entries after `afterSequence` (of the newest
+   * `changeLogLimit` kept), with the log's bounds: what a reader that follows
+   * the log by sequence reads next. Only stored entries are returned.
+   */
+  readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead>;
+  /**
+   * Calls `listener` after each append made through this object has been
+   * stored (a hint to read, not the entries themselves; appends by other
+   * processes sharing the store are not signalled). Returns the unsubscribe.
+   */
+  watchChanges(listener: () => void): () => void;
   /** Waits for pending writes and releases files and handles. Idempotent; no writes afterwards. */
   close(): Promise<void>;
 }
@@ -158,6 +203,9 @@ export function instanceRecordProblem(value: unknown, id: string): string | unde
   if (!isPlainObject(value.environment)) return '"environment" is not an object';
   if (!isPlainObject(value.configuration)) return '"configuration" is not an object';
   if (value.platformOptions !== undefined && !isPlainObject(value.platformOptions)) return '"platformOptions" is not an object';
+  if (value.placement !== undefined && (!isPlainObject(value.placement) || typeof value.placement.workerId !== 'string' || typeof value.placement.placedAt !== 'string')) {
+    return '"placement" is not {workerId, placedAt}';
+  }
   return undefined;
 }
 
@@ -210,11 +258,50 @@ export function selectRecentChanges(log: readonly StatusChange[], window: number
   return options.limit > 0 ? matching.slice(-options.limit) : [];
 }
 
+/**
+ * `readChanges` over a log held oldest first in sequence order: only the
+ * newest `window` entries count; the oldest `limit` of those after `after`.
+ */
+export function readChangesAfter(log: readonly StatusChange[], window: number, after: number, limit: number, newest: number): ChangeLogRead {
+  const start = Math.max(0, log.length - window);
+  // Binary search for the first entry above `after`: a follower reads near the end of a long log.
+  let low = start;
+  let high = log.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((log[middle]?.sequence ?? 0) <= after) low = middle + 1;
+    else high = middle;
+  }
+  return { changes: log.slice(low, low + Math.max(0, limit)), oldest: log[start]?.sequence, newest };
+}
+
+/** The listeners of a store's `watchChanges`. */
+export class ChangeSignal {
+  private readonly listeners = new Set<() => void>();
+
+  watch(listener: () => void): () => void {
+    const entry = () => listener();
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
+  }
+
+  notify(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch {
+        // A hint; a listener's failure is its own.
+      }
+    }
+  }
+}
+
 export class MemoryInstanceStore implements InstanceStore {
   private readonly records = new Map<string, InstanceRecord>();
   private readonly snapshots = new Map<string, PersistedInstanceSnapshot>();
   private readonly changes: StatusChange[] = [];
   private sequence = 0;
+  private readonly appended = new ChangeSignal();
 
   constructor(private readonly changeLogLimit = 1_000) {}
 
@@ -267,7 +354,16 @@ export class MemoryInstanceStore implements InstanceStore {
     this.changes.push(entry);
     // Trim in batches: amortized O(1) per append instead of shifting the array every time.
     if (this.changes.length >= 2 * this.changeLogLimit) this.changes.splice(0, this.changes.length - this.changeLogLimit);
+    this.appended.notify();
     return entry;
+  }
+
+  async readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead> {
+    return readChangesAfter(this.changes, this.changeLogLimit, afterSequence, limit, this.sequence);
+  }
+
+  watchChanges(listener: () => void): () => void {
+    return this.appended.watch(listener);
   }
 
   async recentChanges(options: RecentChangesQuery) {

@@ -9,6 +9,12 @@
  * is Redis's own key TTL: a replica that stops renewing loses the lease
  * without anybody having to notice it died.
  *
+ * The registry is a sorted set of replica ids scored by when their heartbeat
+ * expires: a replica that stops (or is killed) drops out of it after its
+ * short heartbeat TTL, long before its leases expire, and a clean shutdown
+ * withdraws it at once. That is how other replicas know an owner is dead
+ * while its leases still stand (see actors/replica-router.ts).
+ *
  * Every operation is one script, atomic on the server; keys as in
  * redis-store-keys.ts.
  */
@@ -55,11 +61,45 @@ if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1
 end
 return 0`;
 
-/** KEYS: replicas. ARGV: replica id, now ms, ttl ms. Registers the replica until now+ttl; returns the live count. */
-const heartbeatScript = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
+/**
+ * Liveness is judged on Redis's clock, not the replicas': with a heartbeat of
+ * a few seconds, hosts whose clocks disagree by that much would otherwise
+ * see each other dead (or a dead one alive).
+ */
+const redisNow = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
+/** KEYS: replicas. ARGV: replica id, ttl ms. Registers the replica until now+ttl; returns the live count. */
+const heartbeatScript = `${redisNow}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return redis.call('ZCARD', KEYS[1])`;
+
+/** KEYS: replicas. The replicas whose heartbeat has not expired. */
+const liveScript = `${redisNow}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')`;
+
+/**
+ * KEYS: lease, replicas. The lease's owner, whether its heartbeat is fresh
+ * (1/0) and the lease's remaining ms; an empty reply when nobody holds it.
+ */
+const locateScript = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return {} end${redisNow}
+local expires = redis.call('ZSCORE', KEYS[2], owner)
+local alive = 0
+if expires and tonumber(expires) > now then alive = 1 end
+return {owner, alive, redis.call('PTTL', KEYS[1])}`;
+
+/** Where a lease stands: who holds it, whether that replica is alive, and when the lease expires if not renewed. */
+export interface LeaseHolder {
+  owner: string;
+  /** The owner's heartbeat is fresh (see `heartbeat`). */
+  alive: boolean;
+  /** Milliseconds until the lease expires unless its owner renews it. */
+  expiresInMs: number;
+}
 
 export class RedisLeases {
   readonly keys: RedisStoreKeys;
@@ -126,17 +166,28 @@ export class RedisLeases {
     });
   }
 
-  /** Registers `replicaId` as alive for `ttlMs`; returns how many replicas are alive. */
-  async heartbeat(replicaId: string, nowMs: number, ttlMs: number): Promise<number> {
+  /** The lease's holder and whether it is alive, in one step; undefined when the lease is free. */
+  async holder(name: string): Promise<LeaseHolder | undefined> {
+    const reply = await this.run('lease holder', () => this.redis.eval(locateScript, 2, this.keys.lease(name), this.keys.replicas()));
+    if (!Array.isArray(reply) || reply.length !== 3) return undefined;
+    const [owner, alive, pttl] = reply as unknown[];
+    if (typeof owner !== 'string' || typeof alive !== 'number' || typeof pttl !== 'number') return undefined;
+    // PTTL is negative only for a lease without expiry, which this module never writes; treat it as expired.
+    return { owner, alive: alive === 1, expiresInMs: Math.max(0, pttl) };
+  }
+
+  /** Registers `replicaId` as alive for `ttlMs` (on Redis's clock); returns how many replicas are alive. */
+  async heartbeat(replicaId: string, ttlMs: number): Promise<number> {
     const live = await this.run('replica heartbeat', () =>
-      this.redis.eval(heartbeatScript, 1, this.keys.replicas(), replicaId, String(nowMs), String(ttlMs)),
+      this.redis.eval(heartbeatScript, 1, this.keys.replicas(), replicaId, String(ttlMs)),
     );
     return typeof live === 'number' ? live : 1;
   }
 
-  /** The replicas whose heartbeat has not expired at `nowMs`. */
-  async liveReplicas(nowMs: number): Promise<string[]> {
-    return this.run('replicas', () => this.redis.zrangebyscore(this.keys.replicas(), `(${nowMs}`, '+inf'));
+  /** The replicas whose heartbeat has not expired. */
+  async liveReplicas(): Promise<string[]> {
+    const live = await this.run('replicas', () => this.redis.eval(liveScript, 1, this.keys.replicas()));
+    return Array.isArray(live) ? live.filter((id): id is string => typeof id === 'string') : [];
   }
 
   async withdraw(replicaId: string): Promise<void> {

@@ -12,6 +12,9 @@
  * (key builders: redis-store-keys.ts)
  *
  * Guarantees:
+ * - `readChanges` reads the stream from its newest entry back to the
+ *   reader's position in one script; it keeps every entry the capped stream
+ *   still holds (at least the newest `changeLogLimit`);
  * - every method is one Redis round trip that is atomic on the server:
  *   `insert` is HSETNX (plus clearing a stray snapshot) in one script,
  *   `delete` removes record and snapshot in one script, `saveSnapshot` writes
@@ -56,6 +59,8 @@ import {
   parseStoredValue,
   persistedSnapshotProblem,
   selectRecentChanges,
+  ChangeSignal,
+  type ChangeLogRead,
   type InstanceRecord,
   type InstanceStore,
   type PersistedInstanceSnapshot,
@@ -134,6 +139,49 @@ local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'change', ARGV[3])
 return seq`;
 
+/**
+ * KEYS: changes, change-seq. ARGV: after, limit. Returns {newest, oldest
+ * (-1: none), entries}: the oldest \`limit\` entries whose seq is above
+ * \`after\`, oldest first. Entries are in seq order (one script numbers and
+ * adds each), so the scan walks back from the newest and stops at \`after\`:
+ * a reader that keeps up reads one page.
+ */
+const readChangesScript = `
+local after = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
+local function seqOf(entry)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'seq' then return tonumber(fields[i + 1]) end
+  end
+  return nil
+end
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local oldest = -1
+if #first > 0 then oldest = seqOf(first[1]) or -1 end
+local newer = {}
+if after < newest and limit > 0 then
+  local cursor = '+'
+  local done = false
+  while not done do
+    local page = redis.call('XREVRANGE', KEYS[1], cursor, '-', 'COUNT', 200)
+    for i = 1, #page do
+      local seq = seqOf(page[i])
+      if seq ~= nil and seq <= after then
+        done = true
+        break
+      end
+      if seq ~= nil then newer[#newer + 1] = page[i] end
+    end
+    if #page < 200 then done = true end
+    if not done then cursor = '(' .. page[#page][1] end
+  end
+end
+local entries = {}
+for i = #newer, math.max(1, #newer - limit + 1), -1 do entries[#entries + 1] = newer[i] end
+return {newest, oldest, entries}`;
+
 function snapshotJson(snapshot: PersistedInstanceSnapshot): string {
   const { machineVersion, savedAt } = snapshot;
   return JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot });
@@ -174,6 +222,7 @@ export class RedisInstanceStore implements InstanceStore {
   readonly keys: RedisStoreKeys;
   private readonly log: (message: string) => void;
   private closing: Promise<void> | undefined;
+  private readonly appended = new ChangeSignal();
 
   private constructor(
     private readonly redis: Redis,
@@ -319,7 +368,28 @@ export class RedisInstanceStore implements InstanceStore {
       this.redis.eval(appendChangeScript, 3, lease, this.keys.changeSequence(), this.keys.changes(), token, String(this.changeLogLimit), json),
     );
     if (typeof sequence !== 'number') throw new Error(`redis store: unexpected sequence ${String(sequence)}`);
+    this.appended.notify();
     return { ...(JSON.parse(json) as Omit<StatusChange, 'sequence'>), sequence };
+  }
+
+  async readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead> {
+    const reply = await this.run('readChanges', () =>
+      this.redis.eval(readChangesScript, 2, this.keys.changes(), this.keys.changeSequence(), String(afterSequence), String(limit)),
+    );
+    if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[0] !== 'number' || typeof reply[1] !== 'number' || !Array.isArray(reply[2])) {
+      throw new Error(`redis store: unexpected readChanges reply`);
+    }
+    const changes: StatusChange[] = [];
+    for (const entry of reply[2] as unknown[]) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Array.isArray(entry[1])) continue;
+      const change = this.parseChange(entry[0], entry[1] as string[]);
+      if (change) changes.push(change);
+    }
+    return { changes, oldest: reply[1] >= 0 ? reply[1] : undefined, newest: reply[0] };
+  }
+
+  watchChanges(listener: () => void): () => void {
+    return this.appended.watch(listener);
   }
 
   async recentChanges(options: RecentChangesQuery): Promise<StatusChange[]> {

@@ -9,6 +9,7 @@ import { deserializeError, serializeError, type CommandEnvelope, type EventEnvel
 import type {
   Closeable,
   CommandHandler,
+  ConsumeOptions,
   EventListener,
   PresenceRegistry,
   RequestOptions,
@@ -130,7 +131,13 @@ export class MemoryTransport implements Transport {
     });
   }
 
-  async consume(queueName: string, handler: CommandHandler): Promise<Closeable> {
+  async send(queueName: string, command: CommandEnvelope): Promise<void> {
+    if (this.closed) throw new Error('transport is closed');
+    this.queue(queueName).dispatch({ command: structuredClone(command), settle: () => undefined });
+  }
+
+  /** Nothing outlives this process, so `redeliver` has nothing to decide here. */
+  async consume(queueName: string, handler: CommandHandler, _options?: ConsumeOptions): Promise<Closeable> {
     const queue = this.queue(queueName);
     queue.consumers.push(handler);
     queue.drain();

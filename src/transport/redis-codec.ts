@@ -6,7 +6,7 @@
  * Envelopes travel as JSON, so results and payloads must be JSON values
  * (the memory transport's `structuredClone` is more lenient: Dates, Maps).
  */
-import type { ErrorCode } from '../errors.js';
+import { isErrorCode } from '../errors.js';
 import type { CommandEnvelope, EventEnvelope, ReplyEnvelope, SerializedError } from './envelope.js';
 
 export interface StreamEntry {
@@ -29,18 +29,6 @@ export interface QueuedCommand {
   /** The reply stream key of the requester. */
   replyTo: string;
 }
-
-const errorCodes: ReadonlySet<string> = new Set<ErrorCode>([
-  'bad-request',
-  'not-found',
-  'conflict',
-  'invalid-config',
-  'no-live-worker',
-  'worker-timeout',
-  'workload-failed',
-  'worker-error',
-  'unavailable',
-]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -83,8 +71,8 @@ export function isEventEnvelope(value: unknown): value is EventEnvelope {
 function isSerializedError(value: unknown): value is SerializedError {
   return (
     isRecord(value) &&
-    typeof value.code === 'string' &&
-    errorCodes.has(value.code) &&
+    // The codes of the one error table; a code it lacks is not ours.
+    isErrorCode(value.code) &&
     typeof value.message === 'string' &&
     isRecord(value.details)
   );

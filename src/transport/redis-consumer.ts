@@ -64,6 +64,8 @@ export interface ConsumerSettings {
   replyMaxLen: number;
   deadLetterMaxLen: number;
   retry: ReconnectPolicy;
+  /** Whether commands another consumer left unfinished are run again (see `ConsumeOptions.redeliver`). */
+  redeliver: boolean;
   log: (message: string) => void;
 }
 
@@ -114,6 +116,7 @@ export class RedisConsumer implements Closeable {
 
   async start(): Promise<void> {
     await this.ensureGroup();
+    if (!this.settings.redeliver) await this.abandonOthers();
     this.loop.start();
     this.heartbeat = setInterval(() => void this.beat(), Math.max(50, this.settings.claimIdleMs / 3));
     this.heartbeat.unref();
@@ -182,6 +185,10 @@ export class RedisConsumer implements Closeable {
     for (const entry of pending) {
       if (this.loop.isStopping) return;
       if (this.inFlight.has(entry.id)) continue;
+      if (!this.settings.redeliver && entry.consumer !== this.name) {
+        await this.deadLetterIdle(entry, this.settings.claimIdleMs, abandonedReason(entry.consumer));
+        continue;
+      }
       if (entry.deliveries >= this.settings.maxDeliveries) {
         await this.deadLetterIdle(entry);
         continue;
@@ -199,14 +206,30 @@ export class RedisConsumer implements Closeable {
     }
   }
 
-  private async deadLetterIdle(pending: PendingEntry): Promise<void> {
+  /**
+   * A queue whose commands are not redelivered: whatever a previous consumer
+   * (this worker before a restart) took and never finished is answered with an
+   * error and dead-lettered before anything new is read.
+   */
+  private async abandonOthers(): Promise<void> {
+    for (;;) {
+      const pending = parsePending(await this.blocking.call('XPENDING', this.stream, COMMAND_GROUP, '-', '+', RECLAIM_BATCH));
+      const others = pending.filter((entry) => entry.consumer !== this.name);
+      if (others.length === 0) return;
+      for (const entry of others) await this.deadLetterIdle(entry, 0, abandonedReason(entry.consumer));
+    }
+  }
+
+  private async deadLetterIdle(pending: PendingEntry, minIdleMs = this.settings.claimIdleMs, reason?: string): Promise<void> {
     // Claiming first makes this consumer the only one that dead-letters it.
-    const [entry] = parseEntries(
-      await this.blocking.call('XCLAIM', this.stream, COMMAND_GROUP, this.name, this.settings.claimIdleMs, pending.id),
-    );
-    if (!entry) return;
+    const [entry] = parseEntries(await this.blocking.call('XCLAIM', this.stream, COMMAND_GROUP, this.name, minIdleMs, pending.id));
+    if (!entry) {
+      // Deleted meanwhile (acknowledged): XCLAIM returns nothing but the id may stay pending; drop it.
+      await this.blocking.xack(this.stream, COMMAND_GROUP, pending.id);
+      return;
+    }
     const recorded = await this.blocking.hget(this.errors, pending.id);
-    const lastError = lastErrorText(recorded) ?? `consumer "${pending.consumer}" stopped without acknowledging it`;
+    const lastError = reason ?? lastErrorText(recorded) ?? `consumer "${pending.consumer}" stopped without acknowledging it`;
     await this.deadLetter(this.blocking, entry, pending.deliveries, lastError);
   }
 
@@ -224,7 +247,7 @@ export class RedisConsumer implements Closeable {
       'deadLetteredAt', new Date().toISOString(), 'requestId', requestId ?? '', 'replyTo', replyTo ?? '',
       'command', entry.fields.get('command') ?? '',
     );
-    if (requestId !== undefined && replyTo !== undefined) {
+    if (requestId && replyTo) {
       const reply: ReplyEnvelope = {
         commandId,
         ok: false,
@@ -307,8 +330,11 @@ export class RedisConsumer implements Closeable {
     for (let attempt = 1; !this.abandoned; attempt += 1) {
       try {
         const tx = this.commands.multi();
-        tx.xadd(replyTo, 'MAXLEN', '~', this.settings.replyMaxLen, '*', ...fields);
-        tx.pexpire(replyTo, this.settings.replyTtlMs);
+        // A command sent without a requester (`Transport.send`) has no reply stream.
+        if (replyTo) {
+          tx.xadd(replyTo, 'MAXLEN', '~', this.settings.replyMaxLen, '*', ...fields);
+          tx.pexpire(replyTo, this.settings.replyTtlMs);
+        }
         tx.xack(this.stream, COMMAND_GROUP, id);
         tx.xdel(this.stream, id);
         tx.hdel(this.errors, id);
@@ -333,6 +359,10 @@ export class RedisConsumer implements Closeable {
       // Redis unreachable: nobody can reclaim meanwhile either.
     }
   }
+}
+
+function abandonedReason(consumer: string): string {
+  return `abandoned: consumer "${consumer}" stopped while running it, and this queue's commands are not run again (the requester has given up on them)`;
 }
 
 function lastErrorText(recorded: string | null): string | undefined {

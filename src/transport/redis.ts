@@ -49,7 +49,7 @@ import { DEFAULT_PREFIX, RedisKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
 import { ReplyInbox } from './redis-replies.js';
 import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
-import type { Closeable, CommandHandler, EventListener, RequestOptions, Transport } from './transport.js';
+import type { Closeable, CommandHandler, ConsumeOptions, EventListener, RequestOptions, Transport } from './transport.js';
 
 export { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 
@@ -187,7 +187,22 @@ export class RedisTransport implements Transport {
     });
   }
 
-  async consume(queue: string, handler: CommandHandler): Promise<Closeable> {
+  async send(queue: string, command: CommandEnvelope): Promise<void> {
+    this.assertOpen();
+    let fields: string[];
+    try {
+      fields = encodeCommand({ command, requestId: '', replyTo: '' });
+    } catch (error) {
+      throw new DraasError('bad-request', `the command is not JSON-serializable: ${errorMessage(error)}`);
+    }
+    try {
+      await this.commands.xadd(this.keys.commandStream(queue), '*', ...fields);
+    } catch (error) {
+      throw toTransportError(error, this.connection.url, `send on "${queue}"`);
+    }
+  }
+
+  async consume(queue: string, handler: CommandHandler, options: ConsumeOptions = {}): Promise<Closeable> {
     this.assertOpen();
     const consumerName = `${this.nodeId}:${++this.consumerCount}:${randomUUID().slice(0, 8)}`;
     const blocking = this.watch(blockingConnection(this.connection, `draas:${consumerName}`), `consumer ${consumerName}`);
@@ -212,6 +227,7 @@ export class RedisTransport implements Transport {
           replyMaxLen: 10_000,
           deadLetterMaxLen: 10_000,
           retry: this.connection.reconnect,
+          redeliver: options.redeliver ?? true,
           log: this.log,
         },
         () => this.consumers.delete(consumer!),

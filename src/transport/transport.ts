@@ -55,11 +55,31 @@ export interface PresenceRegistry {
   live(platform?: string): Promise<WorkerPresence[]>;
 }
 
+export interface ConsumeOptions {
+  /**
+   * Whether a command that another consumer took and never finished (it
+   * died) is run again by this one. Default true. False for a queue whose
+   * commands must not outlive the consumer that took them: a worker's own
+   * queue, where the control plane has already given up on what a lost
+   * worker was running (a late re-run could start a server nobody tracks).
+   * Such commands are then dead-lettered with an error reply instead. (A
+   * handler crash is still retried by the same consumer, up to the delivery
+   * limit.)
+   */
+  redeliver?: boolean;
+}
+
 export interface Transport extends Closeable {
   /** Sends a command to a queue; exactly one consumer of the queue handles it. Resolves with the handler's result. */
   request(queue: string, command: CommandEnvelope, options: RequestOptions): Promise<unknown>;
+  /**
+   * Queues a command whose reply nobody waits for: it is handled once a
+   * consumer of the queue reads it, however long that takes (durable on
+   * Redis; in memory until this process ends). Resolves once queued.
+   */
+  send(queue: string, command: CommandEnvelope): Promise<void>;
   /** Consumes a queue. Several consumers of one queue share its commands. */
-  consume(queue: string, handler: CommandHandler): Promise<Closeable>;
+  consume(queue: string, handler: CommandHandler, options?: ConsumeOptions): Promise<Closeable>;
   publish(topic: string, event: EventEnvelope): Promise<void>;
   subscribe(topic: string, listener: EventListener): Promise<Closeable>;
   readonly presence: PresenceRegistry;
@@ -69,8 +89,11 @@ export interface Transport extends Closeable {
 
 /** Queue and topic names, in one place. */
 export const queues = {
-  platformCommands: (platform: string) => `commands.${platform}`,
-  /** One worker's own queue: commands about a workload it started (stop, remove, logs) must reach that worker. */
+  /**
+   * One worker's own queue: every command about an instance placed on that
+   * worker goes there (the control plane places an instance before its first
+   * start), so no other worker can run a second server for it.
+   */
   workerCommands: (platform: string, workerId: string) => `commands.${platform}.worker.${workerId}`,
   /** Calls forwarded to the control-plane replica that owns an instance. */
   replicaCalls: (replicaId: string) => `control-plane.replica.${replicaId}`,
@@ -81,4 +104,10 @@ export const topics = {
   instanceEvents: 'instance-events',
   /** Workload exits and health changes, published by workers. */
   workloadEvents: 'workload-events',
+  /**
+   * A forwarded call's caller went away: the owning replica aborts it. Not on
+   * the owner's queue, which may be full of the very calls being cancelled.
+   * Best effort: a lost cancellation only means work nobody waits for.
+   */
+  callCancellations: 'control-plane.call-cancellations',
 } as const;

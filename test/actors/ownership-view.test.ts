@@ -6,12 +6,15 @@ test('ownershipView groups shards by owner, lists live replicas without shards, 
     replicaId: 'b',
     shardCount: 4,
     replicas: [
-      { replicaId: 'a', shards: [0, 3] },
-      { replicaId: 'b', shards: [1] },
-      { replicaId: 'c', shards: [] },
+      { replicaId: 'a', alive: true, shards: [0, 3] },
+      { replicaId: 'b', alive: true, shards: [1] },
+      { replicaId: 'c', alive: true, shards: [] },
     ],
     unowned: [2],
   });
-  // A lease whose holder's heartbeat lapsed still names it (the lease outlives the heartbeat by at most a round).
-  t.deepEqual(ownershipView('a', ['z'], ['a']).replicas, [{ replicaId: 'a', shards: [] }, { replicaId: 'z', shards: [0] }]);
+  // A lease whose holder's heartbeat lapsed still names it, as not alive (a dead replica's lease outlives its heartbeat).
+  t.deepEqual(ownershipView('a', ['z'], ['a']).replicas, [
+    { replicaId: 'a', alive: true, shards: [] },
+    { replicaId: 'z', alive: false, shards: [0] },
+  ]);
 });

@@ -88,3 +88,52 @@ test('a workload that died while the control plane was down is reported Failed a
   t.true(history.includes('Running>Failed:workload.exited'));
   t.is((await second.controlPlane.get('gone')).status, 'Running');
 });
+
+test('a start resumed after a restart gets what is left of its deadline, not a fresh timeout', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'draas-deadline-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const transport = new MemoryTransport();
+  const driver = new MemoryDriver();
+  let release: () => void = () => undefined;
+  driver.startGate = new Promise((resolve) => {
+    release = resolve;
+  });
+  t.teardown(() => release());
+  // The same worker id twice (a restarted worker), so the resumed start is not queued behind the hung one.
+  const worker = async () => {
+    const started = new PlatformWorker({ transport, driver, workerId: 'process-deadline', heartbeatMs: 60_000 });
+    await started.start();
+    return started;
+  };
+  const open = async () => {
+    const store = await FileInstanceStore.open(dir, { durable: false });
+    const controlPlane = new ControlPlane({ transport, store, startTimeoutMs: 2_000, replySlackMs: 500 });
+    await controlPlane.open();
+    return { controlPlane, store };
+  };
+  const firstWorker = await worker();
+  const first = await open();
+  await first.controlPlane.create({ name: 'slow' });
+  void first.controlPlane.start('slow').catch(() => undefined);
+  await waitFor(() => driver.specs.length === 1, 2_000, 'the first start reached the driver');
+  t.true(driver.specs[0]!.startTimeoutMs > 1_900, 'a fresh start gets (about) the whole start timeout');
+  await first.controlPlane.close();
+  await first.store.close();
+  await firstWorker.close();
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+  const secondWorker = await worker();
+  const second = await open();
+  t.teardown(async () => {
+    await second.controlPlane.close();
+    await second.store.close();
+    await secondWorker.close();
+  });
+  await waitFor(() => driver.specs.length === 2, 2_000, 'the recovered start reached the driver');
+  // Deadline = first start + 2 000 ms + 2 × 500 ms of reply slack; a second later, about 1 000 ms are left for the driver.
+  const resumed = driver.specs[1]!.startTimeoutMs;
+  t.true(resumed <= 1_100 && resumed > 0, `the resumed start was given ${resumed} ms`);
+  driver.startGate = undefined;
+  release();
+  await waitFor(async () => (await second.controlPlane.get('slow')).status === 'Running', 5_000, 'Running');
+});

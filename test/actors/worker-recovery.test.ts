@@ -41,14 +41,14 @@ test('the worker recovers before consuming commands and publishes lost workloads
   const transport = new MemoryTransport();
   const driver = new RecoveringDriver();
   const messages: string[] = [];
-  const worker = new PlatformWorker({ transport, driver, heartbeatMs: 60_000, log: (message) => messages.push(message) });
+  const worker = new PlatformWorker({ transport, driver, workerId: 'recovering', heartbeatMs: 60_000, log: (message) => messages.push(message) });
   t.teardown(() => worker.close());
 
   const events: EventEnvelope[] = [];
   await transport.subscribe(topics.workloadEvents, (event) => events.push(event));
   // A command already waiting in the queue is handled only after the recovery.
   const spec: WorkloadSpec = { instanceId: 'gone', generation: 3, config: {}, env: {}, startTimeoutMs: 1_000 };
-  const started = transport.request(queues.platformCommands('process'), newCommand('workload.start', 'gone', spec), { timeoutMs: 5_000 });
+  const started = transport.request(queues.workerCommands('process', 'recovering'), newCommand('workload.start', 'gone', spec), { timeoutMs: 5_000 });
 
   await worker.start();
   await started;

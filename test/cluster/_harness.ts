@@ -273,6 +273,8 @@ export interface ControlPlaneFlags extends RedisFlags {
   startTimeoutMs?: number;
   replyTimeoutMs?: number;
   stopGraceMs?: number;
+  /** Start a lost worker's Running instances elsewhere after this long (default: never). */
+  workerLostTimeoutMs?: number;
 }
 
 export interface ControlPlaneProcess {
@@ -291,6 +293,7 @@ export async function startControlPlane(t: ExecutionContext, redisUrl: string, f
     '--stop-grace', String(flags.stopGraceMs ?? 2_000),
     ...(flags.replicaId ? ['--replica-id', flags.replicaId] : []),
     ...(flags.leaseMs !== undefined ? ['--lease', String(flags.leaseMs)] : []),
+    ...(flags.workerLostTimeoutMs !== undefined ? ['--worker-lost-timeout', String(flags.workerLostTimeoutMs)] : []),
     ...redisArgs(redisUrl, flags),
   ];
   const node = spawnNode(t, `control-plane${flags.replicaId ? ` ${flags.replicaId}` : ''}`, args);

@@ -6,7 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ControlPlane } from '../../src/actors/control-plane.js';
-import { ownershipView, shardLease, shardOf, type Ownership, type OwnershipListener, type OwnershipView } from '../../src/actors/ownership.js';
+import {
+  ownershipView,
+  shardLease,
+  shardOf,
+  type OwnerLocation,
+  type Ownership,
+  type OwnershipListener,
+  type OwnershipView,
+} from '../../src/actors/ownership.js';
 import { startClusterControlPlane } from '../../src/cluster.js';
 import type { WriteFence } from '../../src/store/instance-store.js';
 import { RedisLeases } from '../../src/store/redis-leases.js';
@@ -44,8 +52,12 @@ class StuckOwnership implements Ownership {
     return { lease: shardLease(shard), token: this.tokens.get(shard) ?? 0 };
   }
 
-  async ownerOf(): Promise<string> {
-    return this.replicaId;
+  async locate(): Promise<OwnerLocation> {
+    return { owner: this.replicaId, alive: true, retryAfterMs: 0 };
+  }
+
+  async liveReplicas(): Promise<string[]> {
+    return [this.replicaId];
   }
 
   async describe(): Promise<OwnershipView> {

@@ -69,17 +69,17 @@ test('a command that crashes its handler every time is dead-lettered after maxDe
   raw.on('error', () => undefined);
   t.teardown(() => raw.disconnect());
   const keys = new RedisKeys(prefix);
-  const deadLetters = (await raw.xrange(keys.deadLetter(queues.platformCommands('process')), '-', '+')).map(([id, flat]) => {
+  const deadLetters = (await raw.xrange(keys.deadLetter(queues.workerCommands('process', 'poisoned')), '-', '+')).map(([id, flat]) => {
     const fields: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
     return { id, fields };
   });
   t.is(deadLetters.length, 1, JSON.stringify(deadLetters));
   const letter = deadLetters[0]!.fields;
-  t.like(letter, { queue: 'commands.process', type: 'workload.start', deliveries: String(MAX_DELIVERIES), lastError: 'handler bug' });
+  t.like(letter, { queue: 'commands.process.worker.poisoned', type: 'workload.start', deliveries: String(MAX_DELIVERIES), lastError: 'handler bug' });
   t.regex(letter.commandId ?? '', /\S/);
   t.is((JSON.parse(letter.command ?? '{}') as { instanceId?: string }).instanceId, 'poison');
-  t.is(await raw.xlen(keys.commandStream(queues.platformCommands('process'))), 0, 'nothing left in the queue');
+  t.is(await raw.xlen(keys.commandStream(queues.workerCommands('process', 'poisoned'))), 0, 'nothing left in the queue');
 
   // The handler ran once per delivery, and never again.
   const startCalls = () => driver.calls.filter((c) => c.op === 'start' && c.instanceId === 'poison').length;

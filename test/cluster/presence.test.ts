@@ -98,3 +98,27 @@ test('no live worker → 503 fast; /api/platforms lists live workers by id; a wo
   // The control plane itself stays ready without workers.
   await eventually(async () => (await call('GET', '/readyz')).status === 200, 5_000, '/readyz 200', [controlPlane.process]);
 });
+
+test('a withdrawal is seen before the next command: a start right after its worker exits goes to a live worker, at once', async (t) => {
+  t.timeout(120_000);
+  const redis = await redisServer(t);
+  const controlPlane = await startControlPlane(t, redis.url, { startTimeoutMs: START_TIMEOUT_MS, replyTimeoutMs: 10_000 });
+  const { call } = controlPlane;
+  const one = await startWorker(t, redis.url, { workerId: 'leaving', ports: ports(5) });
+  await waitForWorker(controlPlane, one);
+  // Placed on the only worker there is, then stopped: it belongs to that worker, with nothing running.
+  t.is((await call('POST', '/api/server/instances', { name: 'hopper' })).status, 201);
+  const first = await call('POST', '/api/server/instances/hopper/start');
+  t.is(first.body.workerId, 'leaving', JSON.stringify(first.body));
+  t.is((await call('POST', '/api/server/instances/hopper/stop')).body.status, 'Stopped');
+  const two = await startWorker(t, redis.url, { workerId: 'staying', ports: ports(5) });
+  await waitForWorker(controlPlane, two);
+  // Warm the control plane's presence cache with both workers, then withdraw one and start at once.
+  t.true((await platformOf(call))?.workers.some((w) => w.workerId === 'leaving'));
+  one.process.kill('SIGINT');
+  t.true(await one.process.exited(15_000), outputs(one.process));
+  const started = await call('POST', '/api/server/instances/hopper/start', undefined, 60_000);
+  t.is(started.status, 200, `${JSON.stringify(started.body)}\n${outputs(controlPlane.process, two.process)}`);
+  t.is(started.body.workerId, 'staying', 'placed again on the live worker: nothing could run on the one that left');
+  t.true(started.ms < FAST_MS * 2, `answered in ${started.ms} ms`);
+});

@@ -194,3 +194,17 @@ test('an empty YAML text is refused, with a pointer to `{}`', (t) => {
 test('JSON text is accepted like YAML', (t) => {
   t.deepEqual(parseDrasiConfigYaml('{"id": "a", "port": 8080}'), { id: 'a', port: 8080 });
 });
+
+test('a config nested 10,000 deep or holding too many values is refused (422), not a stack overflow', (t) => {
+  let deep: unknown = 'leaf';
+  for (let level = 0; level < 10_000; level += 1) deep = [deep];
+  const error = t.throws(() => parseDrasiConfig({ sources: [{ kind: 'mock', id: 's', dataType: { deep } }] }), { instanceOf: InvalidConfigError });
+  t.regex(error?.message ?? '', /nested deeper than 100 levels/);
+  const text = `{"sources": [{"kind": "mock", "id": "s", "dataType": {"deep": ${'['.repeat(10_000)}0${']'.repeat(10_000)}}}]}`;
+  t.throws(() => parseDrasiConfigYaml(text), { instanceOf: InvalidConfigError });
+  const wide = Array.from({ length: 100_001 }, () => 0);
+  t.throws(() => parseDrasiConfig({ sources: [{ kind: 'mock', id: 's', dataType: { wide } }] }), {
+    instanceOf: InvalidConfigError,
+    message: /more than 100000 values/,
+  });
+});

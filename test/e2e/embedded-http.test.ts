@@ -146,6 +146,8 @@ test('the library API drives the same lifecycle without HTTP', async (t) => {
   t.like(await draas.stop('lib'), { status: 'Stopped' });
   await draas.delete('lib');
   await t.throwsAsync(draas.get('lib'), { message: /not found/ });
+  // Subscribers are fed from the change log: the last change arrives once it is recorded, just after delete() answers.
+  await waitFor(() => events.at(-1) === 'Deleting>Deleted', 5_000, 'the Deleted change delivered');
   t.deepEqual(events, [
     '->Pending',
     'Pending>Starting',

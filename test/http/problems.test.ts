@@ -4,7 +4,7 @@
  * about processes (the end-to-end suite covers those).
  */
 import test from 'ava';
-import { WorkloadFailedError } from '../../src/errors.js';
+import { BadRequestError, WorkloadFailedError } from '../../src/errors.js';
 import { serve } from '../helpers/memory-api.js';
 
 function isProblem(t: import('ava').ExecutionContext, response: { status: number; type: string; body: Record<string, unknown> | undefined }, status: number, code: string) {
@@ -93,7 +93,9 @@ test('503 when no worker serves the platform', async (t) => {
   t.is(start.body?.platform, 'process');
   const platforms = await call('GET', '/api/platforms');
   t.like(platforms.body, { platforms: [{ platform: 'process', available: false, workers: [] }] });
-  isProblem(t, await call('GET', '/api/server/instances/test1/logs'), 503, 'no-live-worker');
+  // Never placed on a worker: no server ever wrote a log, so there is nothing to read (and no worker to ask).
+  const logs = await call('GET', '/api/server/instances/test1/logs');
+  t.is(logs.status, 200);
 });
 
 test('504 when the worker does not answer in time', async (t) => {
@@ -123,7 +125,7 @@ test('health, readiness, platforms, status and recent changes answer with string
   t.like(platforms.body, { platforms: [{ platform: 'process', available: true }, { platform: 'docker', available: false }, { platform: 'kubernetes', available: false }] });
   const replicas = await call('GET', '/api/replicas');
   t.is(replicas.status, 200);
-  t.deepEqual(replicas.body, { replicaId: 'embedded', shardCount: 1, replicas: [{ replicaId: 'embedded', shards: [0] }], unowned: [] });
+  t.deepEqual(replicas.body, { replicaId: 'embedded', shardCount: 1, replicas: [{ replicaId: 'embedded', alive: true, shards: [0] }], unowned: [] });
   await call('POST', '/api/server/instances', { name: 'test1' });
   await call('POST', '/api/server/instances/test1/start');
   const report = await call('POST', '/api/status/updates', { instanceId: 'test1', status: 'Running', source: 'probe' });
@@ -136,4 +138,99 @@ test('health, readiness, platforms, status and recent changes answer with string
   const after = await call('GET', `/api/status/recent-changes?after=${list[1]!.sequence}`);
   t.deepEqual((after.body as unknown as { to: string }[]).map((c) => c.to), ['Running']);
   isProblem(t, await call('GET', '/api/status/recent-changes?limit=zero'), 400, 'bad-request');
+});
+
+/** JSON text of `depth` arrays nested in one another (JSON.stringify itself would overflow on such a value). */
+function nestedText(depth: number): string {
+  return `${'['.repeat(depth)}0${']'.repeat(depth)}`;
+}
+
+const cfgDocument = {
+  logLevel: 'info',
+  sources: [{ kind: 'mock', id: 's', dataType: { type: 'sensorReading' } }],
+  queries: [{ id: 'q', query: 'MATCH (n) RETURN n', sources: [{ sourceId: 's' }] }],
+};
+
+/** JSON Patches that once answered 500, or were silently applied though RFC 6902 refuses them: [name, body, status, code]. */
+const badPatches: Array<[string, unknown, number, string]> = [
+  ['move into its own child', [{ op: 'move', from: '/sources', path: '/sources/0' }], 400, 'bad-request'],
+  ['move into its own end', [{ op: 'move', from: '/sources', path: '/sources/-' }], 400, 'bad-request'],
+  ['move of the whole document', [{ op: 'move', from: '', path: '/x' }], 400, 'bad-request'],
+  ['move without from', [{ op: 'move', path: '/x' }], 400, 'bad-request'],
+  ['a bad escape', [{ op: 'add', path: '/~2', value: 1 }], 400, 'bad-request'],
+  ['a path through __proto__', [{ op: 'add', path: '/__proto__/polluted', value: true }], 400, 'bad-request'],
+  ['a value with a __proto__ key', '[{"op": "add", "path": "/sources/0/dataType/x", "value": {"__proto__": {"polluted": true}}}]', 400, 'bad-request'],
+  ['a value nested 10,000 deep', `[{"op": "add", "path": "/sources/0/dataType/x", "value": ${nestedText(10_000)}}]`, 400, 'bad-request'],
+  ['too many operations', Array.from({ length: 1_001 }, () => ({ op: 'test', path: '/logLevel', value: 'info' })), 400, 'bad-request'],
+  ['a copy from an inherited member', [{ op: 'copy', from: '/toString', path: '/x' }], 422, 'invalid-config'],
+  ['removing an inherited member', [{ op: 'remove', path: '/toString' }], 422, 'invalid-config'],
+  ['a copy of an array length', [{ op: 'copy', from: '/sources/length', path: '/logLevel' }], 422, 'invalid-config'],
+  ['an index with a leading zero', [{ op: 'add', path: '/sources/01', value: { kind: 'mock', id: 't' } }], 422, 'invalid-config'],
+  ['an empty index', [{ op: 'add', path: '/sources/', value: { kind: 'mock', id: 't' } }], 422, 'invalid-config'],
+  ['a path through a string', [{ op: 'add', path: '/logLevel/x', value: 1 }], 422, 'invalid-config'],
+  ['a path through "-"', [{ op: 'add', path: '/sources/-/x', value: 1 }], 422, 'invalid-config'],
+  ['removing "-"', [{ op: 'remove', path: '/sources/-' }], 422, 'invalid-config'],
+  ['removing the whole document', [{ op: 'remove', path: '' }], 422, 'invalid-config'],
+  ['a config nested past the limit', [{ op: 'add', path: '/sources/0/dataType/x', value: JSON.parse(nestedText(98)) as unknown }], 422, 'invalid-config'],
+  ['copies doubling the config', Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '', path: `/sources/0/dataType/c${i}` })), 422, 'invalid-config'],
+];
+
+test('every malformed or unfitting JSON Patch is a 4xx problem and changes nothing', async (t) => {
+  const { call } = await serve(t);
+  await call('POST', '/api/server/instances', { name: 'cfg', configuration: cfgDocument });
+  const before = await call('GET', '/api/configuration/instances/cfg');
+  t.like(before.body, { generation: 1 });
+  for (const [name, body, status, code] of badPatches) {
+    const response = await call('PATCH', '/api/configuration/instances/cfg', body, { 'content-type': 'application/json-patch+json' });
+    t.is(response.status, status, name);
+    isProblem(t, response, status, code);
+  }
+  t.deepEqual((await call('GET', '/api/configuration/instances/cfg')).body, before.body, 'generation and config as before');
+  t.is(({} as Record<string, unknown>)['polluted'], undefined);
+});
+
+test('a body nested 10,000 deep is a 400 on every route, and the library API refuses it the same way', async (t) => {
+  const { call, controlPlane } = await serve(t);
+  await call('POST', '/api/server/instances', { name: 'cfg', configuration: cfgDocument });
+  const before = await call('GET', '/api/configuration/instances/cfg');
+  const create = await call('POST', '/api/server/instances', `{"name": "deep", "configuration": {"sources": ${nestedText(10_000)}}}`);
+  isProblem(t, create, 400, 'bad-request');
+  t.regex(String(create.body?.detail), /nested deeper than 100 levels/);
+  isProblem(t, await call('POST', '/api/status/updates', `{"instanceId": "cfg", "status": "Running", "message": ${nestedText(10_000)}}`), 400, 'bad-request');
+  isProblem(t, await call('PATCH', '/api/configuration/instances/cfg', `[{"op": "add", "path": "/x", "value": ${nestedText(10_000)}}]`), 400, 'bad-request');
+
+  const deep: unknown = JSON.parse(nestedText(10_000));
+  await t.throwsAsync(controlPlane.create({ name: 'deep', configuration: { sources: deep } }), { instanceOf: BadRequestError, message: /nested deeper than 100 levels/ });
+  await t.throwsAsync(controlPlane.patchConfig('cfg', [{ op: 'add', path: '/x', value: deep }]), { instanceOf: BadRequestError });
+  await t.throwsAsync(controlPlane.reportStatus({ instanceId: 'cfg', status: 'Running', message: deep }), { instanceOf: BadRequestError });
+  // Just under the limit is fine as a request, and the config model then judges it.
+  const shallow = await call('POST', '/api/server/instances', { name: 'shallow', configuration: { sources: [{ kind: 'mock', id: 's', dataType: { x: JSON.parse(nestedText(90)) as unknown } }] } });
+  t.is(shallow.status, 201);
+
+  const list = await call('GET', '/api/server/instances');
+  t.deepEqual((list.body as unknown as { id: string }[]).map((i) => i.id), ['cfg', 'shallow']);
+  t.deepEqual((await call('GET', '/api/configuration/instances/cfg')).body, before.body);
+});
+
+test('an empty patch, a test-only patch and a patch that puts back what it took keep the generation', async (t) => {
+  const { call } = await serve(t);
+  await call('POST', '/api/server/instances', { name: 'cfg', configuration: cfgDocument });
+  const before = await call('GET', '/api/configuration/instances/cfg');
+  const patch = (body: unknown) => call('PATCH', '/api/configuration/instances/cfg', body, { 'content-type': 'application/json-patch+json' });
+  for (const body of [
+    [],
+    [{ op: 'test', path: '/logLevel', value: 'info' }],
+    [{ op: 'test', path: '/sources/0/id', value: 's' }, { op: 'test', path: '/queries/0/id', value: 'q' }],
+    [{ op: 'replace', path: '/logLevel', value: 'info' }],
+    [{ op: 'remove', path: '/logLevel' }, { op: 'add', path: '/logLevel', value: 'info' }],
+  ]) {
+    const response = await patch(body);
+    t.is(response.status, 200, JSON.stringify(body));
+    t.deepEqual(response.body, before.body, JSON.stringify(body));
+  }
+  t.deepEqual((await call('GET', '/api/configuration/instances/cfg')).body, before.body);
+  const changed = await patch([{ op: 'replace', path: '/logLevel', value: 'debug' }]);
+  t.like(changed.body, { generation: 2, configuration: { logLevel: 'debug' } });
+  t.like((await patch([])).body, { generation: 2, configuration: { logLevel: 'debug' } });
+  t.like((await call('GET', '/api/status/cfg/status')).body, { generation: 2 });
 });

@@ -4,7 +4,8 @@ import { lifecycleDocument } from '../../src/machines/lifecycle-document.js';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { createInstanceMachine, restartBackoffMs, type InstanceEvent } from '../../src/machines/instance.js';
 import { toRestorable, type RestorableSnapshot } from '../../src/machines/instance-snapshot.js';
-import type { StopOutcome, WorkloadRef } from '../../src/platforms/driver.js';
+import type { WorkloadRef } from '../../src/platforms/driver.js';
+import type { StopWorkloadOutput } from '../../src/machines/instance-types.js';
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -32,8 +33,8 @@ function ref(workloadId: string, generation = 1): WorkloadRef {
 function harness(options: { startTimeoutMs?: number; historyLimit?: number; snapshot?: RestorableSnapshot; clock?: SimulatedClock } = {}) {
   const clock = options.clock ?? new SimulatedClock();
   const starts: Deferred<WorkloadRef>[] = [];
-  const stops: Deferred<StopOutcome>[] = [];
-  const removes: Deferred<void>[] = [];
+  const stops: Deferred<StopWorkloadOutput>[] = [];
+  const removes: Deferred<StopWorkloadOutput>[] = [];
   const machine = createInstanceMachine({ now: () => clock.now() }).provide({
     actors: {
       startWorkload: fromPromise(() => {
@@ -42,12 +43,12 @@ function harness(options: { startTimeoutMs?: number; historyLimit?: number; snap
         return d.promise;
       }),
       stopWorkload: fromPromise(() => {
-        const d = deferred<StopOutcome>();
+        const d = deferred<StopWorkloadOutput>();
         stops.push(d);
         return d.promise;
       }),
       removeWorkload: fromPromise(() => {
-        const d = deferred<void>();
+        const d = deferred<StopWorkloadOutput>();
         removes.push(d);
         return d.promise;
       }),
@@ -151,7 +152,7 @@ test('stop: Running → Stopping → Stopped; stopping a Stopped instance is acc
   await running(h);
   h.send({ type: 'instance.stop' });
   t.is(h.state(), 'Stopping');
-  h.stops[0]!.resolve({ wasRunning: true });
+  h.stops[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Stopped');
   t.like(h.context(), { desired: 'Stopped', observed: 'Stopped', workload: null });
@@ -165,7 +166,7 @@ test('restart: Running → Stopping → Starting → Running with a new workload
   await running(h, 'pid-1');
   h.send({ type: 'instance.restart' });
   t.is(h.state(), 'Stopping');
-  h.stops[0]!.resolve({ wasRunning: true });
+  h.stops[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Starting');
   h.starts[1]!.resolve(ref('pid-2'));
@@ -178,7 +179,7 @@ test('restart from Stopped or Failed starts directly', async (t) => {
   const h = harness();
   await running(h);
   h.send({ type: 'instance.stop' });
-  h.stops[0]!.resolve({ wasRunning: true });
+  h.stops[0]!.resolve({});
   await flush();
   h.send({ type: 'instance.restart' });
   t.is(h.state(), 'Starting');
@@ -231,7 +232,7 @@ test('stop while Failed cancels the automatic restart', async (t) => {
   h.send(exited('pid-1'));
   h.send({ type: 'instance.stop' });
   t.is(h.state(), 'Stopping');
-  h.stops[0]!.resolve({ wasRunning: false });
+  h.stops[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Stopped');
   h.clock.increment(60_000);
@@ -270,7 +271,7 @@ test('stop during Starting waits for the start, then stops the workload it produ
   h.starts[0]!.resolve(ref('pid-1'));
   await flush();
   t.is(h.state(), 'Stopping');
-  h.stops[0]!.resolve({ wasRunning: true });
+  h.stops[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Stopped');
 });
@@ -282,7 +283,7 @@ test('delete during Starting waits for the start, then removes the workload', as
   h.starts[0]!.resolve(ref('pid-1'));
   await flush();
   t.is(h.state(), 'Deleting');
-  h.removes[0]!.resolve();
+  h.removes[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Deleted');
 });
@@ -292,7 +293,7 @@ test('start during Stopping starts again once the stop completed', async (t) => 
   await running(h);
   h.send({ type: 'instance.stop' });
   h.send({ type: 'instance.start' });
-  h.stops[0]!.resolve({ wasRunning: true });
+  h.stops[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Starting');
 });
@@ -304,7 +305,7 @@ test('delete: Running → Deleting → Deleted (final)', async (t) => {
   t.is(h.state(), 'Deleting');
   t.false(h.can({ type: 'instance.start' }), 'start is refused while Deleting');
   t.true(h.can({ type: 'instance.delete' }), 'a second delete joins the first');
-  h.removes[0]!.resolve();
+  h.removes[0]!.resolve({});
   await flush();
   t.is(h.state(), 'Deleted');
   t.is(h.actor.getSnapshot().status, 'done');
@@ -332,7 +333,7 @@ test('configure bumps the generation; a running workload keeps its observed gene
   t.like(h.context(), { generation: 2, observedGeneration: 1 });
   t.false(h.can({ type: 'instance.configure', generation: 2 }), 'a generation never goes back');
   h.send({ type: 'instance.restart' });
-  h.stops[0]!.resolve({ wasRunning: true });
+  h.stops[0]!.resolve({});
   await flush();
   h.starts[1]!.resolve(ref('pid-2', 2));
   await flush();
@@ -355,7 +356,7 @@ test('the history is bounded, newest kept', async (t) => {
   await running(h);
   for (let i = 0; i < 5; i++) {
     h.send({ type: 'instance.stop' });
-    h.stops.at(-1)!.resolve({ wasRunning: true });
+    h.stops.at(-1)!.resolve({});
     await flush();
     await running(h, `pid-${i + 2}`);
   }

@@ -6,7 +6,8 @@ import {
   type StartWorkloadInput,
   type StopWorkloadInput,
 } from '../../src/machines/instance.js';
-import type { StopOutcome, WorkloadRef } from '../../src/platforms/driver.js';
+import type { WorkloadRef } from '../../src/platforms/driver.js';
+import type { StopWorkloadOutput } from '../../src/machines/instance-types.js';
 import type { InstanceRecord, PersistedInstanceSnapshot, StatusChange } from '../../src/store/instance-store.js';
 
 export function makeRecord(id: string, overrides: Partial<InstanceRecord> = {}): InstanceRecord {
@@ -59,8 +60,8 @@ export function stubbedInstanceMachine() {
   return createInstanceMachine({ now: () => Date.UTC(2025, 0, 1) }).provide({
     actors: {
       startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async ({ input }) => workloadRef(input.instanceId)),
-      stopWorkload: fromPromise<StopOutcome, StopWorkloadInput>(async () => ({ wasRunning: true })),
-      removeWorkload: fromPromise<void, StopWorkloadInput>(async () => undefined),
+      stopWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => ({})),
+      removeWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => ({})),
     },
   });
 }

@@ -93,12 +93,21 @@ test('every write with a stale token is refused and changes nothing; the current
   t.is((await store.get('x'))?.generation, 3);
 });
 
-test('replicas are counted while their heartbeat is fresh', async (t) => {
+test('replicas are counted while their heartbeat is fresh (on Redis\'s clock); a lease names its holder and whether it lives', async (t) => {
   const { leases } = await open(t);
-  const now = Date.now();
-  t.is(await leases.heartbeat('a', now, 1_000), 1);
-  t.is(await leases.heartbeat('b', now, 1_000), 2);
-  t.is(await leases.heartbeat('a', now + 1_500, 1_000), 1, 'b expired');
+  t.is(await leases.heartbeat('a', 60_000), 1);
+  t.is(await leases.heartbeat('b', 200), 2);
+  t.deepEqual((await leases.liveReplicas()).sort(), ['a', 'b']);
+  const token = await leases.acquire('shard-9', 'b', 60_000);
+  t.like(await leases.holder('shard-9'), { owner: 'b', alive: true });
+  await sleep(400);
+  t.deepEqual(await leases.liveReplicas(), ['a'], 'b expired');
+  const dead = await leases.holder('shard-9');
+  t.like(dead, { owner: 'b', alive: false }, 'its lease outlives its heartbeat');
+  t.true(dead!.expiresInMs > 50_000 && dead!.expiresInMs <= 60_000);
+  t.is(await leases.heartbeat('a', 60_000), 1);
   await leases.withdraw('a');
-  t.is(await leases.heartbeat('c', now + 1_500, 1_000), 1);
+  t.is(await leases.heartbeat('c', 60_000), 1);
+  await leases.release('shard-9', 'b', token!);
+  t.is(await leases.holder('shard-9'), undefined, 'a free lease has no holder');
 });

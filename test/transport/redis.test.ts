@@ -299,20 +299,20 @@ test('redis: a platform worker and a workload client work over the Redis transpo
   const controlPlane = await transport(t, url, prefix);
   const workerNode = await transport(t, url, prefix);
   const driver = new MemoryDriver('process');
-  const worker = new PlatformWorker({ transport: workerNode, driver, heartbeatMs: 1_000 });
+  const worker = new PlatformWorker({ transport: workerNode, driver, workerId: 'smoke-worker', heartbeatMs: 1_000 });
   await worker.start();
   t.teardown(() => worker.close());
   const exits: EventEnvelope[] = [];
   await controlPlane.subscribe(topics.workloadEvents, (event) => exits.push(event));
 
   const client = new WorkloadClient(controlPlane);
-  const spec = { instanceId: 'smoke', generation: 1 } as WorkloadSpec;
-  const ref = await client.send('process', 'workload.start', 'smoke', spec, { timeoutMs: 10_000 });
+  const spec: WorkloadSpec = { instanceId: 'smoke', generation: 1, config: {}, env: {}, startTimeoutMs: 5_000 };
+  const ref = await client.send('process', 'workload.start', 'smoke', spec, { workerId: 'smoke-worker', timeoutMs: 10_000 });
   t.like(ref, { instanceId: 'smoke', platform: 'process' });
-  t.deepEqual(await client.send('process', 'workload.inspect', 'smoke', {}, { timeoutMs: 10_000 }), { state: 'running', ref });
-  const stopped = await client.send('process', 'workload.stop', 'smoke', { graceMs: 100 }, { timeoutMs: 10_000 });
+  t.deepEqual(await client.send('process', 'workload.inspect', 'smoke', {}, { workerId: 'smoke-worker', timeoutMs: 10_000 }), { state: 'running', ref });
+  const stopped = await client.send('process', 'workload.stop', 'smoke', { graceMs: 100 }, { workerId: 'smoke-worker', timeoutMs: 10_000 });
   t.true(stopped.wasRunning);
   await eventually(() => exits.some((event) => event.type === 'workload.exited' && event.instanceId === 'smoke'), 10_000, 'exit event');
-  const unknown = await settled(client.send('process', 'workload.bogus' as 'workload.inspect', 'smoke', {}, { timeoutMs: 10_000 }));
+  const unknown = await settled(client.send('process', 'workload.bogus' as 'workload.inspect', 'smoke', {}, { workerId: 'smoke-worker', timeoutMs: 10_000 }));
   t.is(statusOf(unknown), 400, 'an unknown command type is refused at once (a DraasError, not retried)');
 });
