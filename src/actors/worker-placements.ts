@@ -65,12 +65,9 @@ export class WorkerPlacements {
     this.watch.stop();
   }
 
-  /**
-   * The worker an instance is placed on. Records written before placements
-   * existed fall back to the worker that ran the latest workload.
-   */
+  /** The worker an instance is placed on (none before its first start, nor for a record written before placements existed). */
   placementOf(record: InstanceRecord): string | undefined {
-    return record.placement?.workerId ?? this.options.host.actor(record.id)?.view.context.lastWorkerId ?? undefined;
+    return record.placement?.workerId;
   }
 
   /** Stores an instance's placement (before its start is sent, so that a restarted control plane sends it to the same worker). */
@@ -100,7 +97,7 @@ export class WorkerPlacements {
       workloads: this.options.workloads,
       replySlackMs: this.options.replySlackMs,
       log: this.options.log,
-      workerOf: (actor) => this.placed.get(actor.id)?.workerId ?? actor.view.context.lastWorkerId ?? undefined,
+      workerOf: (actor) => this.placed.get(actor.id)?.workerId,
     });
   }
 

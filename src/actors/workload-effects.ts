@@ -95,8 +95,13 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
   /** A stop or remove: sent to the instance's worker, or queued for it while it is lost. */
   async function stopOrRemove(type: 'workload.stop' | 'workload.remove', input: StopWorkloadInput): Promise<StopWorkloadOutput> {
     const record = await deps.record(input.instanceId);
-    const workerId = deps.placementOf(record);
-    if (workerId === undefined) return {}; // never placed: nothing runs anywhere
+    let workerId = deps.placementOf(record);
+    if (workerId === undefined) {
+      if (input.workload === null) return {}; // never placed, nothing started: nothing runs anywhere
+      // Started before placements were recorded: its platform's live worker (the one that re-adopted it) is its place now.
+      workerId = await deps.workloads.place(record.platformType);
+      await deps.place(record.id, workerId);
+    }
     const payload = { graceMs: deps.stopGraceMs };
     try {
       await deps.workloads.send(record.platformType, type, record.id, payload, { workerId, timeoutMs: stopTimeoutMs });

@@ -165,6 +165,8 @@ export interface StartWorkloadInput {
 
 export interface StopWorkloadInput {
   instanceId: string;
+  /** The workload that runs or may run (null: nothing of the instance can run anywhere). */
+  workload: WorkloadRef | null;
 }
 
 /** How a stop or remove ended: done, or queued for a lost worker (it runs when that worker returns). */

@@ -378,7 +378,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         invoke: {
           id: 'stopWorkload',
           src: 'stopWorkload',
-          input: ({ context }) => ({ instanceId: context.instanceId }),
+          input: ({ context }) => ({ instanceId: context.instanceId, workload: context.workload }),
           onDone: [
             { guard: 'wantsDeleted', target: 'Deleting', actions: 'recordStopped' },
             { guard: 'restartPending', target: 'Starting', actions: 'recordStopped' },
@@ -440,7 +440,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         invoke: {
           id: 'removeWorkload',
           src: 'removeWorkload',
-          input: ({ context }) => ({ instanceId: context.instanceId }),
+          input: ({ context }) => ({ instanceId: context.instanceId, workload: context.workload }),
           onDone: { target: 'Deleted', actions: assign({ observed: 'None', workload: null }) },
           onError: {
             target: 'Failed',
