@@ -39,6 +39,8 @@ Workloads (up, worker):
   --drasi-server <path>   Drasi Server executable (DRAAS_DRASI_SERVER, default drasi-server on PATH)
   --ports <min-max>       ports for Drasi Servers (DRAAS_SERVER_PORTS, default 18080-18999)
   --stop-grace <ms>       SIGINT → SIGKILL grace period (DRAAS_STOP_GRACE_MS, default 10000)
+  --shutdown-grace <ms>   how long a shutdown (SIGINT, SIGTERM) may take; then draas says what it
+                          gave up on and exits with status 1 (DRAAS_SHUTDOWN_GRACE_MS, default 15000)
   --stop-on-exit          up only: stop every Drasi Server when draas exits (DRAAS_STOP_ON_EXIT=1);
                           by default they keep running and are re-adopted at the next start
   --worker-id <id>        worker only: a stable name; commands for its instances wait in its queue
@@ -85,6 +87,7 @@ const optionSpec = {
   'drasi-server': { type: 'string' },
   ports: { type: 'string' },
   'stop-grace': { type: 'string' },
+  'shutdown-grace': { type: 'string' },
   'worker-id': { type: 'string' },
   'stop-on-exit': { type: 'boolean' },
   redis: { type: 'string' },
@@ -101,12 +104,18 @@ const optionSpec = {
 type OptionName = keyof typeof optionSpec;
 
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
-  up: ['port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms', 'docker-host', 'docker-image', 'docker-network'],
+  up: [
+    'port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
+    'docker-host', 'docker-image', 'docker-network', 'shutdown-grace',
+  ],
   'control-plane': [
     'port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'replica-id', 'lease', 'shards', 'worker-lost-timeout',
+    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace',
   ],
-  worker: ['platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries', 'docker-host', 'docker-image', 'docker-network'],
+  worker: [
+    'platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
+    'docker-host', 'docker-image', 'docker-network', 'shutdown-grace',
+  ],
 };
 
 export interface HttpSettings {
@@ -150,9 +159,17 @@ export type CliCommand =
       stopOnExit: boolean;
       /** Undefined: process, plus docker when an engine answers (decided at start). */
       platforms?: PlatformType[];
+      shutdownGraceMs: number;
     }
-  | { command: 'control-plane'; http: HttpSettings; lifecycle: LifecycleSettings; redis: RedisSettings; replicas: ReplicaSettings }
-  | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings };
+  | {
+      command: 'control-plane';
+      http: HttpSettings;
+      lifecycle: LifecycleSettings;
+      redis: RedisSettings;
+      replicas: ReplicaSettings;
+      shutdownGraceMs: number;
+    }
+  | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings; shutdownGraceMs: number };
 
 function integer(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -225,6 +242,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     host: need('host', 'DRAAS_HOST', '127.0.0.1'),
   });
   const stopGraceMs = () => integer('stop-grace', need('stop-grace', 'DRAAS_STOP_GRACE_MS', '10000'), 0, 3_600_000);
+  const shutdownGraceMs = () => integer('shutdown-grace', need('shutdown-grace', 'DRAAS_SHUTDOWN_GRACE_MS', '15000'), 100, 3_600_000);
   const lifecycle = (): LifecycleSettings => ({
     startTimeoutMs: integer('start-timeout', need('start-timeout', 'DRAAS_START_TIMEOUT_MS', '30000'), 100, 3_600_000),
     replySlackMs: integer('reply-timeout', need('reply-timeout', 'DRAAS_REPLY_TIMEOUT_MS', '10000'), 100, 3_600_000),
@@ -258,6 +276,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         lifecycle: lifecycle(),
         workloads: workloads(),
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
+        shutdownGraceMs: shutdownGraceMs(),
         ...(platforms !== undefined ? { platforms: platformList(platforms) } : {}),
       };
     }
@@ -273,7 +292,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
       };
       const lostTimeout = value('worker-lost-timeout', 'DRAAS_WORKER_LOST_TIMEOUT_MS', 'never');
       const workerLostTimeoutMs = lostTimeout === undefined || lostTimeout === 'never' ? null : integer('worker-lost-timeout', lostTimeout, 0, 86_400_000);
-      return { command, http: http(), lifecycle: { ...lifecycle(), workerLostTimeoutMs }, redis: redis(), replicas };
+      return { command, http: http(), lifecycle: { ...lifecycle(), workerLostTimeoutMs }, redis: redis(), replicas, shutdownGraceMs: shutdownGraceMs() };
     }
     case 'worker': {
       const platform = platformName('platform', need('platform', 'DRAAS_PLATFORM', 'process'));
@@ -289,6 +308,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         ...(workerId ? { workerId } : {}),
         workloads: workloads(),
         redis: redis(),
+        shutdownGraceMs: shutdownGraceMs(),
       };
     }
   }

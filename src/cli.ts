@@ -13,13 +13,27 @@ import type { PlatformType } from './platforms/driver.js';
 
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
 
-function onShutdown(action: (signal: string) => Promise<void>): void {
+/**
+ * Runs `action` on the first SIGINT or SIGTERM and exits 0 when it is done.
+ * It gets `graceMs`: if it is not done by then (a Redis that does not answer),
+ * the process says what it gave up on and exits 1 — a shutdown always ends.
+ */
+function onShutdown(graceMs: number, pending: () => string[], action: (signal: string) => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const began = Date.now();
+    const timer = setTimeout(() => {
+      const what = pending();
+      log(`shutdown: gave up after ${Date.now() - began} ms on: ${what.length > 0 ? what.join(', ') : 'closing'}`);
+      process.exit(1);
+    }, graceMs);
     action(signal).then(
-      () => process.exit(0),
+      () => {
+        clearTimeout(timer);
+        process.exit(0);
+      },
       (error: unknown) => {
         log(`shutdown failed: ${errorMessage(error)}`);
         process.exit(1);
@@ -53,9 +67,10 @@ async function run(cli: CliCommand): Promise<void> {
       return;
     case 'up': {
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
-      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, log });
+      // The close timeout is a backstop behind the grace the CLI enforces itself.
+      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
       await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
-      onShutdown(async (signal) => {
+      onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
           log(`${signal}: stopping every Drasi Server (--stop-on-exit), then shutting down`);
           const live = (await draas.list()).filter((instance) => ['Starting', 'Running', 'Failed'].includes(instance.status));
@@ -69,9 +84,9 @@ async function run(cli: CliCommand): Promise<void> {
     }
     case 'control-plane': {
       const redis = { ...cli.redis, log };
-      const controlPlane = await startClusterControlPlane({ ...cli.lifecycle, ...cli.replicas, redis, log });
+      const controlPlane = await startClusterControlPlane({ ...cli.lifecycle, ...cli.replicas, redis, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
       await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
-      onShutdown(async (signal) => {
+      onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);
         await controlPlane.close();
       });
@@ -86,7 +101,7 @@ async function run(cli: CliCommand): Promise<void> {
           ? `DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (data dir ${cli.workloads.dataDir})`
           : `DRaaS ${cli.platform} worker ${worker.worker.workerId} is up but unavailable (${unavailable}); it takes commands once that is fixed`,
       );
-      onShutdown(async (signal) => {
+      onShutdown(cli.shutdownGraceMs, () => [`worker ${worker.worker.workerId}`], async (signal) => {
         log(`${signal}: worker shutting down (Drasi Servers keep running)`);
         await worker.close();
       });

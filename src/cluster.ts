@@ -4,17 +4,16 @@
  */
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { ControlPlaneOptions } from './actors/control-plane.js';
 import { LeasedOwnership } from './actors/leased-ownership.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
-import { HostedControlPlane } from './hosted-control-plane.js';
+import { HostedControlPlane, type HostedControlPlaneOptions, type OwnedResource } from './hosted-control-plane.js';
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
 import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
+import { within } from './time-bounds.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
-import type { Closeable } from './transport/transport.js';
 
-export interface ClusterControlPlaneOptions extends Omit<ControlPlaneOptions, 'transport' | 'ownership'> {
+export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport' | 'ownership'> {
   redis: RedisTransportOptions;
   /** This replica's name. A stable one lets a restarted replica take its leases back at once. Default: host-pid-random. */
   replicaId?: string;
@@ -39,26 +38,28 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     ...(redis.connectTimeoutMs !== undefined ? { connectTimeoutMs: redis.connectTimeoutMs } : {}),
   };
   // What is opened so far, closed in reverse should a later step fail.
-  const owned: Closeable[] = [];
+  const owned: OwnedResource[] = [];
   let controlPlane: HostedControlPlane;
   try {
     const store = options.store ?? (await RedisInstanceStore.open({ ...connection, ...(options.log ? { log: options.log } : {}) }));
-    owned.push(store);
+    owned.push({ name: 'store', resource: store });
     const leases = await RedisLeases.open(connection);
-    owned.push(leases);
+    owned.push({ name: 'leases', resource: leases });
     const transport = await createRedisTransport(redis);
-    owned.push(transport);
+    owned.push({ name: 'transport', resource: transport });
     const ownership = new LeasedOwnership({
       leases,
       replicaId: options.replicaId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
       ...(options.shardCount !== undefined ? { shardCount: options.shardCount } : {}),
       ...(options.log ? { log: options.log } : {}),
+      // Its share of the close timeout: unreleased leases expire by themselves.
+      closeTimeoutMs: Math.min(1_000, (options.closeTimeoutMs ?? 10_000) / 4),
     });
     // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
     controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned);
   } catch (error) {
-    for (const resource of owned.reverse()) await resource.close();
+    for (const { resource } of owned.reverse()) await resource.close();
     throw error;
   }
   try {
@@ -91,7 +92,8 @@ export async function startClusterWorker(options: WorkerSettings & { redis: Redi
     close: () =>
       (closing ??= (async () => {
         await worker.close();
-        await transport.close();
+        // The worker gave up on what Redis did not answer; the transport's own close is bounded the same way.
+        await within(transport.close(), 2_000);
       })()),
   };
 }

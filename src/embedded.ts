@@ -3,7 +3,7 @@
  * workers (process; Docker when asked) in one Node process. This is what `draas up` runs and what
  * `createControlPlane()` returns to a program that embeds DRaaS.
  */
-import type { ControlPlaneOptions } from './actors/control-plane.js';
+import type { HostedControlPlaneOptions } from './hosted-control-plane.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane } from './hosted-control-plane.js';
 import { startPlatformWorker, type DockerWorkerSettings } from './platform-workers.js';
@@ -11,7 +11,7 @@ import type { PlatformType } from './platforms/driver.js';
 import { FileInstanceStore } from './store/file-store.js';
 import { MemoryTransport } from './transport/memory.js';
 
-export interface EmbeddedControlPlaneOptions extends Omit<ControlPlaneOptions, 'transport'> {
+export interface EmbeddedControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport'> {
   /** Where instance working directories live. Default `./.draas`. */
   dataDir?: string;
   /** The Drasi Server executable. Default `drasi-server` (looked up on PATH). */
@@ -56,7 +56,11 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
     throw error;
   }
   // Closed after the control plane: the workers, then the store, then the transport.
-  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [...workers, store, transport]);
+  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [
+    ...workers.map((worker) => ({ name: `worker ${worker.workerId}`, resource: worker })),
+    { name: 'store', resource: store },
+    { name: 'transport', resource: transport },
+  ]);
   await controlPlane.open();
   // The workers recovered before the control plane listened: tell it now what they adopted (it reports orphans).
   for (const worker of workers) await worker.publishAdopted();

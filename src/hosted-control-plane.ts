@@ -1,24 +1,48 @@
 /**
  * A control plane together with its REST API and the resources it owns
- * (workers, the transport), closed in order. Embedded and cluster mode are
- * both one of these, wired differently.
+ * (workers, the store, the transport), closed in order within a deadline.
+ * Embedded and cluster mode are both one of these, wired differently.
  */
 import type Koa from 'koa';
 import { ControlPlane, type ControlPlaneOptions } from './actors/control-plane.js';
+import { errorMessage } from './errors.js';
 import { createHttpApp } from './http/app.js';
 import { serveHttp, type HttpListener } from './http/serve.js';
+import { within } from './time-bounds.js';
 import type { Closeable } from './transport/transport.js';
+
+/** Something the control plane owns, named for the log when it cannot be closed in time. */
+export interface OwnedResource {
+  name: string;
+  resource: Closeable;
+}
+
+export interface HostedControlPlaneOptions extends ControlPlaneOptions {
+  /**
+   * How long close() takes at most (default 10 s). What has not closed by
+   * then is logged and abandoned (leases and presences expire by themselves;
+   * unsaved snapshots are rebuilt by whoever rehydrates), so a shutdown
+   * finishes whatever Redis does.
+   */
+  closeTimeoutMs?: number;
+}
 
 export class HostedControlPlane extends ControlPlane {
   /** The REST API as a Koa app: mount it, or call `listen()`. */
   readonly app: Koa;
   private listeners: HttpListener[] = [];
-  private readonly owned: Closeable[];
+  private readonly owned: OwnedResource[];
+  private readonly closeTimeoutMs: number;
+  private readonly hostLog: (message: string) => void;
+  private readonly closingSteps = new Set<string>();
+  private hostedClosing: Promise<void> | undefined;
 
   /** `owned` is closed after the control plane, in the given order (e.g. workers, then the transport). */
-  constructor(options: ControlPlaneOptions, owned: Closeable[]) {
+  constructor(options: HostedControlPlaneOptions, owned: OwnedResource[]) {
     super(options);
     this.owned = owned;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.hostLog = options.log ?? (() => undefined);
     this.app = createHttpApp(this, options.log ? { log: options.log } : {});
   }
 
@@ -29,10 +53,33 @@ export class HostedControlPlane extends ControlPlane {
     return listener;
   }
 
-  /** Stops serving, stops the actors, then closes what it owns. Drasi Servers keep running. Idempotent. */
-  override async close(): Promise<void> {
-    await Promise.all(this.listeners.splice(0).map((listener) => listener.close()));
-    await super.close();
-    for (const resource of this.owned.splice(0)) await resource.close();
+  /** What close() is still waiting for (for a shutdown that gives up). */
+  get closePending(): string[] {
+    return [...this.closingSteps];
+  }
+
+  /**
+   * Stops serving, stops the actors, then closes what it owns, within
+   * `closeTimeoutMs` in all; a step still running then is logged and left.
+   * Drasi Servers keep running. Idempotent.
+   */
+  override close(): Promise<void> {
+    this.hostedClosing ??= (async () => {
+      const deadline = performance.now() + this.closeTimeoutMs;
+      const step = async (name: string, run: () => Promise<void>) => {
+        this.closingSteps.add(name);
+        const outcome = await within(run(), deadline - performance.now());
+        if (!outcome.settled) {
+          this.hostLog(`shutdown: ${name} did not close within the ${this.closeTimeoutMs} ms close timeout; abandoned`);
+          return;
+        }
+        this.closingSteps.delete(name);
+        if (outcome.result.status === 'rejected') this.hostLog(`shutdown: closing ${name} failed: ${errorMessage(outcome.result.reason)}`);
+      };
+      await step('HTTP listeners', () => Promise.all(this.listeners.splice(0).map((listener) => listener.close())).then(() => undefined));
+      await step('control plane (actors, snapshots, leases)', () => super.close());
+      for (const { name, resource } of this.owned.splice(0)) await step(name, () => resource.close());
+    })();
+    return this.hostedClosing;
   }
 }

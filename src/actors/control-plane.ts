@@ -46,6 +46,7 @@ import { HeldSnapshots } from './held-snapshots.js';
 import { OwnTokens } from './held-writes.js';
 import { WorkloadClient } from './workload-client.js';
 import { WorkerPlacements } from './worker-placements.js';
+import { within } from '../time-bounds.js';
 import type { WorkloadCommands } from './workload-commands.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
@@ -109,6 +110,9 @@ export interface InstanceConfig {
 export interface CallOptions {
   signal?: AbortSignal;
 }
+
+/** How long one step of close() waits for the store or transport (four steps: well within a default shutdown grace). */
+const CLOSE_STEP_MS = 1_000;
 
 const followLogsOptionsSchema = z.object({ tail: z.number().int().min(0).max(10_000).optional() });
 
@@ -190,6 +194,7 @@ export class ControlPlane {
       fenceOf: (id) => this.ownership.fence(id),
       // A stale owner's write will never land: the new owner writes its own.
       retryable: (error) => !(error instanceof StaleOwnerError),
+      closeTimeoutMs: CLOSE_STEP_MS,
     });
     this.statusChanges = new StatusChanges({
       store: this.store,
@@ -700,12 +705,16 @@ export class ControlPlane {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.placements.stop();
-      for (const subscription of this.subscriptions) await subscription.close();
+      // Each step waits for the store and transport a bounded time (a Redis that never answers must not hold a
+      // shutdown); what does not land is logged by the step, with what happens to it instead.
+      await within(Promise.all(this.subscriptions.map((subscription) => subscription.close())), CLOSE_STEP_MS);
       this.subscriptions = [];
       for (const actor of this.actors.values()) actor.stop();
       this.actors.clear();
       await this.snapshots.close();
-      await this.statusChanges.close();
+      if (!(await within(this.statusChanges.close(), CLOSE_STEP_MS)).settled) {
+        this.log(`shutdown: status changes not recorded within ${CLOSE_STEP_MS} ms were given up (the instances' snapshots and histories still hold them)`);
+      }
       // Leases go last: until the snapshots are written, this replica must still own its instances.
       await this.ownership.close();
     })();

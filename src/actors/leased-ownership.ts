@@ -25,6 +25,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
+import { failureOf, within } from '../time-bounds.js';
 import type { WriteFence } from '../store/instance-store.js';
 import type { RedisLeases } from '../store/redis-leases.js';
 import {
@@ -55,6 +56,8 @@ export interface LeasedOwnershipOptions {
    */
   livenessMs?: number;
   log?: (message: string) => void;
+  /** How long close() waits for Redis to release the leases (default 1 s); unreleased ones expire by themselves. */
+  closeTimeoutMs?: number;
 }
 
 interface HeldLease {
@@ -74,6 +77,7 @@ export class LeasedOwnership implements Ownership {
   private readonly marginMs: number;
   private readonly leases: RedisLeases;
   private readonly log: (message: string) => void;
+  private readonly closeTimeoutMs: number;
   private readonly held = new Map<number, HeldLease>();
   /** Every shard's lease name, by shard. */
   private readonly leaseNames: readonly string[];
@@ -94,6 +98,7 @@ export class LeasedOwnership implements Ownership {
     this.livenessMs = options.livenessMs ?? Math.min(3_000, Math.floor(this.leaseMs / 2));
     this.marginMs = Math.max(20, Math.floor(this.leaseMs / 10));
     this.log = options.log ?? (() => undefined);
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 1_000;
     if (!Number.isInteger(this.shardCount) || this.shardCount < 1) throw new RangeError('shardCount must be a positive integer');
     this.leaseNames = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
     if (this.renewEveryMs * 2 >= this.leaseMs) throw new RangeError('renewals must come at least twice per lease');
@@ -267,17 +272,31 @@ export class LeasedOwnership implements Ownership {
   }
 
   /** Stops renewing and releases every lease, so the other replicas take over at once. Idempotent. */
+  /**
+   * Releases every lease and withdraws, waiting for Redis at most
+   * `closeTimeoutMs`: leases it does not release are logged and left to expire
+   * (another replica takes them over then). Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
     clearInterval(this.heartbeats);
-    await this.round;
+    const began = performance.now();
+    const left = () => Math.max(0, this.closeTimeoutMs - (performance.now() - began));
+    await within(this.round ?? Promise.resolve(), left());
     const leases = [...this.held];
     this.held.clear();
-    await Promise.allSettled([
-      ...leases.map(([shard, lease]) => this.leases.release(shardLease(shard), this.replicaId, lease.token)),
-      this.leases.withdraw(this.replicaId),
-    ]);
+    const releases = leases.map(([shard, lease]) =>
+      within(this.leases.release(shardLease(shard), this.replicaId, lease.token), left()).then((outcome) => ({ shard, why: failureOf(outcome, this.closeTimeoutMs) })),
+    );
+    const [released] = await Promise.all([Promise.all(releases), within(this.leases.withdraw(this.replicaId), left())]);
+    const kept = released.filter(({ why }) => why !== undefined);
+    if (kept.length > 0) {
+      this.log(
+        `ownership: lease(s) of shard(s) ${kept.map(({ shard }) => shard).join(', ')} not released (${kept[0]!.why}); ` +
+          `they expire within ${this.leaseMs} ms, then another replica takes them over`,
+      );
+    }
   }
 }

@@ -15,12 +15,14 @@
  * names the queue where commands for its instances wait while it is away.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { BadRequestError, errorMessage } from '../errors.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { OutcomeCache } from './outcome-cache.js';
+import { failureOf, within } from '../time-bounds.js';
 import { isWorkloadCommandType, type WorkloadCommands, type WorkloadCommandType } from './workload-commands.js';
 import { workloadCommandPayloadSchemas } from './workload-schemas.js';
 
@@ -30,6 +32,8 @@ export interface PlatformWorkerOptions {
   workerId?: string;
   /** How often presence is refreshed; it expires after three missed beats. */
   heartbeatMs?: number;
+  /** How long close() waits for the transport, in all (default 2 s). */
+  closeTimeoutMs?: number;
   log?: (message: string) => void;
 }
 
@@ -43,6 +47,7 @@ export class PlatformWorker {
   private readonly transport: Transport;
   private readonly driver: PlatformDriver;
   private readonly heartbeatMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly log: ((message: string) => void) | undefined;
   private readonly serializer = new KeyedSerializer();
   private readonly outcomes = new OutcomeCache();
@@ -88,6 +93,7 @@ export class PlatformWorker {
     this.platform = options.driver.platform;
     this.workerId = options.workerId ?? `${this.platform}-${randomUUID().slice(0, 8)}`;
     this.heartbeatMs = options.heartbeatMs ?? 2_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
     this.log = options.log;
   }
 
@@ -233,16 +239,26 @@ export class PlatformWorker {
     }
   }
 
-  /** Stops consuming and announcing; leaves workloads running. Idempotent. */
+  /**
+   * Stops consuming and announcing; leaves workloads running. The steps that
+   * need the transport share `closeTimeoutMs`: a presence that cannot
+   * be withdrawn is logged and left to expire. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.heartbeat) clearInterval(this.heartbeat);
-      await this.checking;
-      await this.stopTakingCommands();
+      const began = performance.now();
+      const left = () => Math.max(0, this.closeTimeoutMs - (performance.now() - began));
+      await within(this.checking ?? Promise.resolve(), left());
+      await within(this.stopTakingCommands(), left());
       this.unwatch?.();
       // Said before the presence goes: a control plane that reads it sends nothing more here (and marks its instances' worker lost).
-      await this.publishEnvelope(newEvent('worker.withdrawn', '*', { workerId: this.workerId, platform: this.platform }));
-      await this.transport.presence.withdraw(this.platform, this.workerId).catch(() => undefined);
+      await within(this.publishEnvelope(newEvent('worker.withdrawn', '*', { workerId: this.workerId, platform: this.platform })), left());
+      const withdrawn = await within(this.transport.presence.withdraw(this.platform, this.workerId), left());
+      const why = failureOf(withdrawn, this.closeTimeoutMs);
+      if (why !== undefined) {
+        this.log?.(`${this.workerId}: presence of worker ${this.workerId} not withdrawn (${why}); it expires within ${this.heartbeatMs * 3} ms`);
+      }
       await this.driver.close();
     })();
     return this.closing;

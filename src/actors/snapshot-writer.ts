@@ -11,7 +11,9 @@
  * stale snapshot behind for the next restart to trust. Errors the store marks
  * as final (a stale fencing token) are not retried.
  */
+import { errorMessage } from '../errors.js';
 import type { InstanceStore, PersistedInstanceSnapshot, WriteFence } from '../store/instance-store.js';
+import { within } from '../time-bounds.js';
 
 export interface SnapshotWriterOptions {
   /** First retry delay after a failed write (default 200 ms), doubling up to `maxRetryMs` (default 5 s). */
@@ -21,7 +23,12 @@ export interface SnapshotWriterOptions {
   retryable?: (error: unknown) => boolean;
   /** The fence each write carries, asked for at write time (default: none). */
   fenceOf?: (instanceId: string) => WriteFence | undefined;
+  /** How long close() waits for the last writes (default 2 s); what has not landed by then is reported and given up. */
+  closeTimeoutMs?: number;
 }
+
+/** What a snapshot given up at shutdown means: said in the log line. */
+const givenUp = 'given up at shutdown: whoever owns the instance next rehydrates it from its last saved snapshot';
 
 export class SnapshotWriter {
   private readonly waiting = new Map<string, () => PersistedInstanceSnapshot>();
@@ -34,6 +41,7 @@ export class SnapshotWriter {
   private readonly fenceOf: (instanceId: string) => WriteFence | undefined;
   private readonly retryTimers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private closed = false;
+  private readonly closeTimeoutMs: number;
 
   constructor(
     private readonly store: InstanceStore,
@@ -44,6 +52,7 @@ export class SnapshotWriter {
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.retryable = options.retryable ?? (() => true);
     this.fenceOf = options.fenceOf ?? (() => undefined);
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
   }
 
   save(instanceId: string, produce: () => PersistedInstanceSnapshot): void {
@@ -84,7 +93,8 @@ export class SnapshotWriter {
         failures = 0;
       } catch (error) {
         // Logged on the first failure of a run only: an outage is one line, not one per retry.
-        if (failures === 0) this.onError(instanceId, error);
+        if (this.closed) this.onError(instanceId, new Error(`${errorMessage(error)}; ${givenUp}`));
+        else if (failures === 0) this.onError(instanceId, error);
         failures += 1;
         if (this.closed || !this.retryable(error) || snapshot === undefined) continue;
         // The value itself is retried: the producer may describe a different state by then.
@@ -116,7 +126,11 @@ export class SnapshotWriter {
     while (this.writing.size > 0) await Promise.all(this.writing.values());
   }
 
-  /** Writes what is waiting once more, without retrying failures, and stops. */
+  /**
+   * Writes what is waiting once more, without retrying failures, and stops.
+   * Waits at most `closeTimeoutMs`: a write the store does not answer by then
+   * is reported (with what it means) and abandoned.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const entry of this.retryTimers) {
@@ -124,6 +138,11 @@ export class SnapshotWriter {
       entry.wake();
     }
     this.retryTimers.clear();
-    await this.flush();
+    const flushed = await within(this.flush(), this.closeTimeoutMs);
+    if (flushed.settled) return;
+    for (const instanceId of new Set([...this.writing.keys(), ...this.waiting.keys()])) {
+      this.onError(instanceId, new Error(`the store did not answer within ${this.closeTimeoutMs} ms; ${givenUp}`));
+    }
+    this.waiting.clear();
   }
 }

@@ -134,7 +134,8 @@ export class RedisConsumer implements Closeable {
       }
       clearInterval(this.heartbeat);
       if (drained) {
-        await deleteConsumerWhenIdle(this.commands, this.stream, COMMAND_GROUP, this.name).catch(() => false);
+        // Tidying only (a consumer left in the group is harmless): not worth waiting for a Redis that does not answer.
+        await settleWithin([deleteConsumerWhenIdle(this.commands, this.stream, COMMAND_GROUP, this.name).catch(() => false)], 1_000);
       }
       this.onClosed();
     })();

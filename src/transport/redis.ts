@@ -45,6 +45,7 @@ import {
   type ReconnectPolicy,
 } from './redis-connection.js';
 import { RedisConsumer } from './redis-consumer.js';
+import { settleWithin } from './redis-exec.js';
 import { DEFAULT_PREFIX, RedisKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
 import { ReplyInbox } from './redis-replies.js';
@@ -302,10 +303,11 @@ export class RedisTransport implements Transport {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.consumers].map((consumer) => consumer.close()));
-      await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
+      // Consumers get their shutdown grace for running handlers; nothing else waits long for a Redis that does not answer.
+      await settleWithin([...this.consumers].map((consumer) => consumer.close()), this.shutdownGraceMs + 1_000);
+      await settleWithin([...this.subscriptions].map((subscription) => subscription.close()), 1_000);
       for (const fail of [...this.pending.values()]) fail(new DraasError('unavailable', 'the Redis transport was closed'));
-      await this.inbox.stop();
+      await settleWithin([this.inbox.stop()], 1_000);
       await quitConnection(this.commands);
     })();
     return this.closing;

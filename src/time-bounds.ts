@@ -1,0 +1,35 @@
+/**
+ * Waiting with a bound: what shutdown paths use so that no dependency (a
+ * Redis that accepts connections but never answers) can hold them forever.
+ */
+
+export type Bounded<T> = { settled: true; result: PromiseSettledResult<T> } | { settled: false };
+
+/** Waits for `promise` at most `ms` (never rejects): its outcome, or `settled: false` when the time ran out. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<Bounded<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = promise.then(
+    (value): Bounded<T> => ({ settled: true, result: { status: 'fulfilled', value } }),
+    (reason: unknown): Bounded<T> => ({ settled: true, result: { status: 'rejected', reason } }),
+  );
+  try {
+    return await Promise.race([
+      outcome,
+      new Promise<Bounded<T>>((resolve) => {
+        timer = setTimeout(() => resolve({ settled: false }), Math.max(0, ms));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Why a bounded wait did not succeed, for a log line. */
+export function failureOf(bounded: Bounded<unknown>, ms: number): string | undefined {
+  if (!bounded.settled) return `no answer within ${ms} ms`;
+  if (bounded.result.status === 'rejected') {
+    const reason = bounded.result.reason;
+    return reason instanceof Error ? reason.message : String(reason);
+  }
+  return undefined;
+}
