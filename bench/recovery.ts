@@ -18,7 +18,7 @@ import { MemoryTransport } from '../src/transport/memory.js';
 import { MemoryDriver } from '../test/fixtures/memory-driver.js';
 import { Redis } from 'ioredis';
 import { startClusterControlPlane } from '../src/cluster.js';
-import { RedisStoreKeys } from '../src/store/redis-store-keys.js';
+import { RedisStoreKeys } from '../src/redis/keys.js';
 import { createRedisTransport } from '../src/transport/redis.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { row, type Row } from './lib/results.js';

@@ -16,7 +16,7 @@
  * while its leases still stand (see actors/replica-router.ts).
  *
  * Every operation is one script, atomic on the server; keys as in
- * redis-store-keys.ts.
+ * src/redis/keys.ts.
  */
 import type { Redis } from 'ioredis';
 import {
@@ -25,8 +25,8 @@ import {
   quitConnection,
   toTransportError,
   type ConnectionSettings,
-} from '../transport/redis-connection.js';
-import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from './redis-store-keys.js';
+} from '../redis/connection.js';
+import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
 
 export interface RedisLeasesOptions {
   url: string;

@@ -9,7 +9,7 @@
  *                                   capped with XADD MAXLEN ~ changeLogLimit
  * <prefix>store:change-seq   string the last sequence handed out (INCR)
  * ```
- * (key builders: redis-store-keys.ts)
+ * (key builders: src/redis/keys.ts)
  *
  * Guarantees:
  * - `readChanges` reads the stream from its newest entry back to the
@@ -51,7 +51,7 @@ import {
   redactUrl,
   toTransportError,
   type ConnectionSettings,
-} from '../transport/redis-connection.js';
+} from '../redis/connection.js';
 import {
   assertPersistedSnapshot,
   instanceRecordProblem,
@@ -69,7 +69,7 @@ import {
   type StoredInstance,
   type WriteOptions,
 } from './instance-store.js';
-import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from './redis-store-keys.js';
+import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
 
 /** How a fenced script refuses a stale writer (the start of its error reply). */
 const STALE_FENCE = 'DRAAS_STALE_FENCE';

@@ -40,9 +40,9 @@ import {
   type PendingEntry,
   type StreamEntry,
 } from './redis-codec.js';
-import { backoffMs, isNoGroupError, isReplyError, type ReconnectPolicy } from './redis-connection.js';
-import { execChecked, pause, settleWithin } from './redis-exec.js';
-import { COMMAND_GROUP, type RedisKeys } from './redis-keys.js';
+import { backoffMs, isNoGroupError, isReplyError, type ReconnectPolicy } from '../redis/connection.js';
+import { execChecked, pause, settleWithin } from '../redis/exec.js';
+import { COMMAND_GROUP, type RedisKeys } from '../redis/keys.js';
 import { BlockingLoop } from './redis-loop.js';
 import { deleteConsumerWhenIdle, touchOwnedEntries } from './redis-scripts.js';
 import type { Closeable, CommandHandler } from './transport.js';

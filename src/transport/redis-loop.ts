@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors.js';
-import { backoffMs, type ReconnectPolicy } from './redis-connection.js';
+import { backoffMs, type ReconnectPolicy } from '../redis/connection.js';
 
 export interface BlockingLoopOptions {
   name: string;

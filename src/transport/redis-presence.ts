@@ -7,9 +7,9 @@
  * members whose key expired are pruned atomically as they are found.
  */
 import type { Redis } from 'ioredis';
-import { toTransportError } from './redis-connection.js';
-import { execChecked } from './redis-exec.js';
-import type { RedisKeys } from './redis-keys.js';
+import { toTransportError } from '../redis/connection.js';
+import { execChecked } from '../redis/exec.js';
+import type { RedisKeys } from '../redis/keys.js';
 import { pruneExpiredMembers } from './redis-scripts.js';
 import type { PresenceRegistry, WorkerPresence } from './transport.js';
 

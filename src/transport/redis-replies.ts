@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { ReplyEnvelope } from './envelope.js';
 import { decodeReply, parseEntries, parseReadReply } from './redis-codec.js';
-import type { ReconnectPolicy } from './redis-connection.js';
+import type { ReconnectPolicy } from '../redis/connection.js';
 import { BlockingLoop } from './redis-loop.js';
 
 const READ_BATCH = 100;

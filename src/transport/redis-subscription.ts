@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors.js';
 import { decodeEvent, parseEntries, parseReadReply } from './redis-codec.js';
-import type { ReconnectPolicy } from './redis-connection.js';
+import type { ReconnectPolicy } from '../redis/connection.js';
 import { BlockingLoop } from './redis-loop.js';
 import type { Closeable, EventListener } from './transport.js';
 

@@ -43,10 +43,10 @@ import {
   toTransportError,
   type ConnectionSettings,
   type ReconnectPolicy,
-} from './redis-connection.js';
+} from '../redis/connection.js';
 import { RedisConsumer } from './redis-consumer.js';
-import { settleWithin } from './redis-exec.js';
-import { DEFAULT_PREFIX, RedisKeys } from './redis-keys.js';
+import { settleWithin } from '../redis/exec.js';
+import { DEFAULT_PREFIX, RedisKeys } from '../redis/keys.js';
 import { RedisPresence } from './redis-presence.js';
 import { ReplyInbox } from './redis-replies.js';
 import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';

@@ -18,7 +18,7 @@ import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import { shardLease } from '../../src/actors/ownership.js';
-import { RedisStoreKeys } from '../../src/store/redis-store-keys.js';
+import { RedisStoreKeys } from '../../src/redis/keys.js';
 import type { InstanceView } from '../../src/api/instance-view.js';
 import { doubleExecutable } from '../helpers/embedded.js';
 import { isAlive, pidsWithArgument } from '../helpers/processes.js';

@@ -26,7 +26,7 @@ import {
   type NodeProcess,
 } from './_harness.js';
 import { Redis } from 'ioredis';
-import { RedisKeys } from '../../src/transport/redis-keys.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import { queues } from '../../src/transport/transport.js';
 import { testWithRedis } from '../helpers/engines.js';
 

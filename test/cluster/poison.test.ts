@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { PlatformWorker } from '../../src/actors/platform-worker.js';
 import { startClusterControlPlane } from '../../src/cluster.js';
-import { RedisKeys } from '../../src/transport/redis-keys.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import { createRedisTransport, type RedisTransportOptions } from '../../src/transport/redis.js';
 import { queues } from '../../src/transport/transport.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DraasError } from '../../src/errors.js';
 import { RedisInstanceStore, type RedisInstanceStoreOptions } from '../../src/store/redis-store.js';
-import { RedisStoreKeys } from '../../src/store/redis-store-keys.js';
+import { RedisStoreKeys } from '../../src/redis/keys.js';
 import { testWithRedis } from '../helpers/engines.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { instanceStoreContract } from './contract.js';
