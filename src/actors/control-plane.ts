@@ -8,6 +8,7 @@ import {
   createInstanceRequestSchema,
   parseInstanceId,
   parseRequest,
+  refuseDeepInput,
   statusReportSchema,
   type CreateInstanceRequest,
   type StatusReport,
@@ -567,7 +568,10 @@ export class ControlPlane {
    * keeps its generation until it is restarted.
    */
   async patchConfig(id: string, patch: unknown): Promise<InstanceConfig> {
-    return this.router.call('patchConfig', [parseInstanceId(id), patch]);
+    const instanceId = parseInstanceId(id);
+    // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
+    refuseDeepInput(patch, 'JSON Patch');
+    return this.router.call('patchConfig', [instanceId, patch]);
   }
 
   private async patchConfigHere(id: string, patch: unknown): Promise<InstanceConfig> {
