@@ -12,9 +12,9 @@ import { createRedisTransport } from '../src/transport/redis.js';
 import type { Transport } from '../src/transport/transport.js';
 import http from 'node:http';
 import { ControlPlane } from '../src/actors/control-plane.js';
+import { MemoryInstanceStore, type StatusChange } from '../src/store/instance-store.js';
 import { createHttpApp } from '../src/http/app.js';
 import { serveHttp } from '../src/http/serve.js';
-import { topics } from '../src/transport/transport.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
 import { row, type Row } from './lib/results.js';
 
@@ -56,10 +56,29 @@ function emitterBaseline(subscribers: number, events: number): number {
 
 const FRAME_MARK = 'event: status-changed\n';
 
-/** Opens `clients` SSE streams, publishes `events` status changes, and returns deliveries/s once every client has every event. */
+function changeOf(i: number): Omit<StatusChange, 'sequence'> {
+  return {
+    instanceId: `i-${i % 50}`,
+    from: 'Starting',
+    to: 'Running',
+    cause: 'startWorkload.done',
+    desired: 'Running',
+    observed: 'Running',
+    generation: 1,
+    observedGeneration: 1,
+    at: new Date().toISOString(),
+  };
+}
+
+/**
+ * Opens `clients` SSE streams, records `events` status changes in the change
+ * log (where the stream reads them from), and returns deliveries/s once every
+ * client has every event.
+ */
 async function sseFanOut(clients: number, events: number): Promise<number> {
   const transport = new MemoryTransport();
-  const controlPlane = new ControlPlane({ transport });
+  const store = new MemoryInstanceStore();
+  const controlPlane = new ControlPlane({ transport, store });
   await controlPlane.open();
   // Throughput, not slow-client protection, is measured: let clients fall behind freely.
   const listener = await serveHttp(createHttpApp(controlPlane, { log: () => undefined, eventMaxBufferedBytes: 2 ** 30 }));
@@ -90,7 +109,7 @@ async function sseFanOut(clients: number, events: number): Promise<number> {
       ),
     );
     const began = performance.now();
-    for (let i = 0; i < events; i++) await transport.publish(topics.instanceEvents, newEvent('instance.status-changed', `i-${i % 50}`, payload));
+    for (let i = 0; i < events; i++) await store.appendChange(changeOf(i));
     await all;
     return (expected / (performance.now() - began)) * 1000;
   } finally {
