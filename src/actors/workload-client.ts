@@ -136,7 +136,8 @@ export class WorkloadClient {
     const { workerId } = options;
     const worker = await this.worker(platform, workerId);
     if (!worker) {
-      const since = this.markLost(workerId, platform);
+      // Not marked lost here: the worker watch does that, and tells the worker's instances.
+      const since = this.lost.get(workerId) ?? this.now();
       throw new WorkerLostError(instanceId, { workerId, since: new Date(since).toISOString() });
     }
     if (!worker.available) throw new NoLiveWorkerError(platform);
