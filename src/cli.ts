@@ -101,7 +101,7 @@ async function run(cli: CliCommand): Promise<void> {
           ? `DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (data dir ${cli.workloads.dataDir})`
           : `DRaaS ${cli.platform} worker ${worker.worker.workerId} is up but unavailable (${unavailable}); it takes commands once that is fixed`,
       );
-      onShutdown(cli.shutdownGraceMs, () => [`worker ${worker.worker.workerId}`], async (signal) => {
+      onShutdown(cli.shutdownGraceMs, () => [`worker ${worker.worker.workerId} (its consumers, its presence, its Redis connections)`], async (signal) => {
         log(`${signal}: worker shutting down (Drasi Servers keep running)`);
         await worker.close();
       });

@@ -15,10 +15,8 @@ import {
 } from '../api/instance-requests.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
-import { ConflictError, DraasError, NotFoundError, StaleOwnerError, errorMessage } from '../errors.js';
-import { instanceMachineVersion, type InstanceMachine, type RestartPolicy } from '../machines/instance.js';
-import { instanceSnapshotMigrations, toRestorable, type RestorableSnapshot } from '../machines/instance-snapshot.js';
-import { checkSnapshotVersion } from '../store/snapshot-version.js';
+import { ConflictError, DraasError, StaleOwnerError, errorMessage } from '../errors.js';
+import type { InstanceMachine, RestartPolicy } from '../machines/instance.js';
 import type { InstanceInput, InstanceRequestEvent } from '../machines/instance-types.js';
 import { getInitialSnapshot } from 'xstate';
 import { z } from 'zod';
@@ -32,14 +30,11 @@ import {
   type InstanceStore,
   type PersistedInstanceSnapshot,
   type StatusChange,
-  type StoredInstance,
-  type WriteOptions,
 } from '../store/instance-store.js';
 import { SoleOwnership, type Ownership, type OwnershipView } from './ownership.js';
 import type { ReplicaCallResults, ReplicaOp } from './replica-calls.js';
 import { ReplicaRouter, type OperationTable } from './replica-router.js';
-import { InstanceActor, type StatusTransition } from './instance-actor.js';
-import { KeyedSerializer } from './keyed-serializer.js';
+import type { StatusTransition } from './instance-actor.js';
 import { instanceMachineWithWorkloads } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { StatusChanges, type InstanceEventEnvelope, type StatusSubscribeOptions } from './status-changes.js';
@@ -47,18 +42,12 @@ import { HeldSnapshots } from './held-snapshots.js';
 import { OwnTokens } from './held-writes.js';
 import { WorkloadClient } from './workload-client.js';
 import { WorkerPlacements } from './worker-placements.js';
+import { InstanceRegistry } from './instance-registry.js';
+import { ShardLoading, restoreSnapshot } from './shard-loading.js';
 import { within } from '../time-bounds.js';
 import type { WorkloadCommands } from './workload-commands.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
-
-/** A persisted snapshot checked (machine version, shape) for restoring; throws with the reason when it cannot be. */
-function restoreSnapshot(persisted: PersistedInstanceSnapshot, instanceId: string): RestorableSnapshot {
-  return toRestorable(
-    checkSnapshotVersion(persisted, instanceMachineVersion, { instanceId, migrations: instanceSnapshotMigrations }).snapshot,
-    instanceId,
-  );
-}
 
 export interface ControlPlaneOptions {
   transport: Transport;
@@ -131,21 +120,18 @@ export class ControlPlane {
   private readonly log: (message: string) => void;
   private readonly workloads: WorkloadClient;
   private readonly machine: InstanceMachine;
-  private readonly actors = new Map<string, InstanceActor>();
-  /** Read-modify-write of one instance's record (create, config patch) runs one at a time. */
-  private readonly records = new KeyedSerializer();
+  /** The owned instances: their actors and records. */
+  private readonly registry: InstanceRegistry;
+  /** Which shards this replica loads or owns, and what that means for its instances. */
+  private readonly shards: ShardLoading;
   private readonly snapshots: SnapshotWriter;
   private readonly statusChanges: StatusChanges;
   /** The lease tokens this replica held, and the unwritten state of instances whose lease lapsed (held-writes.ts). */
   private readonly ownTokens = new OwnTokens();
   private readonly heldSnapshots = new HeldSnapshots(this.ownTokens);
   readonly ownership: Ownership;
-  /** Shards whose instances are being loaded after a gain; requests for them wait. */
-  private readonly loading = new Map<number, Promise<void>>();
   /** Runs each operation on the instance's owner: here, or forwarded. */
   private readonly router: ReplicaRouter;
-  /** Records of the owned instances, when `cacheRecords`. */
-  private readonly recordCache: Map<string, InstanceRecord> | undefined;
   /** Which worker each instance is placed on, and what workers report. */
   private readonly placements: WorkerPlacements;
   private subscriptions: Closeable[] = [];
@@ -167,10 +153,10 @@ export class ControlPlane {
     this.placements = new WorkerPlacements({
       workloads: this.workloads,
       host: {
-        actor: (id) => this.actors.get(id),
-        actors: () => this.actors.values(),
-        updateRecord: (id, change) => this.updateRecord(id, change),
-        isOrphan: (id) => this.isOrphan(id),
+        actor: (id) => this.registry.actor(id),
+        actors: () => this.registry.all(),
+        updateRecord: async (id, change) => void (await this.registry.updateRecord(id, change)),
+        isOrphan: (id) => this.shards.isOrphan(id),
       },
       now: this.now,
       workerLostTimeoutMs: options.workerLostTimeoutMs ?? null,
@@ -180,14 +166,13 @@ export class ControlPlane {
       log: this.log,
     });
     this.ownership = options.ownership ?? new SoleOwnership();
-    this.recordCache = (options.cacheRecords ?? this.ownership.shared) ? new Map() : undefined;
     this.router = new ReplicaRouter({
       transport: this.transport,
       ownership: this.ownership,
       operations: this.operationTable(),
       timeoutOf: (op) => this.timeoutOf(op),
       replySlackMs: this.replySlackMs,
-      loaded: (id) => this.loaded(id),
+      loaded: (id) => this.shards.loaded(id),
       now: this.now,
       log: this.log,
     });
@@ -216,11 +201,35 @@ export class ControlPlane {
         if (!this.ownership.owns(id)) {
           return Promise.reject(new StaleOwnerError(`replica ${this.ownership.replicaId} no longer owns instance "${id}"`, { instanceId: id }));
         }
-        return this.requireRecord(id);
+        return this.registry.requireRecord(id);
       },
       placementOf: (record) => this.placements.placementOf(record),
       place: (id, workerId) => this.placements.place(id, workerId),
       workerLostTimeoutMs: options.workerLostTimeoutMs ?? null,
+      log: this.log,
+    });
+    this.registry = new InstanceRegistry({
+      store: this.store,
+      ownership: this.ownership,
+      machine: () => this.machine,
+      actorInput: (record) => this.actorInput(record),
+      snapshots: this.snapshots,
+      heldSnapshots: this.heldSnapshots,
+      placements: () => this.placements,
+      cacheRecords: options.cacheRecords ?? this.ownership.shared,
+      onTransition: (transition) => this.onTransition(transition),
+      now: this.now,
+      log: this.log,
+    });
+    this.shards = new ShardLoading({
+      store: this.store,
+      ownership: this.ownership,
+      registry: this.registry,
+      snapshots: this.snapshots,
+      heldSnapshots: this.heldSnapshots,
+      ownTokens: this.ownTokens,
+      statusChanges: this.statusChanges,
+      placements: this.placements,
       log: this.log,
     });
   }
@@ -236,105 +245,8 @@ export class ControlPlane {
     );
     await this.statusChanges.open();
     if (this.ownership.shared) this.subscriptions.push(await this.router.open());
-    await this.ownership.start({ gained: (shards) => this.gain(shards), lost: async (shards) => this.lose(shards) });
+    await this.ownership.start({ gained: (shards) => this.shards.gain(shards), lost: async (shards) => this.shards.lose(shards) });
     this.placements.start();
-  }
-
-  /** Loads and restores the instances of shards this replica now owns. */
-  private async gain(shards: readonly number[]): Promise<void> {
-    const wanted = new Set(shards);
-    // Every token this replica takes counts as its own, even one whose load fails and is handed back.
-    for (const id of [...this.heldSnapshots.ids(), ...this.statusChanges.pendingIds()]) {
-      if (wanted.has(this.ownership.shardOf(id))) this.ownTokens.note(this.ownership.fence(id));
-    }
-    const loaded = (async () => {
-      const stored = await this.store.loadAll();
-      const mine = stored.filter(({ record }) => wanted.has(this.ownership.shardOf(record.id)));
-      await this.rehydrate(mine.map((entry) => this.withHeldSnapshot(entry)));
-      // Held state of instances gone from the store (deleted by another replica meanwhile) is moot.
-      for (const id of this.heldSnapshots.ids()) if (wanted.has(this.ownership.shardOf(id))) this.heldSnapshots.forget(id);
-      // Changes made before the lease lapsed may land now (held-writes.ts).
-      this.statusChanges.retryNow();
-    })();
-    for (const shard of shards) this.loading.set(shard, loaded);
-    try {
-      await loaded;
-    } finally {
-      for (const shard of shards) if (this.loading.get(shard) === loaded) this.loading.delete(shard);
-    }
-  }
-
-  /** The stored instance, or its held state when that is newer than the stored snapshot (see HeldSnapshots). */
-  private withHeldSnapshot(entry: StoredInstance): StoredInstance {
-    const held = this.heldSnapshots.take(entry.record.id, this.ownership.fence(entry.record.id));
-    if (!held) return entry;
-    this.log(`instance ${entry.record.id}: restored from its state when its lease lapsed (newer than the stored snapshot)`);
-    return { record: entry.record, snapshot: held };
-  }
-
-  /** Stops acting for the instances of shards this replica no longer owns (their workloads keep running). */
-  private lose(shards: readonly number[]): void {
-    const gone = new Set(shards);
-    for (const [id, actor] of this.actors) {
-      if (!gone.has(this.ownership.shardOf(id))) continue;
-      // Kept, not thrown away: restored from on re-gain unless another replica acted meanwhile (held-snapshots.ts).
-      this.heldSnapshots.hold(id, this.snapshots.unwritten(id));
-      actor.stop();
-      this.actors.delete(id);
-      this.recordCache?.delete(id);
-      this.placements.forget(id);
-      this.snapshots.drop(id);
-    }
-  }
-
-  /**
-   * Restores an actor per stored instance. Actors restored in a state whose
-   * command or deadline was in flight re-enter it (`instance.recover`); those
-   * restored Running are checked with their worker, and an instance whose
-   * workload is gone is reported Failed (and restarted if desired Running).
-   */
-  private async rehydrate(stored: StoredInstance[]): Promise<void> {
-    const restored: InstanceActor[] = [];
-    for (const { record, snapshot } of stored) {
-      if (this.actors.has(record.id)) continue;
-      const restorable = snapshot ? this.restorable(record.id, snapshot) : undefined;
-      const actor = this.spawnActor(record, restorable);
-      if (restorable) restored.push(actor);
-    }
-    for (const actor of restored) actor.recover();
-    await this.placements.verifyRunning(restored.filter((actor) => actor.view.status === 'Running'));
-    if (stored.length > 0) this.log(`rehydrated ${stored.length} instance(s), ${restored.length} from snapshots`);
-  }
-
-  private restorable(instanceId: string, persisted: PersistedInstanceSnapshot): RestorableSnapshot | undefined {
-    try {
-      return restoreSnapshot(persisted, instanceId);
-    } catch (error) {
-      // Refused clearly, and the instance stays manageable: it restarts from its record as Pending.
-      this.log(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`);
-      return undefined;
-    }
-  }
-
-  private spawnActor(record: InstanceRecord, snapshot?: RestorableSnapshot): InstanceActor {
-    const actor = new InstanceActor({
-      machine: this.machine,
-      ...(snapshot ? { snapshot } : {}),
-      onSnapshot: (persisted) =>
-        this.snapshots.save(record.id, () => ({
-          machineVersion: instanceMachineVersion,
-          savedAt: new Date(this.now()).toISOString(),
-          snapshot: persisted(),
-        })),
-      input: this.actorInput(record),
-      onTransition: (transition) => this.onTransition(transition),
-      onError: (error) => this.log(`instance ${record.id}: actor error: ${errorMessage(error)}`),
-    });
-    this.actors.set(record.id, actor);
-    this.heldSnapshots.acting(record.id, this.ownership.fence(record.id));
-    this.recordCache?.set(record.id, record);
-    this.placements.track(record);
-    return actor;
   }
 
   private actorInput(record: InstanceRecord): InstanceInput {
@@ -352,59 +264,14 @@ export class ControlPlane {
   private onTransition(transition: StatusTransition): void {
     const { instanceId, to } = transition;
     if (to === 'Deleted') {
-      this.actors.get(instanceId)?.stop();
-      this.actors.delete(instanceId);
-      this.recordCache?.delete(instanceId);
-      this.placements.forget(instanceId);
-      this.snapshots.drop(instanceId);
-      void this.store.delete(instanceId, this.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+      this.registry.forget(instanceId);
+      void this.store.delete(instanceId, this.registry.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
       this.heldSnapshots.forget(instanceId);
     }
     this.statusChanges.record(transition);
   }
 
-  private isOrphan(instanceId: string): boolean {
-    return this.ownership.owns(instanceId) && !this.loading.has(this.ownership.shardOf(instanceId)) && !this.actors.has(instanceId);
-  }
-
-  /** Read-modify-write of an owned instance's record: serialized per instance, durable (and cached) when it resolves. */
-  private updateRecord(id: string, change: (record: InstanceRecord) => InstanceRecord): Promise<void> {
-    return this.records.run(id, async () => {
-      const updated = change(await this.requireRecord(id));
-      await this.store.update(updated, this.writeOptions(id));
-      this.recordCache?.set(id, updated);
-    });
-  }
-
-  private async requireRecord(id: string): Promise<InstanceRecord> {
-    const record = this.recordCache?.get(id) ?? (await this.store.get(id));
-    if (!record) throw new NotFoundError(`instance "${id}" not found`, { instanceId: id });
-    return record;
-  }
-
-  private requireActor(id: string): InstanceActor {
-    const actor = this.actors.get(parseInstanceId(id));
-    if (!actor) throw new NotFoundError(`instance "${id}" not found`, { instanceId: id });
-    return actor;
-  }
-
-  private async view(id: string): Promise<InstanceView> {
-    const actor = this.requireActor(id);
-    const record = await this.requireRecord(id);
-    return instanceView(record, actor.view);
-  }
-
-  private writeOptions(instanceId: string): WriteOptions {
-    const fence = this.ownership.fence(instanceId);
-    return fence ? { fence } : {};
-  }
-
   // ---- routing: each instance's requests run on the replica that owns it (replica-router.ts) ----
-
-  /** Resolves once the instance's shard is loaded (at once, without a tick, when nothing is loading). */
-  private loaded(instanceId: string): Promise<void> | undefined {
-    return this.loading.size === 0 ? undefined : this.loading.get(this.ownership.shardOf(instanceId));
-  }
 
   /**
    * The one implementation of each operation, run for this replica's own
@@ -414,7 +281,7 @@ export class ControlPlane {
   private operationTable(): OperationTable {
     return {
       create: ([request]) => this.createValidated(request),
-      get: ([id]) => this.view(id),
+      get: ([id]) => this.registry.view(id),
       start: ([id], options) => this.lifecycle('start', id, options),
       stop: ([id], options) => this.lifecycle('stop', id, options),
       restart: ([id], options) => this.lifecycle('restart', id, options),
@@ -455,7 +322,7 @@ export class ControlPlane {
   }
 
   private async createHere(body: CreateInstanceRequest, configuration: DrasiServerConfig): Promise<InstanceView> {
-    return this.records.run(body.name, async () => {
+    return this.registry.serialized(body.name, async () => {
       const at = new Date(this.now()).toISOString();
       const server = body.serverConfiguration ?? {};
       const record: InstanceRecord = {
@@ -474,11 +341,11 @@ export class ControlPlane {
         createdAt: at,
         updatedAt: at,
       };
-      if (this.actors.has(record.id) || !(await this.store.insert(record, this.writeOptions(record.id)))) {
+      if (!(await this.registry.insertRecord(record))) {
         throw new ConflictError(`instance "${record.id}" already exists`, { instanceId: record.id });
       }
-      this.spawnActor(record);
-      return this.view(record.id);
+      this.registry.spawn(record);
+      return this.registry.view(record.id);
     });
   }
 
@@ -496,12 +363,12 @@ export class ControlPlane {
     const views: InstanceView[] = [];
     if (!this.ownership.shared) {
       for (const record of await this.store.list()) {
-        const actor = this.actors.get(record.id);
+        const actor = this.registry.actor(record.id);
         if (actor) views.push(instanceView(record, actor.view));
       }
     } else {
       for (const { record, snapshot } of await this.store.loadAll()) {
-        const actor = this.actors.get(record.id);
+        const actor = this.registry.actor(record.id);
         const view = actor ? actor.view : this.storedView(record, snapshot);
         if (view) views.push(instanceView(record, view));
       }
@@ -526,10 +393,10 @@ export class ControlPlane {
   /** A lifecycle request, on the owner: resolves with the view once the machine settled it. */
   private async lifecycle<K extends LifecycleOp>(op: K, id: string, options: CallOptions): Promise<ReplicaCallResults[K]> {
     const timeoutMs = this.lifecycleTimeoutMs(op);
-    const actor = this.requireActor(id);
+    const actor = this.registry.requireActor(id);
     const event = { type: `instance.${op}` } as Extract<InstanceRequestEvent, { type: `instance.${LifecycleOp}` }>;
     await actor.request(event, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
-    return (op === 'delete' ? null : await this.view(id)) as ReplicaCallResults[K];
+    return (op === 'delete' ? null : await this.registry.view(id)) as ReplicaCallResults[K];
   }
 
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
@@ -557,8 +424,8 @@ export class ControlPlane {
   }
 
   private async getConfigHere(id: string): Promise<InstanceConfig> {
-    this.requireActor(id);
-    const record = await this.requireRecord(id);
+    this.registry.requireActor(id);
+    const record = await this.registry.requireRecord(id);
     return { instanceId: id, generation: record.generation, configuration: record.configuration };
   }
 
@@ -575,9 +442,9 @@ export class ControlPlane {
   }
 
   private async patchConfigHere(id: string, patch: unknown): Promise<InstanceConfig> {
-    const actor = this.requireActor(id);
-    return this.records.run(id, async () => {
-      const record = await this.requireRecord(id);
+    const actor = this.registry.requireActor(id);
+    return this.registry.serialized(id, async () => {
+      const record = await this.registry.requireRecord(id);
       const { configuration, changed } = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
       // Nothing changed (an empty or test-only patch): no new generation, nothing for the machine to accept or refuse.
       if (!changed) return { instanceId: id, generation: record.generation, configuration: record.configuration };
@@ -594,8 +461,7 @@ export class ControlPlane {
         generation: next,
         updatedAt: new Date(this.now()).toISOString(),
       };
-      await this.store.update(updated, this.writeOptions(id));
-      this.recordCache?.set(id, updated);
+      await this.registry.saveRecord(updated);
       await actor.request(event, { timeoutMs: 1_000 });
       return { instanceId: id, generation: next, configuration: updated.configuration };
     });
@@ -608,7 +474,7 @@ export class ControlPlane {
   }
 
   private async reportStatusHere(body: StatusReport): Promise<InstanceStatusView> {
-    const actor = this.requireActor(body.instanceId);
+    const actor = this.registry.requireActor(body.instanceId);
     const accepted = actor.observe({
       type: 'observed.report',
       status: body.status,
@@ -628,7 +494,7 @@ export class ControlPlane {
   }
 
   private async statusHere(id: string): Promise<InstanceStatusView> {
-    return instanceStatusView(this.requireActor(id).view);
+    return instanceStatusView(this.registry.requireActor(id).view);
   }
 
   async recentChanges(options: { limit?: number; afterSequence?: number; instanceId?: string } = {}): Promise<StatusChange[]> {
@@ -648,8 +514,8 @@ export class ControlPlane {
 
   /** `workload.logs` to the worker the instance is placed on (nothing to read before its first placement). */
   private async sendLogs(id: string, payload: WorkloadCommands['workload.logs']['payload'], signal: AbortSignal | undefined) {
-    this.requireActor(id);
-    const record = await this.requireRecord(id);
+    this.registry.requireActor(id);
+    const record = await this.registry.requireRecord(id);
     const workerId = this.placements.placementOf(record);
     if (workerId === undefined) return { lines: [], ...(payload.after !== undefined ? { cursor: payload.after ?? '' } : {}) };
     return this.workloads.send(record.platformType, 'workload.logs', id, payload, {
@@ -713,8 +579,7 @@ export class ControlPlane {
       // shutdown); what does not land is logged by the step, with what happens to it instead.
       await within(Promise.all(this.subscriptions.map((subscription) => subscription.close())), CLOSE_STEP_MS);
       this.subscriptions = [];
-      for (const actor of this.actors.values()) actor.stop();
-      this.actors.clear();
+      this.registry.stopAll();
       await this.snapshots.close();
       if (!(await within(this.statusChanges.close(), CLOSE_STEP_MS)).settled) {
         this.log(`shutdown: status changes not recorded within ${CLOSE_STEP_MS} ms were given up (the instances' snapshots and histories still hold them)`);

@@ -37,11 +37,6 @@ export class HeldSnapshots {
     if (unwritten) this.held.set(instanceId, { snapshot: unwritten, madeUnder });
   }
 
-  /** Whether a snapshot is held for the instance. */
-  has(instanceId: string): boolean {
-    return this.held.has(instanceId);
-  }
-
   /**
    * On re-gain, under the fence `now`: the held snapshot when it is newer
    * than anything stored for the instance (undefined when none is held, or

@@ -87,6 +87,7 @@ export class LeasedOwnership implements Ownership {
   private beating = false;
   private round: Promise<void> | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private redisDown = false;
 
   constructor(options: LeasedOwnershipOptions) {
@@ -182,9 +183,12 @@ export class LeasedOwnership implements Ownership {
     let live: number;
     try {
       live = await this.leases.heartbeat(this.replicaId, this.livenessMs);
+      // A round that close() stopped waiting for: it must not renew or take leases nobody will hold.
+      if (this.closed) return;
       if (this.redisDown) this.log('ownership: Redis reachable again');
       this.redisDown = false;
     } catch (error) {
+      if (this.closed) return;
       if (!this.redisDown) this.log(`ownership: cannot renew leases: ${errorMessage(error)}`);
       this.redisDown = true;
       await this.dropExpired(listener, performance.now());
@@ -271,14 +275,18 @@ export class LeasedOwnership implements Ownership {
     if (failure !== undefined) throw failure;
   }
 
-  /** Stops renewing and releases every lease, so the other replicas take over at once. Idempotent. */
   /**
-   * Releases every lease and withdraws, waiting for Redis at most
-   * `closeTimeoutMs`: leases it does not release are logged and left to expire
-   * (another replica takes them over then). Idempotent.
+   * Stops renewing, releases every lease and withdraws this replica, waiting
+   * for Redis at most `closeTimeoutMs`: leases it does not release are logged
+   * and left to expire (another replica takes them over then). Idempotent: a
+   * second call waits for the first.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.releaseAll();
+    return this.closing;
+  }
+
+  private async releaseAll(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     clearInterval(this.heartbeats);
@@ -291,7 +299,7 @@ export class LeasedOwnership implements Ownership {
       within(this.leases.release(shardLease(shard), this.replicaId, lease.token), left()).then((outcome) => ({ shard, why: failureOf(outcome, this.closeTimeoutMs) })),
     );
     const [released] = await Promise.all([Promise.all(releases), within(this.leases.withdraw(this.replicaId), left())]);
-    const kept = released.filter(({ why }) => why !== undefined);
+    const kept = released.filter(({ why }) => why !== undefined).sort((a, b) => a.shard - b.shard);
     if (kept.length > 0) {
       this.log(
         `ownership: lease(s) of shard(s) ${kept.map(({ shard }) => shard).join(', ')} not released (${kept[0]!.why}); ` +

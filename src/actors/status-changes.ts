@@ -87,7 +87,8 @@ function payloadOf(change: StatusChange): StatusChangedPayload {
   return payload;
 }
 
-export function statusEvent(change: StatusChange): InstanceEventEnvelope {
+/** A stored change as subscribers get it. */
+function statusEvent(change: StatusChange): InstanceEventEnvelope {
   return {
     type: 'instance.status-changed',
     eventId: String(change.sequence),

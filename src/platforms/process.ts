@@ -36,6 +36,7 @@ import {
   processStartTime,
   readWorkloadState,
   removeWorkloadState,
+  serversUnder,
   writeWorkloadState,
   type WorkloadStateFile,
 } from './workload-state.js';
@@ -411,7 +412,40 @@ export class ProcessDriver implements PlatformDriver {
       this.lastPorts.set(instanceId, state.port);
       report.lost.push({ instanceId, ref, exit });
     }
+    await this.killUntracked(report);
     return report;
+  }
+
+  /**
+   * Servers of this data dir that no state file recorded: a worker killed in
+   * the instant between launching a server and recording it leaves one. Nobody
+   * tracks it and nobody waits for its start, so it goes (no process of ours
+   * may outlive its worker's view of it), and is reported lost.
+   */
+  private async killUntracked(report: RecoveryReport): Promise<void> {
+    const tracked = new Set([...this.workloads.values()].map((workload) => workload.pid));
+    for (const { pid, instanceId } of serversUnder(path.join(this.dataDir, 'instances'))) {
+      if (tracked.has(pid) || this.starts.has(instanceId)) continue;
+      const startTime = liveProcessStartTime(pid);
+      if (startTime === null) continue;
+      const gone = await killVerified(pid, startTime, 0);
+      const ref: WorkloadRef = {
+        instanceId,
+        platform: 'process',
+        workloadId: String(pid),
+        port: 0,
+        generation: 0,
+        startedAt: new Date(this.clock()).toISOString(),
+      };
+      const exit: WorkloadExit = {
+        exitCode: null,
+        signal: gone ? 'SIGKILL' : null,
+        lastLogLines: [],
+        requested: false,
+        details: { reason: gone ? 'untracked server (launched, never recorded): killed' : 'untracked server: did not exit after SIGKILL' },
+      };
+      report.lost.push({ instanceId, ref, exit });
+    }
   }
 
   private adopt(ref: WorkloadRef, pid: number, startTime: number, dir: string): void {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -122,4 +122,29 @@ export function decodeProcessIdentity(text: string | undefined): ProcessIdentity
   const match = /^process:([^:]+):(\d+):(\d+)$/.exec(text ?? '');
   if (!match) return undefined;
   return { boot: match[1]!, pid: Number(match[2]), startTime: Number(match[3]) };
+}
+
+/**
+ * Live processes whose command line names a config file under
+ * `<instancesDir>/<instanceId>/config.yaml`: the servers of that directory,
+ * whether or not a state file recorded them. Empty where there is no /proc.
+ */
+export function serversUnder(instancesDir: string): { pid: number; instanceId: string }[] {
+  const prefix = instancesDir + path.sep;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const found: { pid: number; instanceId: string }[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const config = processCommandLine(pid)?.find((arg) => arg.startsWith(prefix) && arg.endsWith(`${path.sep}config.yaml`));
+    if (!config || liveProcessStartTime(pid) === null) continue;
+    const instanceId = config.slice(prefix.length).split(path.sep)[0];
+    if (instanceId) found.push({ pid, instanceId });
+  }
+  return found;
 }

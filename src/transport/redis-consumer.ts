@@ -269,6 +269,8 @@ export class RedisConsumer implements Closeable {
   }
 
   private dispatch(entry: StreamEntry, delivery: number): void {
+    // A read that returned after close() began (the loop no longer waits for it): the entry stays pending and is reclaimed.
+    if (this.loop.isStopping) return;
     // Registered before the handler starts, so the heartbeat and the crash path see it.
     const task: Promise<void> = Promise.resolve()
       .then(() => this.execute(entry, delivery))

@@ -5,7 +5,11 @@
  * return is older than about twice that is stuck (`stalled`), whatever PING
  * says. Failed steps back off (capped, reset on success); a step's error may
  * be repaired by `recover` (e.g. re-create a lost consumer group) and the loop
- * goes on. Stopping disconnects the connection, which ends a blocked call.
+ * goes on. Stopping disconnects the connection and ends the loop at once,
+ * without waiting for the call in flight: ioredis never settles a command
+ * queued while it was reconnecting once its connection is disconnected (Redis
+ * killed), nor one sent to a Redis that is stopped until its socket is
+ * destroyed, and a shutdown must not wait on either.
  */
 import type { Redis } from 'ioredis';
 import { errorMessage } from '../errors.js';
@@ -27,7 +31,9 @@ export class BlockingLoop {
   private lastReturnAt: number;
   private stopping = false;
   private running: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  /** Resolves when stop() is called: every wait of the loop races it. */
+  private readonly halted: Promise<void>;
+  private halt!: () => void;
   private readonly now: () => number;
 
   constructor(
@@ -36,6 +42,9 @@ export class BlockingLoop {
   ) {
     this.now = options.now ?? Date.now;
     this.lastReturnAt = this.now();
+    this.halted = new Promise((resolve) => {
+      this.halt = resolve;
+    });
   }
 
   get name(): string {
@@ -61,19 +70,26 @@ export class BlockingLoop {
     this.running ??= this.run();
   }
 
-  /** Ends the loop: a blocked call is cut off by disconnecting. Idempotent. */
+  /** Ends the loop; the call in flight is cut off by disconnecting and left behind. Idempotent. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.halt();
     this.connection.disconnect();
     await this.running;
+  }
+
+  /** Waits for `work` unless the loop is stopped first; a rejection left behind is swallowed. */
+  private unlessHalted<T>(work: Promise<T>): Promise<T | undefined> {
+    work.catch(() => undefined);
+    return Promise.race([work, this.halted.then(() => undefined)]);
   }
 
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
       try {
-        await this.options.step();
+        await this.unlessHalted(this.options.step());
+        if (this.stopping) break;
         this.touch();
         failures = 0;
       } catch (error) {
@@ -91,21 +107,16 @@ export class BlockingLoop {
   private async recover(error: unknown): Promise<boolean> {
     if (!this.options.recover) return false;
     try {
-      return await this.options.recover(error);
+      return (await this.unlessHalted(this.options.recover(error))) ?? false;
     } catch (repairError) {
       this.options.log(`${this.options.name}: recovery failed: ${errorMessage(repairError)}`);
       return false;
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), this.halted]);
+    clearTimeout(timer);
   }
 }

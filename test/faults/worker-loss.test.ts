@@ -8,6 +8,8 @@
  * which first stops the old servers (same host), so there are never two.
  */
 import type { ExecutionContext } from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   doublesUnder,
   eventually,
@@ -158,7 +160,10 @@ test.serial('SIGKILL of a worker mid-stream: no instance ever runs twice, stops 
   // The worker comes back with the same id: it re-adopts, runs the queued stops, and stops what is not current.
   const returned = await startWorker(t, redis.url, { workerId: 'doomed', dataDir: doomed.dataDir, ports: ports(INSTANCES + 10) });
   workers = [returned, survivor];
-  await eventually(() => liveServers(workers).size === 0, 30_000, 'no server of ours left running', [controlPlane.process, returned.process]);
+  const leftovers = () => JSON.stringify([...doublesUnder(returned.dataDir)].map(([id, pids]) => [id, pids, existsSync(path.join(returned.dataDir, 'instances', id, 'workload.json')) ? readFileSync(path.join(returned.dataDir, 'instances', id, 'workload.json'), 'utf8') : 'no state file']));
+  await eventually(() => liveServers(workers).size === 0, 30_000, 'no server of ours left running', [controlPlane.process, returned.process]).catch((error: unknown) => {
+    throw new Error(`${String(error)}\nleft running: ${leftovers()}`);
+  });
   await eventually(
     async () => [...(await instances(call, ids)).values()].every((view) => view.status === 'Stopped' && view.observedState === 'Stopped' && (view.conditions as unknown[]).length === 0),
     15_000,

@@ -242,3 +242,26 @@ test('an adopted server that ignores SIGINT is SIGKILLed with its group after gr
   t.is(readFileSync(signalFile, 'utf8'), 'SIGINT\n', 'SIGINT came first');
   await waitFor(() => isGone(Number(ref.workloadId)), 2_000, 'the server is gone');
 });
+
+test('a server started mid-start by a driver that died (launched, never recorded) is killed at recovery and reported lost', async (t) => {
+  const { dataDir, driver } = await setup(t);
+  const first = driver();
+  // A start the worker died in the middle of: the server runs, the state file says it never became healthy.
+  const ref = await first.start(spec('mid-start'));
+  const recorded = JSON.parse(readFileSync(stateFile(dataDir, 'mid-start'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(stateFile(dataDir, 'mid-start'), JSON.stringify({ ...recorded, phase: 'starting' }));
+  // And one it launched but did not even record: its command line is all that says it is ours.
+  const configPath = path.join(instanceDir(dataDir, 'unrecorded'), 'config.yaml');
+  await first.start(spec('unrecorded'));
+  const unrecorded = pidsWithArgument(configPath)[0]!;
+  writeFileSync(stateFile(dataDir, 'unrecorded'), '');
+
+  const second = driver();
+  const report = await second.recover();
+  t.deepEqual(report.adopted, []);
+  t.deepEqual(report.lost.map((lost) => [lost.instanceId, lost.exit.details?.reason]).sort(), [
+    ['mid-start', 'start interrupted: killed'],
+    ['unrecorded', 'untracked server (launched, never recorded): killed'],
+  ]);
+  await waitFor(() => !isAlive(Number(ref.workloadId)) && !isAlive(unrecorded), 5_000, 'both servers gone');
+});

@@ -219,6 +219,30 @@ export function instanceStoreContract(name: string, makeStore: MakeStore): void 
     t.deepEqual(await store.recentChanges({ limit: 2 }), appended.slice(-2));
   });
 
+  test(`${name}: readChanges follows the log by sequence and tells how far back it reaches`, async (t) => {
+    const store = await makeStore(t, { changeLogLimit: 5 });
+    t.deepEqual(await store.readChanges(0, 10), { changes: [], oldest: undefined, newest: 0 });
+    let signals = 0;
+    const unwatch = store.watchChanges(() => (signals += 1));
+    const appended: StatusChange[] = [];
+    for (let n = 0; n < 4; n++) appended.push(await store.appendChange(makeChange('read', n)));
+    t.is(signals, 4, 'each stored append is signalled');
+    unwatch();
+    const first = appended[0]!.sequence;
+    t.deepEqual(await store.readChanges(first - 1, 2), { changes: appended.slice(0, 2), oldest: first, newest: appended[3]!.sequence }, 'the oldest after the position');
+    t.deepEqual((await store.readChanges(appended[1]!.sequence, 10)).changes, appended.slice(2));
+    t.deepEqual((await store.readChanges(appended[3]!.sequence, 10)).changes, [], 'a reader that kept up reads nothing');
+    t.deepEqual((await store.readChanges(Number.MAX_SAFE_INTEGER, 0)).newest, appended[3]!.sequence);
+
+    for (let n = 4; n < 40; n++) appended.push(await store.appendChange(makeChange('read', n)));
+    t.is(signals, 4, 'no signal after unwatch');
+    const read = await store.readChanges(first, 100);
+    t.true(read.oldest !== undefined && read.oldest > first + 1, `the log no longer keeps what followed ${first} (oldest ${read.oldest})`);
+    t.is(read.newest, appended.at(-1)!.sequence);
+    t.deepEqual(read.changes, appended.filter((change) => change.sequence >= read.oldest!), 'what it keeps, oldest first');
+    t.true(read.changes.length >= 5);
+  });
+
   test(`${name}: close is idempotent`, async (t) => {
     const store = await makeStore(t);
     await store.insert(makeRecord('closing'));
