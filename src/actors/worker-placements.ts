@@ -52,7 +52,7 @@ export class WorkerPlacements {
       placedWorkers: () => this.placed.values(),
       onLost: (workerId, since) => this.onWorkerLost(workerId, since),
       onReturned: (workerId) => void this.onWorkerReturned(workerId),
-      onChecked: () => this.startLostElsewhere(),
+      onChecked: () => this.afterCheck(),
       log: options.log,
     });
   }
@@ -142,16 +142,27 @@ export class WorkerPlacements {
     await this.verifyRunning(returned.filter((actor) => actor.view.status === 'Running'));
   }
 
-  /** Running instances whose worker has been lost longer than the worker-lost timeout are started elsewhere. */
-  private startLostElsewhere(): void {
+  /**
+   * After every presence check, level-triggered: an instance still marked
+   * with a lost worker that is back (it was mid-command when the worker
+   * returned) is told now; a Running instance whose worker has been lost longer
+   * than the worker-lost timeout is started elsewhere.
+   */
+  private afterCheck(): void {
     const timeout = this.options.workerLostTimeoutMs;
-    if (timeout === null) return;
     const now = this.options.now();
+    const back: InstanceActor[] = [];
     for (const actor of this.options.host.actors()) {
       const lost = actor.view.context.workerLost;
-      if (!lost || actor.view.status !== 'Running' || now - Date.parse(lost.since) < timeout) continue;
+      if (!lost) continue;
+      if (this.options.workloads.lostSince(lost.workerId) === undefined && this.placed.get(actor.id)?.workerId === lost.workerId) {
+        if (actor.observe({ type: 'worker.returned', workerId: lost.workerId }) && actor.view.status === 'Running') back.push(actor);
+        continue;
+      }
+      if (timeout === null || actor.view.status !== 'Running' || now - Date.parse(lost.since) < timeout) continue;
       actor.observe({ type: 'worker.lost', workerId: lost.workerId, since: lost.since, expired: true });
     }
+    if (back.length > 0) void this.verifyRunning(back);
   }
 
   /**

@@ -202,7 +202,6 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         actions: assign({ generation: ({ event }) => event.generation }),
       },
       'worker.lost': { guard: 'mayRunOnLostWorker', actions: 'markWorkerLost' },
-      'worker.returned': { guard: 'lostWorkerReturned', actions: 'markWorkerReturned' },
     },
     states: {
       Pending: {
@@ -333,6 +332,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             },
             { actions: 'markWorkerLost' },
           ],
+          // Taken where an instance rests; one that is mid-command when its worker returns is told again once it rests.
+          'worker.returned': { guard: 'lostWorkerReturned', actions: 'markWorkerReturned' },
           'workload.exited': {
             guard: 'isCurrentWorkload',
             target: 'Failed',
@@ -410,6 +411,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           'instance.stop': { actions: want('Stopped') },
           'instance.delete': { target: 'Deleting', actions: want('Deleted') },
           'observed.report': { guard: 'reportsDown', actions: assign({ observed: ({ event }) => (event.type === 'observed.report' ? event.status : 'Unknown') }) },
+          'worker.returned': { guard: 'lostWorkerReturned', actions: 'markWorkerReturned' },
         },
       },
       Failed: {
@@ -433,6 +435,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           'instance.stop': { target: 'Stopping', actions: want('Stopped') },
           'instance.delete': { target: 'Deleting', actions: want('Deleted') },
           'observed.report': { guard: 'reportsDown', actions: assign({ observed: ({ event }) => (event.type === 'observed.report' ? event.status : 'Unknown') }) },
+          'worker.returned': { guard: 'lostWorkerReturned', actions: 'markWorkerReturned' },
         },
       },
       Deleting: {

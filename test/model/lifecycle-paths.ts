@@ -36,6 +36,8 @@ export const actionNames = [
   'remove.fail',
   'workload.kill',
   'controlPlane.restart',
+  'worker.lose',
+  'worker.return',
 ] as const;
 export type ActionName = (typeof actionNames)[number];
 
@@ -61,11 +63,11 @@ export const causes: Record<string, { how: string; by: readonly (ActionName | 'w
   'instance.configure': { how: 'ControlPlane.patchConfig: a JSON Patch naming the next generation in a source id', by: ['request.configure'] },
   'observed.report': { how: 'ControlPlane.reportStatus (POST /api/status/updates) saying Running, Failed or Stopped', by: ['report.running', 'report.failed', 'report.stopped'] },
   'workload.exited': { how: 'the running server is killed for real (SIGKILL, a container kill, the memory driver crashing it)', by: ['workload.kill'] },
-  'instance.recover': { how: 'the control plane is closed and a new one opened on the same store, transport and worker', by: ['controlPlane.restart', 'start.deadline'] },
+  'instance.recover': { how: 'the control plane is closed and a new one opened on the same store, transport and worker (also the return in start.deadline)', by: ['controlPlane.restart', 'start.deadline'] },
   'xstate.done.actor.startWorkload': { how: 'the held launch is let go and serves /health; or the start finds the server running', by: ['start.succeed', 'world'] },
   'xstate.error.actor.startWorkload': { how: 'the held launch is let go as failed (the server exits 1 before serving)', by: ['start.fail'] },
   'xstate.after.untilStartDeadline': {
-    how: 'the control plane restarts while a start is held, later than the reply slack: the restored deadline is then shorter than the new start command\'s reply timeout, and passes',
+    how: 'the control plane goes down while a start is held and comes back after the start deadline: the restored machine finds its deadline passed before any reply (a backstop: with the control plane up, the reply timeout always comes first)',
     by: ['start.deadline'],
   },
   'xstate.done.actor.stopWorkload': { how: 'the held graceful stop is let go (the server exits 0); or nothing was running', by: ['stop.succeed', 'world'] },
@@ -73,6 +75,11 @@ export const causes: Record<string, { how: string; by: readonly (ActionName | 'w
   'xstate.done.actor.removeWorkload': { how: 'the held stop of the removal is let go; or nothing was running', by: ['remove.succeed', 'world'] },
   'xstate.error.actor.removeWorkload': { how: 'the platform fails the removal (memory driver)', by: ['remove.fail'] },
   'xstate.after.untilRetry': { how: 'the restart backoff passes: paths with prompt timers use a backoff of a few hundred ms, the others one that never passes', by: ['world'] },
+  'worker.lost': {
+    how: 'the worker the instance is placed on closes (it publishes worker.withdrawn: the control plane marks it lost at once); in paths with a short workerLostTimeoutMs the worker stays away past it, and a Running instance is told again, as expired',
+    by: ['worker.lose'],
+  },
+  'worker.returned': { how: 'a worker with the same id and the same driver starts again; the control plane\'s worker watch (workerCheckMs) sees it back', by: ['worker.return'] },
 };
 
 /**
@@ -81,9 +88,16 @@ export const causes: Record<string, { how: string; by: readonly (ActionName | 'w
  */
 export const impossible: Record<string, string> = {
   'Deleting --instance.configure [acceptsConfiguration]--> (stays)': 'acceptsConfiguration refuses every configuration while Deleting',
+  'Pending --worker.lost [mayRunOnLostWorker]--> (stays)': 'a Pending instance is placed nowhere and has no workload: mayRunOnLostWorker refuses',
+  'Running --worker.lost [mayRunOnLostWorker]--> (stays)': "Running's own worker.lost transitions (the last one unguarded) are always taken before the root's",
 };
 
 export type Timers = 'held' | 'prompt';
+/** `short`: the control plane's workerLostTimeoutMs is small, and a lost worker stays away past it; `never`: no timeout. */
+export type LostTimeout = 'never' | 'short';
+
+/** The worker every path places its instance on (the suites give their worker this id). */
+export const modelWorkerId = 'model-worker';
 
 /** The world around the machine, as far as the paths need it. */
 export interface World {
@@ -95,6 +109,13 @@ export interface World {
   launchGeneration: number | null;
   /** `prompt`: the restart backoff passes right away; `held`: never within a path. */
   timers: Timers;
+  lostTimeout: LostTimeout;
+  /** The instance has been placed on the worker (its first start was sent). */
+  placed: boolean;
+  /** The worker is away. */
+  lost: boolean;
+  /** A stop or remove waits in the lost worker's queue (it runs when the worker returns). */
+  queued: boolean;
 }
 
 /** What the API and the real workloads must show after a step. */
@@ -108,6 +129,8 @@ export interface Expectation {
   history: [string | null, string, string][];
   /** A server runs, of this generation (null: none runs). */
   serverGeneration: number | null;
+  /** The types of the view's conditions (`WorkerLost`). */
+  conditions: string[];
 }
 
 export interface PathStep {
@@ -123,6 +146,7 @@ export interface LifecyclePath {
   /** e.g. `held: request.start → start.fail → request.start`. */
   name: string;
   timers: Timers;
+  lostTimeout: LostTimeout;
   steps: PathStep[];
 }
 
@@ -175,7 +199,26 @@ function eventOfKind(graph: MachineGraph, state: string, kind: string): string |
   return graph.transitions.find((transition) => transition.from === state && transition.eventKind === kind)?.event;
 }
 
-type Effect = { events: AnyEventObject[]; world: World };
+/** `ignorable`: event types the machine may take no transition for (a worker event an instance is not affected by). */
+type Effect = { events: AnyEventObject[]; world: World; ignorable?: readonly string[] };
+
+const lostSince = new Date(0).toISOString();
+
+/** What a start that waits for the lost worker's reply, or one refused because of it, fails with (`WorkerLostError`). */
+function workerLostError(): Error {
+  return Object.assign(new Error('model: the worker is lost'), { code: 'worker-lost', details: { lostWorker: { workerId: modelWorkerId, since: lostSince } } });
+}
+
+/**
+ * A start sent while the worker is lost (see workload-effects.ts `target`):
+ * refused while a workload may still run there and the worker-lost timeout
+ * has not passed; otherwise placed on another worker, and the suites run no
+ * other worker (NoLiveWorkerError).
+ */
+function startErrorWhileLost(context: InstanceContext, world: World): Error {
+  if (context.workerLost?.workerId === modelWorkerId && world.lostTimeout === 'never') return workerLostError();
+  return Object.assign(new Error('model: no live worker'), { code: 'no-live-worker' });
+}
 
 /** What `action` does now: the machine events it causes and the world after it; undefined when it cannot be done now. */
 function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effect | undefined {
@@ -183,7 +226,7 @@ function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effec
   const state = String(snapshot.value);
   const context = snapshot.context;
   const request = (type: string): Effect => ({ events: [{ type }], world });
-  const heldStart = state === 'Starting' && !world.live;
+  const heldStart = state === 'Starting' && !world.live && !world.lost;
   switch (action) {
     case 'request.start':
       return request('instance.start');
@@ -216,27 +259,49 @@ function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effec
       return { events: [{ type: 'instance.recover' }, { type: deadline }], world: { ...world, launchGeneration: null } };
     }
     case 'stop.succeed':
-      if (state !== 'Stopping' || !world.live) return undefined;
+      if (state !== 'Stopping' || !world.live || world.lost) return undefined;
       return {
         events: [{ type: 'xstate.done.actor.stopWorkload', output: { wasRunning: true } }],
         world: { ...world, live: false, liveGeneration: null },
       };
     case 'stop.fail':
-      if (state !== 'Stopping' || !world.live) return undefined;
+      if (state !== 'Stopping' || !world.live || world.lost) return undefined;
       return { events: [{ type: 'xstate.error.actor.stopWorkload', error: new Error('model: the stop failed') }], world };
     case 'remove.succeed':
-      if (state !== 'Deleting' || !world.live) return undefined;
+      if (state !== 'Deleting' || !world.live || world.lost) return undefined;
       return { events: [{ type: 'xstate.done.actor.removeWorkload', output: {} }], world: { ...world, live: false, liveGeneration: null } };
     case 'remove.fail':
-      if (state !== 'Deleting' || !world.live) return undefined;
+      if (state !== 'Deleting' || !world.live || world.lost) return undefined;
       return { events: [{ type: 'xstate.error.actor.removeWorkload', error: new Error('model: the removal failed') }], world };
     case 'workload.kill': {
-      if (!world.live || !context.workload) return undefined;
+      // Not while the worker is away: nobody would report the exit until it returns.
+      if (!world.live || !context.workload || world.lost) return undefined;
       const exited = { type: 'workload.exited', workloadId: context.workload.workloadId, exitCode: null, signal: 'SIGKILL', lastLogLines: [] };
       return { events: [exited], world: { ...world, live: false, liveGeneration: null } };
     }
     case 'controlPlane.restart':
+      // Not while the worker is away: the new control plane's own loss detection is another path's matter.
+      if (world.lost) return undefined;
       return request('instance.recover');
+    case 'worker.lose': {
+      // Only with held timers: a prompt retry against a lost worker fails again and again, and never settles.
+      if (world.timers === 'prompt' || world.lost || !world.placed) return undefined;
+      const lost = { type: 'worker.lost', workerId: modelWorkerId, since: lostSince };
+      const events: AnyEventObject[] = [lost];
+      // A start waiting for the worker's reply fails at once (after the machine is told of the loss).
+      if (heldStart) events.push({ type: 'xstate.error.actor.startWorkload', error: workerLostError() });
+      // Past the timeout, a Running instance is told again (the control plane checks after every presence check).
+      if (world.lostTimeout === 'short' && state === 'Running') events.push({ ...lost, expired: true });
+      // A held stop or remove is let go as done once the machine has moved on (its request failed): the server ends.
+      const stopped = (state === 'Stopping' || state === 'Deleting') && world.live ? { live: false, liveGeneration: null } : {};
+      return { events, world: { ...world, ...stopped, lost: true }, ignorable: ['worker.lost'] };
+    }
+    case 'worker.return': {
+      if (!world.lost) return undefined;
+      // What was queued for it runs first: a stop or remove ends the server it still runs.
+      const after = world.queued ? { ...world, live: false, liveGeneration: null } : world;
+      return { events: [{ type: 'worker.returned', workerId: modelWorkerId }], world: { ...after, lost: false, queued: false }, ignorable: ['worker.returned'] };
+    }
   }
 }
 
@@ -244,6 +309,12 @@ function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effec
 function reaction(graph: MachineGraph, node: WalkNode): Effect | undefined {
   const { snapshot, world } = node;
   const state = String(snapshot.value);
+  if (world.lost) {
+    // Commands for a lost worker: a start fails, a stop or remove is queued for it (done, deferred).
+    if (state === 'Starting') return { events: [{ type: 'xstate.error.actor.startWorkload', error: startErrorWhileLost(snapshot.context, world) }], world };
+    if (state === 'Stopping') return { events: [{ type: 'xstate.done.actor.stopWorkload', output: { deferredTo: modelWorkerId } }], world: { ...world, queued: true } };
+    if (state === 'Deleting') return { events: [{ type: 'xstate.done.actor.removeWorkload', output: { deferredTo: modelWorkerId } }], world: { ...world, queued: true } };
+  }
   if (state === 'Starting' && world.live) {
     return { events: [{ type: 'xstate.done.actor.startWorkload', output: ref(world.liveGeneration ?? snapshot.context.generation) }], world };
   }
@@ -269,6 +340,8 @@ function apply(machine: InstanceMachine, graph: MachineGraph, snapshot: Snapshot
 /** The world a new state brings: a start sent now runs the generation of now. */
 function entered(before: Snapshot, after: Snapshot, world: World): World {
   const reentered = after.context.history.length !== before.context.history.length;
+  // The start places the instance before it is sent.
+  if (String(after.value) === 'Starting' && !world.placed) world = { ...world, placed: true };
   if (String(after.value) === 'Starting' && reentered && !world.live && world.launchGeneration === null) {
     return { ...world, launchGeneration: after.context.generation };
   }
@@ -284,12 +357,16 @@ function step(machine: InstanceMachine, graph: MachineGraph, node: WalkNode, act
   const events: string[] = [];
   const transitions: GraphTransition[] = [];
   const run = (effectNow: Effect): boolean => {
+    world = effectNow.world;
     for (const event of effectNow.events) {
       const result = apply(machine, graph, snapshot, event);
-      if (!result) return false;
+      if (!result) {
+        if (effectNow.ignorable?.includes(event.type)) continue;
+        return false;
+      }
       events.push(event.type);
       transitions.push(...result.taken);
-      world = entered(snapshot, result.next, effectNow.world);
+      world = entered(snapshot, result.next, world);
       snapshot = result.next;
     }
     return true;
@@ -321,10 +398,20 @@ function keyOf(node: WalkNode): string {
     if (name === 'observedGeneration') abstract[name] = relative(context.observedGeneration, generation);
     else if (name === 'workload') abstract[name] = context.workload ? relative(context.workload.generation, generation) : null;
     else if (name === 'consecutiveFailures') abstract[name] = Math.min(context.consecutiveFailures, 2);
+    else if (name === 'workerLost') abstract[name] = context.workerLost?.workerId ?? null;
     else abstract[name] = value;
   }
   const { world } = node;
-  const worldKey = [world.live, relative(world.liveGeneration, generation), relative(world.launchGeneration, generation), world.timers];
+  const worldKey = [
+    world.live,
+    relative(world.liveGeneration, generation),
+    relative(world.launchGeneration, generation),
+    world.timers,
+    world.lostTimeout,
+    world.placed,
+    world.lost,
+    world.queued,
+  ];
   return JSON.stringify([node.snapshot.value, node.snapshot.status, abstract, worldKey]);
 }
 
@@ -339,6 +426,7 @@ function expectationOf(node: WalkNode): Expectation {
     observedGeneration: context.observedGeneration,
     history: context.history.map((entry) => [entry.from, entry.to, entry.cause]),
     serverGeneration: world.live ? world.liveGeneration : null,
+    conditions: context.workerLost ? ['WorkerLost'] : [],
   };
 }
 
@@ -356,15 +444,21 @@ export function planPaths(options: { actions?: readonly ActionName[]; machine?: 
 
   const nodes = new Map<string, { node: WalkNode; depth: number; via?: Edge }>();
   const queue: string[] = [];
-  for (const timers of ['held', 'prompt'] as const) {
+  const roots = new Map<string, WalkNode>();
+  const rootOf = (world: World) => `${world.timers}/${world.lostTimeout}`;
+  // A short worker-lost timeout only with held timers (see worker.lose).
+  for (const [timers, lostTimeout] of [['held', 'never'], ['prompt', 'never'], ['held', 'short']] as const) {
     const [snapshot] = initialTransition(machine, walkInput);
-    const node: WalkNode = { snapshot, world: { live: false, liveGeneration: null, launchGeneration: null, timers } };
+    const world: World = { live: false, liveGeneration: null, launchGeneration: null, timers, lostTimeout, placed: false, lost: false, queued: false };
+    const node: WalkNode = { snapshot, world };
+    roots.set(rootOf(world), node);
     const key = keyOf(node);
     nodes.set(key, { node, depth: 0 });
     queue.push(key);
   }
-  /** For each transition id, the edge that takes it first (shallowest; held timers first). */
-  const best = new Map<string, { edge: Edge; depth: number; timers: Timers }>();
+  /** For each transition id, the edge that takes it first (shallowest; held timers first, then no worker-lost timeout). */
+  const best = new Map<string, { edge: Edge; depth: number; world: World }>();
+  const rank = (world: World, depth: number) => (world.timers === 'held' ? 0 : 1_000) + (world.lostTimeout === 'never' ? 0 : 2_000) + depth;
   for (let index = 0; index < queue.length; index++) {
     const key = queue[index]!;
     const { node, depth } = nodes.get(key)!;
@@ -382,9 +476,8 @@ export function planPaths(options: { actions?: readonly ActionName[]; machine?: 
       }
       for (const taken of result.transitions) {
         const known = best.get(taken.id);
-        const rank = (timers: Timers, d: number) => (timers === 'held' ? 0 : 1_000) + d;
-        if (!known || rank(node.world.timers, depth + 1) < rank(known.timers, known.depth)) {
-          best.set(taken.id, { edge, depth: depth + 1, timers: node.world.timers });
+        if (!known || rank(node.world, depth + 1) < rank(known.world, known.depth)) {
+          best.set(taken.id, { edge, depth: depth + 1, world: node.world });
         }
       }
     }
@@ -398,14 +491,21 @@ export function planPaths(options: { actions?: readonly ActionName[]; machine?: 
   const covered = new Set<string>();
   const paths: LifecyclePath[] = [];
   const targets = [...best.entries()].sort(([idA, a], [idB, b]) => b.depth - a.depth || idA.localeCompare(idB));
-  for (const [id, { edge, timers }] of targets) {
+  for (const [id, { edge, world }] of targets) {
     if (covered.has(id)) continue;
     const edges = [...routeTo(edge.from), edge];
+    // Replayed from the start: a node found first by another route has another history.
+    let at = roots.get(rootOf(world))!;
     const steps: PathStep[] = edges.map((each) => {
-      for (const taken of each.transitions) covered.add(taken.id);
-      return { action: each.action, events: each.events, transitions: each.transitions.map((t) => t.id), expect: expectationOf(nodes.get(each.to)!.node) };
+      const result = step(machine, graph, at, each.action);
+      if (!result || keyOf(result.node) !== each.to) throw new Error(`replaying ${each.action} does not lead where the walk went`);
+      at = result.node;
+      for (const taken of result.transitions) covered.add(taken.id);
+      return { action: each.action, events: result.events, transitions: result.transitions.map((t) => t.id), expect: expectationOf(at) };
     });
-    paths.push({ name: `${timers}: ${steps.map((s) => s.action).join(' → ')}`, timers, steps });
+    const { timers, lostTimeout } = world;
+    const label = lostTimeout === 'short' ? `${timers}, short worker-lost timeout` : timers;
+    paths.push({ name: `${label}: ${steps.map((s) => s.action).join(' → ')}`, timers, lostTimeout, steps });
   }
   paths.sort((a, b) => a.name.localeCompare(b.name));
 
