@@ -20,7 +20,8 @@ const unsupported: Partial<Record<ActionName, string>> = {
   'remove.fail': 'the same for the stop of a removal',
 };
 
-const timing = { startTimeoutMs: 6_000, replySlackMs: 1_000, stopGraceMs: 4_000 };
+// A start that the path lets succeed must not time out on a loaded CI machine (container create, node boot, health wait).
+const timing = { startTimeoutMs: 15_000, replySlackMs: 1_000, stopGraceMs: 4_000 };
 const platform: Platform = {
   name: 'docker',
   actions: actionNames.filter((action) => !(action in unsupported)),

@@ -308,7 +308,9 @@ export async function runPath(t: ExecutionContext, platform: Platform, path: Lif
     if (expect.status === 'Deleted') t.fail(`${where}: expected Deleted; the API shows ${JSON.stringify(seen)}`);
     else {
       const failure = await controlPlane.status(name).then((v) => v.failure?.reason, () => undefined);
-      t.deepEqual(seen, expected(expect), `${where}: the API's view${failure ? ` (failure: ${failure})` : ''}`);
+      // Gone already: the last event says how it got there.
+      const gone = seen === undefined ? ` (deleted; its last event: ${JSON.stringify(lastEvent)})` : '';
+      t.deepEqual(seen, expected(expect), `${where}: the API's view${failure ? ` (failure: ${failure})` : ''}${gone}`);
     }
   };
 
