@@ -213,7 +213,8 @@ test('20 MB of stdout neither blocks the server nor leaves the log beyond its bo
   const maxBytes = 1024 * 1024;
   const flood = 20 * 1024 * 1024;
   const { driver, dataDir } = await setup(t, { logMaxBytes: maxBytes });
-  const ref = await driver.start(spec('chatty', { env: { DRASI_DOUBLE_FLOOD_BYTES: String(flood), DRASI_DOUBLE_LOG_INTERVAL_MS: '0' } }));
+  // The flood starts once the server binds and shares its event loop with /health: on a loaded machine the start may take long.
+  const ref = await driver.start(spec('chatty', { startTimeoutMs: 30_000, env: { DRASI_DOUBLE_FLOOD_BYTES: String(flood), DRASI_DOUBLE_LOG_INTERVAL_MS: '0' } }));
   const pid = Number(ref.workloadId);
   for (let i = 0; i < 5; i++) {
     t.is(await healthStatus(ref.port), 200);
