@@ -8,6 +8,7 @@ import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
 import type { HostedControlPlane } from './hosted-control-plane.js';
+import { packageVersion } from './package-version.js';
 import { probeDockerEngine } from './platform-workers.js';
 import type { PlatformType } from './platforms/driver.js';
 
@@ -65,6 +66,9 @@ async function run(cli: CliCommand): Promise<void> {
   switch (cli.command) {
     case 'help':
       process.stdout.write(usage);
+      return;
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`);
       return;
     case 'up': {
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
