@@ -69,6 +69,7 @@ Replicas (control-plane; several may share one Redis):
                           (DRAAS_SHARDS, default 16)
 
   -h, --help              show this help
+  -v, --version           print the version of draas
 `;
 
 type Env = Record<string, string | undefined>;
@@ -99,6 +100,7 @@ const optionSpec = {
   'worker-lost-timeout': { type: 'string' },
   shards: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
 } as const satisfies ParseArgsConfig['options'];
 
 type OptionName = keyof typeof optionSpec;
@@ -151,6 +153,7 @@ export interface ReplicaSettings {
 
 export type CliCommand =
   | { command: 'help' }
+  | { command: 'version' }
   | {
       command: 'up';
       http: HttpSettings;
@@ -218,6 +221,7 @@ function portRange(value: string): { min: number; max: number } {
 export function parseCommandLine(argv: string[], env: Env): CliCommand {
   const [command, ...args] = argv;
   if (command === undefined || command === 'help' || command === '-h' || command === '--help') return { command: 'help' };
+  if (command === 'version' || command === '-v' || command === '--version') return { command: 'version' };
   if (command !== 'up' && command !== 'control-plane' && command !== 'worker') {
     throw new UsageError(`unknown command "${command}" (expected up, control-plane or worker)`);
   }
@@ -228,8 +232,9 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (values.help) return { command: 'help' };
+  if (values.version) return { command: 'version' };
   for (const name of Object.keys(values) as OptionName[]) {
-    if (name !== 'help' && !allowed[command].includes(name)) throw new UsageError(`--${name} does not apply to "draas ${command}"`);
+    if (name !== 'help' && name !== 'version' && !allowed[command].includes(name)) throw new UsageError(`--${name} does not apply to "draas ${command}"`);
   }
   const value = (name: OptionName, envName: string, fallback?: string): string | undefined => {
     const given = values[name];

@@ -8,7 +8,8 @@ import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
 import type { HostedControlPlane } from './hosted-control-plane.js';
-import { dockerEngineReachable } from './platform-workers.js';
+import { packageVersion } from './package-version.js';
+import { probeDockerEngine } from './platform-workers.js';
 import type { PlatformType } from './platforms/driver.js';
 
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
@@ -53,10 +54,11 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
   log(`DRaaS ${what} listening on ${url}`);
 }
 
-/** `draas up` without `--platforms`: process, and Docker when an engine answers. */
+/** `draas up` without `--platforms`: process, and Docker when an engine answers (and its SDK is installed). */
 async function defaultPlatforms(dockerHost: string | undefined): Promise<PlatformType[]> {
-  if (await dockerEngineReachable(dockerHost)) return ['process', 'docker'];
-  log(`no Docker Engine answers at ${dockerHost ?? 'the default socket'}: running the process worker only (--platforms process,docker insists)`);
+  const docker = await probeDockerEngine(dockerHost);
+  if (docker.available) return ['process', 'docker'];
+  log(`no Docker worker (${docker.reason}): running the process worker only (--platforms process,docker insists)`);
   return ['process'];
 }
 
@@ -64,6 +66,9 @@ async function run(cli: CliCommand): Promise<void> {
   switch (cli.command) {
     case 'help':
       process.stdout.write(usage);
+      return;
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`);
       return;
     case 'up': {
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));

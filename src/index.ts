@@ -28,6 +28,7 @@ export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instan
 export type { InstanceView, InstanceStatusView } from './api/instance-view.js';
 export type { InstanceStatus, DesiredState, ObservedState, Failure, HistoryEntry, RestartPolicy } from './machines/instance-types.js';
 export type { PlatformDriver, PlatformType, WorkloadSpec, WorkloadRef } from './platforms/driver.js';
+export { MissingPlatformSdkError } from './platforms/platform-sdk.js';
 export type { Transport, WorkerPresence } from './transport/transport.js';
 export { MemoryTransport } from './transport/memory.js';
 export {

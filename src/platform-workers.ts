@@ -1,12 +1,20 @@
-/** Builds a platform worker with its driver: the one place that chooses a driver per platform. */
+/**
+ * Builds a platform worker with its driver: the one place that chooses a
+ * driver per platform. A platform's driver module (and with it its SDK) is
+ * imported only when a worker of that platform is built: nothing here may
+ * import `./platforms/docker.js` statically (a test refuses dockerode on the
+ * process-only path).
+ */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PlatformWorker } from './actors/platform-worker.js';
 import { BadRequestError } from './errors.js';
-import { DockerDriver } from './platforms/docker.js';
+import { dockerConnectionOptions } from './platforms/docker-connection.js';
 import { defaultDockerImage, type DockerNetworkMode } from './platforms/docker-options.js';
-import type { PlatformDriver, PlatformType } from './platforms/driver.js';
+import type { PlatformAvailability, PlatformDriver, PlatformType } from './platforms/driver.js';
+import { loadPlatformModule, MissingPlatformSdkError } from './platforms/platform-sdk.js';
 import { ProcessDriver } from './platforms/process.js';
 import type { Transport } from './transport/transport.js';
 
@@ -38,13 +46,17 @@ export interface WorkerSettings extends ProcessWorkerSettings {
   log?: (message: string) => void;
 }
 
-function driverFor(settings: WorkerSettings): PlatformDriver {
+/** The Docker driver module; loads dockerode (a `MissingPlatformSdkError` when it is not installed). */
+const loadDockerDriver = () => loadPlatformModule('docker', 'dockerode', () => import('./platforms/docker.js'));
+
+async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
   const grace = settings.stopGraceMs !== undefined ? { graceMs: settings.stopGraceMs } : {};
   switch (settings.platform) {
     case 'process':
       return new ProcessDriver({ dataDir: path.resolve(settings.dataDir), executable: settings.drasiServer, ports: settings.ports, ...grace });
     case 'docker': {
       const docker = settings.docker ?? {};
+      const { DockerDriver } = await loadDockerDriver();
       return new DockerDriver({
         connection: docker.host !== undefined ? { dockerHost: docker.host } : {},
         defaultImage: docker.image ?? defaultDockerImage,
@@ -79,7 +91,7 @@ export function defaultWorkerId(settings: Pick<WorkerSettings, 'platform' | 'dat
 export async function startPlatformWorker(transport: Transport, settings: WorkerSettings): Promise<PlatformWorker> {
   const worker = new PlatformWorker({
     transport,
-    driver: driverFor(settings),
+    driver: await driverFor(settings),
     workerId: settings.workerId ?? defaultWorkerId(settings),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
     ...(settings.log ? { log: settings.log } : {}),
@@ -88,11 +100,26 @@ export async function startPlatformWorker(transport: Transport, settings: Worker
   return worker;
 }
 
-/** Whether a Docker Engine answers at `host` (or the local socket): what `draas up` asks to decide on a Docker worker. */
-export async function dockerEngineReachable(host: string | undefined): Promise<boolean> {
+/**
+ * Whether a Docker worker could run: what `draas up` asks to decide on one.
+ * Unavailable, without loading the SDK, when the engine's socket does not
+ * exist; unavailable when the SDK is not installed; else the engine's ping.
+ */
+export async function probeDockerEngine(host: string | undefined): Promise<PlatformAvailability> {
+  const connection = dockerConnectionOptions(host !== undefined ? { dockerHost: host } : {});
+  if ('socketPath' in connection && !existsSync(connection.socketPath)) {
+    return { available: false, reason: `no Docker Engine socket at ${connection.socketPath}` };
+  }
+  let DockerDriver: Awaited<ReturnType<typeof loadDockerDriver>>['DockerDriver'];
+  try {
+    ({ DockerDriver } = await loadDockerDriver());
+  } catch (error) {
+    if (error instanceof MissingPlatformSdkError) return { available: false, reason: error.message };
+    throw error;
+  }
   const driver = new DockerDriver({ connection: host !== undefined ? { dockerHost: host } : {}, defaultImage: defaultDockerImage, ports: { min: 1, max: 1 } });
   try {
-    return (await driver.availability()).available;
+    return await driver.availability();
   } finally {
     await driver.close();
   }

@@ -1,4 +1,12 @@
-/** The Koa application: problem+json errors, JSON bodies, the REST routes. */
+/**
+ * The Koa application: problem+json errors, JSON bodies, the REST routes.
+ *
+ * Koa's types are part of the library's API (`createHttpApp`, a hosted
+ * control plane's `app`, meant to be mounted in the user's own Koa app), so
+ * `@types/koa` is a dependency, not a devDependency: a consumer's strict
+ * `tsc` resolves them without installing anything, and `app` is a `Koa`, not
+ * an `any`.
+ */
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { ControlPlane } from '../actors/control-plane.js';

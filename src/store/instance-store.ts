@@ -349,7 +349,7 @@ export class MemoryInstanceStore implements InstanceStore {
     });
   }
 
-  async appendChange(change: Omit<StatusChange, 'sequence'>) {
+  async appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {
     const entry = { ...change, sequence: ++this.sequence };
     this.changes.push(entry);
     // Trim in batches: amortized O(1) per append instead of shifting the array every time.

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine, UsageError } from '../../src/cli-options.js';
 
@@ -77,4 +78,21 @@ test('the draas command exits 2 with the message and a hint on bad usage, 0 with
   const help = await execa('node', ['--import=tsx', cli, '--help'], { reject: false });
   t.is(help.exitCode, 0);
   t.regex(help.stdout, /Usage: draas <command>/);
+});
+
+test('-v and --version ask for the version, as the command or next to one', (t) => {
+  for (const argv of [['--version'], ['-v'], ['version'], ['up', '--version'], ['worker', '-v']]) {
+    t.deepEqual(parseCommandLine(argv, {}), { command: 'version' }, argv.join(' '));
+  }
+  t.deepEqual(parseCommandLine(['up', '--help', '--version'], {}), { command: 'help' }, 'help wins');
+});
+
+test('draas --version and -v print the version of the package and exit 0', async (t) => {
+  const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v']) {
+    const result = await execa('node', ['--import=tsx', cli, flag], { reject: false });
+    t.is(result.exitCode, 0, result.stderr);
+    t.is(result.stdout, version, flag);
+  }
 });

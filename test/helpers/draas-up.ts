@@ -12,9 +12,14 @@ export interface DraasUp {
   output: () => string;
 }
 
-/** Starts `draas up --port 0 <args>`. */
-export function draasUp(args: string[]): DraasUp {
-  const child = execa('node', ['--import=tsx', cli, 'up', '--port', '0', ...args], { reject: false, buffer: false, stdin: 'ignore' });
+/** Starts `draas up --port 0 <args>`; `node` is given `nodeArguments` after tsx's, and `env` on top of this process's. */
+export function draasUp(args: string[], options: { nodeArguments?: string[]; env?: Record<string, string> } = {}): DraasUp {
+  const child = execa('node', ['--import=tsx', ...(options.nodeArguments ?? []), cli, 'up', '--port', '0', ...args], {
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+    ...(options.env ? { env: options.env } : {}),
+  });
   let seen = '';
   const url = new Promise<string>((resolve, reject) => {
     child.stderr?.on('data', (chunk: Buffer) => {
