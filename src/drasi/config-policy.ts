@@ -162,8 +162,9 @@ function checkListener(section: keyof typeof LISTENERS, component: unknown, at: 
   const where = listener.at === undefined ? at : [...at, listener.at];
   const what = `the ${component['kind']} ${section === 'sources' ? 'source' : 'reaction'}'s listener`;
   if (context.loopbackOnly) {
-    const host = settings['host'] ?? listener.defaultHost;
-    if (host !== undefined) checkHost(settings['host'] === undefined ? [...where] : [...where, 'host'], host, what, settings['host'] === undefined, context, refuse);
+    const given = settings['host'];
+    if (given !== undefined) checkHost([...where, 'host'], given, what, false, context, refuse);
+    else if (listener.defaultHost !== undefined) checkHost(where, listener.defaultHost, what, true, context, refuse);
   }
   if (settings['port'] !== undefined) checkPort([...where, 'port'], settings['port'], `the port of ${what}`, context, refuse);
 }
