@@ -3,6 +3,8 @@
  * so every flag and every error message is unit-tested.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDeniedPattern } from './api/environment-policy.js';
+import { ALLOW_SWITCHES, type AllowSwitch } from './drasi/config-policy.js';
 import type { DockerWorkerSettings } from './platform-workers.js';
 import { defaultDockerImage, dockerNetworkModes, dockerPlatformOptionsSchema, type DockerNetworkMode } from './platforms/docker-options.js';
 import { platformTypes, type PlatformType } from './platforms/driver.js';
@@ -21,6 +23,19 @@ Commands:
 HTTP (up, control-plane):
   --port <n>              HTTP port (DRAAS_PORT, default 5087)
   --host <addr>           HTTP bind address (DRAAS_HOST, default 127.0.0.1)
+
+Security (up, control-plane; see docs/security.md). Nothing authenticates API callers yet, so by
+default an instance may not ask for what would let a caller run code on the host or reach beyond it:
+  --allow <what>          let instances ask for it anyway; repeatable or a comma list (DRAAS_ALLOW):
+                            plugins             plugin references, registries, auto-install (the server
+                                                downloads and runs their code)
+                            unverified-plugins  verifyPlugins: false, trustedIdentities
+                            all-interfaces      process servers and their listeners bound beyond
+                                                loopback (0.0.0.0, ::, another address)
+  --deny-env <NAME|PREFIX*>
+                          also refuse these variables in an instance's environment, beyond the
+                          built-in list (LD_*, DYLD_*, NODE_OPTIONS, PATH, ...); repeatable or a
+                          comma list (DRAAS_DENY_ENV)
 
 Lifecycle (up, control-plane):
   --start-timeout <ms>    time a server has to answer /health (DRAAS_START_TIMEOUT_MS, default 30000)
@@ -99,6 +114,8 @@ const optionSpec = {
   lease: { type: 'string' },
   'worker-lost-timeout': { type: 'string' },
   shards: { type: 'string' },
+  allow: { type: 'string', multiple: true },
+  'deny-env': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const satisfies ParseArgsConfig['options'];
@@ -108,11 +125,11 @@ type OptionName = keyof typeof optionSpec;
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
     'port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
-    'docker-host', 'docker-image', 'docker-network', 'shutdown-grace',
+    'docker-host', 'docker-image', 'docker-network', 'shutdown-grace', 'allow', 'deny-env',
   ],
   'control-plane': [
     'port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace',
+    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env',
   ],
   worker: [
     'platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
@@ -145,6 +162,13 @@ export interface RedisSettings {
   maxDeliveries: number;
 }
 
+/** What instances may ask for beyond the safe defaults (see src/api/operator-policy.ts). */
+export interface PolicySettings {
+  allow: AllowSwitch[];
+  /** Beyond the built-in list: `NAME` or `PREFIX*`. */
+  deniedEnvironment: string[];
+}
+
 export interface ReplicaSettings {
   replicaId?: string;
   leaseMs: number;
@@ -160,6 +184,7 @@ export type CliCommand =
       lifecycle: LifecycleSettings;
       workloads: WorkloadSettings;
       stopOnExit: boolean;
+      policy: PolicySettings;
       /** Undefined: process, plus docker when an engine answers (decided at start). */
       platforms?: PlatformType[];
       shutdownGraceMs: number;
@@ -170,6 +195,7 @@ export type CliCommand =
       lifecycle: LifecycleSettings;
       redis: RedisSettings;
       replicas: ReplicaSettings;
+      policy: PolicySettings;
       shutdownGraceMs: number;
     }
   | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings; shutdownGraceMs: number };
@@ -218,6 +244,26 @@ function portRange(value: string): { min: number; max: number } {
   return { min, max };
 }
 
+/** Repeated flags and comma lists, e.g. `--allow plugins --allow a,b`: the flags if given, else the variable. */
+function listOf(given: string | boolean | string[] | undefined, fromEnv: string | undefined): string[] {
+  const items = Array.isArray(given) ? given : fromEnv !== undefined ? [fromEnv] : [];
+  return items.flatMap((item) => item.split(',')).map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function policySettings(allow: string[], denied: string[]): PolicySettings {
+  for (const name of allow) {
+    if (!(ALLOW_SWITCHES as readonly string[]).includes(name)) throw new UsageError(`--allow must be one of ${ALLOW_SWITCHES.join(', ')}, got "${name}"`);
+  }
+  const deniedEnvironment = denied.map((pattern) => {
+    try {
+      return parseDeniedPattern(pattern);
+    } catch (error) {
+      throw new UsageError(`--deny-env: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  return { allow: [...new Set(allow as AllowSwitch[])], deniedEnvironment: [...new Set(deniedEnvironment)] };
+}
+
 export function parseCommandLine(argv: string[], env: Env): CliCommand {
   const [command, ...args] = argv;
   if (command === undefined || command === 'help' || command === '-h' || command === '--help') return { command: 'help' };
@@ -225,7 +271,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
   if (command !== 'up' && command !== 'control-plane' && command !== 'worker') {
     throw new UsageError(`unknown command "${command}" (expected up, control-plane or worker)`);
   }
-  let values: Partial<Record<OptionName, string | boolean>>;
+  let values: Partial<Record<OptionName, string | boolean | string[]>>;
   try {
     ({ values } = parseArgs({ args, options: optionSpec, strict: true, allowPositionals: false }));
   } catch (error) {
@@ -241,6 +287,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     return typeof given === 'string' ? given : (env[envName] ?? fallback);
   };
   const need = (name: OptionName, envName: string, fallback: string): string => value(name, envName, fallback) ?? fallback;
+  const policy = (): PolicySettings => policySettings(listOf(values.allow, env.DRAAS_ALLOW), listOf(values['deny-env'], env.DRAAS_DENY_ENV));
 
   const http = (): HttpSettings => ({
     port: integer('port', need('port', 'DRAAS_PORT', '5087'), 0, 65535),
@@ -281,6 +328,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         lifecycle: lifecycle(),
         workloads: workloads(),
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
+        policy: policy(),
         shutdownGraceMs: shutdownGraceMs(),
         ...(platforms !== undefined ? { platforms: platformList(platforms) } : {}),
       };
@@ -297,7 +345,15 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
       };
       const lostTimeout = value('worker-lost-timeout', 'DRAAS_WORKER_LOST_TIMEOUT_MS', 'never');
       const workerLostTimeoutMs = lostTimeout === undefined || lostTimeout === 'never' ? null : integer('worker-lost-timeout', lostTimeout, 0, 86_400_000);
-      return { command, http: http(), lifecycle: { ...lifecycle(), workerLostTimeoutMs }, redis: redis(), replicas, shutdownGraceMs: shutdownGraceMs() };
+      return {
+        command,
+        http: http(),
+        lifecycle: { ...lifecycle(), workerLostTimeoutMs },
+        redis: redis(),
+        replicas,
+        policy: policy(),
+        shutdownGraceMs: shutdownGraceMs(),
+      };
     }
     case 'worker': {
       const platform = platformName('platform', need('platform', 'DRAAS_PLATFORM', 'process'));

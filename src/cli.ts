@@ -4,7 +4,7 @@
  * Every state change is printed as it happens, so a person sees progress.
  */
 import { startClusterControlPlane, startClusterWorker } from './cluster.js';
-import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings } from './cli-options.js';
+import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings } from './cli-options.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
 import type { HostedControlPlane } from './hosted-control-plane.js';
@@ -54,6 +54,12 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
   log(`DRaaS ${what} listening on ${url}`);
 }
 
+/** What the operator let instances ask for beyond the defaults, so that it shows in the log. */
+function logPolicy(policy: PolicySettings): void {
+  if (policy.allow.length > 0) log(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); nothing authenticates API callers, see docs/security.md`);
+  if (policy.deniedEnvironment.length > 0) log(`policy: instance environments may also not set ${policy.deniedEnvironment.join(', ')} (--deny-env)`);
+}
+
 /** `draas up` without `--platforms`: process, and Docker when an engine answers (and its SDK is installed). */
 async function defaultPlatforms(dockerHost: string | undefined): Promise<PlatformType[]> {
   const docker = await probeDockerEngine(dockerHost);
@@ -73,7 +79,8 @@ async function run(cli: CliCommand): Promise<void> {
     case 'up': {
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
       // The close timeout is a backstop behind the grace the CLI enforces itself.
-      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
+      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, policy: cli.policy, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
+      logPolicy(cli.policy);
       await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
@@ -89,7 +96,15 @@ async function run(cli: CliCommand): Promise<void> {
     }
     case 'control-plane': {
       const redis = { ...cli.redis, log };
-      const controlPlane = await startClusterControlPlane({ ...cli.lifecycle, ...cli.replicas, redis, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
+      const controlPlane = await startClusterControlPlane({
+        ...cli.lifecycle,
+        ...cli.replicas,
+        redis,
+        policy: cli.policy,
+        log,
+        closeTimeoutMs: cli.shutdownGraceMs + 1_000,
+      });
+      logPolicy(cli.policy);
       await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);

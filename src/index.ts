@@ -25,6 +25,15 @@ export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type Ow
 export { LeasedOwnership, type LeasedOwnershipOptions } from './actors/leased-ownership.js';
 export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
 export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';
+export {
+  ALLOW_SWITCHES,
+  defaultOperatorPolicy,
+  operatorPolicy,
+  type AllowSwitch,
+  type OperatorPolicy,
+  type PolicyIssue,
+} from './api/operator-policy.js';
+export { BUILT_IN_DENIED_ENVIRONMENT, type DeniedVariable } from './api/environment-policy.js';
 export type { InstanceView, InstanceStatusView } from './api/instance-view.js';
 export type { InstanceStatus, DesiredState, ObservedState, Failure, HistoryEntry, RestartPolicy } from './machines/instance-types.js';
 export type { PlatformDriver, PlatformType, WorkloadSpec, WorkloadRef } from './platforms/driver.js';

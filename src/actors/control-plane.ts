@@ -14,6 +14,7 @@ import {
   type StatusReport,
 } from '../api/instance-requests.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
+import { configurationIssues, instanceIssues, operatorPolicy, refuseByPolicy, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
 import { ConflictError, DraasError, StaleOwnerError, errorMessage } from '../errors.js';
 import type { InstanceMachine, RestartPolicy } from '../machines/instance.js';
@@ -86,6 +87,13 @@ export interface ControlPlaneOptions {
   workerLostTimeoutMs?: number | null;
   /** How often worker presence is checked for lost and returning workers. Default 1 s. */
   workerCheckMs?: number;
+  /**
+   * What instances may ask for beyond the safe defaults (`allow`), and which
+   * environment variables they may not set beyond the built-in list
+   * (`deniedEnvironment`). Default: nothing allowed, the built-in list only.
+   * See docs/security.md.
+   */
+  policy?: Partial<{ deniedEnvironment: Iterable<string>; allow: Iterable<string> }>;
   log?: (message: string) => void;
 }
 
@@ -117,6 +125,8 @@ export class ControlPlane {
   private readonly restartPolicy: RestartPolicy;
   private readonly defaultHost: string;
   private readonly historyLimit: number;
+  /** The operator's policy, applied to every create, configuration change and start. */
+  readonly policy: OperatorPolicy;
   private readonly log: (message: string) => void;
   private readonly workloads: WorkloadClient;
   private readonly machine: InstanceMachine;
@@ -148,6 +158,7 @@ export class ControlPlane {
     this.restartPolicy = options.restartPolicy ?? { initialBackoffMs: 1_000, maxBackoffMs: 60_000 };
     this.defaultHost = options.defaultHost ?? '127.0.0.1';
     this.historyLimit = options.historyLimit ?? 32;
+    this.policy = operatorPolicy(options.policy);
     this.log = options.log ?? (() => undefined);
     this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now);
     this.placements = new WorkerPlacements({
@@ -203,6 +214,8 @@ export class ControlPlane {
         }
         return this.registry.requireRecord(id);
       },
+      // Records stored before the policy (or under a looser one) are refused here, with the same reasons as a create.
+      admit: (record) => refuseByPolicy(instanceIssues(recordFacts(record, this.defaultHost), this.policy), `instance "${record.id}"`),
       placementOf: (record) => this.placements.placementOf(record),
       place: (id, workerId) => this.placements.place(id, workerId),
       workerLostTimeoutMs: options.workerLostTimeoutMs ?? null,
@@ -310,15 +323,29 @@ export class ControlPlane {
 
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
   async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
-    const body = parseRequest(createInstanceRequestSchema, request, 'instance');
-    parseDrasiConfig(body.configuration ?? {}); // a bad request is answered here, before it is forwarded
+    const { body } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
     return this.router.call('create', [body]);
   }
 
   /** A create on the owner: validated (again) here, as a forwarded one comes from another process. */
   private createValidated(request: unknown): Promise<InstanceView> {
+    const { body, configuration } = this.validateCreate(request);
+    return this.createHere(body, configuration);
+  }
+
+  /** The request's schema (400), its Drasi Server config (422), then the operator's policy (400). */
+  private validateCreate(request: unknown): { body: CreateInstanceRequest; configuration: DrasiServerConfig } {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
-    return this.createHere(body, parseDrasiConfig(body.configuration ?? {}));
+    const configuration = parseDrasiConfig(body.configuration ?? {});
+    const facts: InstanceFacts = {
+      platformType: (body.platformType ?? 'process') as PlatformType,
+      platformOptions: body.platformOptions,
+      serverConfiguration: body.serverConfiguration,
+      environment: body.environment,
+      configuration: configuration as Record<string, unknown>,
+    };
+    refuseByPolicy(instanceIssues(facts, this.policy), `instance "${body.name}"`);
+    return { body, configuration };
   }
 
   private async createHere(body: CreateInstanceRequest, configuration: DrasiServerConfig): Promise<InstanceView> {
@@ -448,6 +475,9 @@ export class ControlPlane {
       const { configuration, changed } = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
       // Nothing changed (an empty or test-only patch): no new generation, nothing for the machine to accept or refuse.
       if (!changed) return { instanceId: id, generation: record.generation, configuration: record.configuration };
+      // Checked before anything is stored: a refused change leaves the record (config and generation) as it was.
+      const facts = { ...recordFacts(record, this.defaultHost), configuration: configuration as Record<string, unknown> };
+      refuseByPolicy(configurationIssues(facts, this.policy), `the configuration change of "${id}"`);
       const next = record.generation + 1;
       const event = { type: 'instance.configure' as const, generation: next };
       if (!actor.can(event)) {
@@ -589,4 +619,20 @@ export class ControlPlane {
     })();
     return this.closing;
   }
+}
+
+/**
+ * What the operator's policy looks at in a stored instance. A host equal to
+ * the control plane's `defaultHost` is the operator's own choice (a create
+ * that names none gets it), not the caller's, and is not checked.
+ */
+function recordFacts(record: InstanceRecord, defaultHost: string): InstanceFacts {
+  const { host, port } = record.serverConfiguration;
+  return {
+    platformType: record.platformType,
+    platformOptions: record.platformOptions,
+    serverConfiguration: { ...(host !== defaultHost ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+    environment: record.environment,
+    configuration: record.configuration,
+  };
 }

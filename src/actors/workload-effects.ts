@@ -38,6 +38,8 @@ export interface WorkloadEffectsDeps {
   workerLostTimeoutMs: number | null;
   /** The instance's record, asked for right before each command (throws NotFoundError when gone, StaleOwnerError when no longer ours). */
   record: (instanceId: string) => Promise<InstanceRecord>;
+  /** Throws when the operator's policy refuses to run the record (nothing is placed or sent then). */
+  admit?: (record: InstanceRecord) => void;
   /** The worker the instance is placed on (its record's placement), if any. */
   placementOf: (record: InstanceRecord) => string | undefined;
   /** Stores the instance's placement; resolves once it is durable. */
@@ -117,6 +119,7 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
     actors: {
       startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async ({ input, signal }) => {
         const record = await deps.record(input.instanceId);
+        deps.admit?.(record);
         // The machine's deadline holds two reply slacks beyond the driver's own timeout; after a recovery, less is left.
         const driverTimeoutMs = Math.max(1, Math.min(deps.startTimeoutMs, input.deadline - deps.now() - 2 * deps.replySlackMs));
         const { workerId, replaces } = await target(record, input);

@@ -24,3 +24,24 @@ export function isEnvRef(value: unknown): value is string {
 export function containsEnvRef(value: unknown): value is string {
   return typeof value === 'string' && ENV_REF_INSIDE.test(value);
 }
+
+/** Every reference in a string, with its name and default. */
+const ENV_REF_ALL = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * What the server makes of `value` in `environment`, as its resolver does: a
+ * variable that is set (even to an empty string) gives its value, an unset
+ * one its default. Undefined when a reference names a variable `environment`
+ * does not set and gives no default (the server would fail, or take a value
+ * from an environment DRaaS does not see).
+ */
+export function expandEnvRefs(value: string, environment: Readonly<Record<string, string>>): string | undefined {
+  let unknown = false;
+  const expanded = value.replace(ENV_REF_ALL, (_reference, name: string, fallback: string | undefined) => {
+    if (Object.hasOwn(environment, name)) return environment[name] ?? '';
+    if (fallback !== undefined) return fallback;
+    unknown = true;
+    return '';
+  });
+  return unknown ? undefined : expanded;
+}

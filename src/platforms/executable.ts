@@ -18,7 +18,8 @@ export class ExecutableError extends Error {
  * The absolute path of `executable`, checked before anything is spawned so a
  * failure can name it. A name with a path separator is resolved against
  * `cwd` (not the child's working directory); a bare name is looked up on
- * `searchPath` (the PATH the child gets).
+ * `searchPath`: the worker's own PATH, never one an instance supplies (its
+ * environment must not choose which program runs).
  */
 export async function resolveExecutable(executable: string, searchPath: string | undefined, cwd = process.cwd()): Promise<string> {
   if (executable === '') throw new ExecutableError('not-found', executable, 'executable not found: (empty name)');

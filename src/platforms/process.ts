@@ -44,8 +44,13 @@ import {
 export interface ProcessDriverOptions {
   /** Instance working directories live in `<dataDir>/instances/<instanceId>/`. */
   dataDir: string;
-  /** The Drasi Server executable: a path (relative to the control plane's cwd) or a name looked up on PATH. */
+  /** The Drasi Server executable: a path (relative to the control plane's cwd) or a name looked up on `searchPath`. */
   executable: string;
+  /**
+   * Where a bare executable name is looked up. Default: this process's own
+   * PATH. Never an instance's: its environment must not choose which program runs.
+   */
+  searchPath?: string;
   /** Ports handed to servers that did not ask for one. */
   ports: PortRange;
   /** Default time between SIGINT and SIGKILL when a stop does not say. Default 10 s. */
@@ -149,7 +154,8 @@ interface Workload {
  *   running server (see `workload-state.ts`), for re-adoption.
  *
  * Launch: `<executable> --config <abs path> --port <port>` with a clean
- * environment (PATH, HOME, LANG, LC_ALL, TZ when set, plus `spec.env`), in
+ * environment (PATH, HOME, LANG, LC_ALL, TZ when set, plus `spec.env`, which
+ * cannot replace this process's PATH), in
  * its own process group (`detached`), so that a stop can kill the whole tree
  * and the server can outlive the control plane.
  *
@@ -173,6 +179,7 @@ export class ProcessDriver implements PlatformDriver {
   readonly platform = 'process' as const;
   readonly dataDir: string;
   readonly executable: string;
+  private readonly searchPath: string | undefined;
   private readonly ports: PortAllocator;
   private readonly graceMs: number;
   private readonly healthIntervalMs: number;
@@ -195,6 +202,7 @@ export class ProcessDriver implements PlatformDriver {
   constructor(options: ProcessDriverOptions) {
     this.dataDir = path.resolve(options.dataDir);
     this.executable = options.executable;
+    this.searchPath = options.searchPath;
     this.ports = new PortAllocator(options.ports);
     this.graceMs = options.graceMs ?? 10_000;
     this.healthIntervalMs = options.healthIntervalMs ?? 100;
@@ -522,7 +530,8 @@ export class ProcessDriver implements PlatformDriver {
     const env = cleanEnvironment(process.env, spec.env);
     let executable: string;
     try {
-      executable = await resolveExecutable(this.executable, env['PATH']);
+      // The worker's PATH, not the instance's: an instance cannot choose the program that runs.
+      executable = await resolveExecutable(this.executable, this.searchPath ?? process.env['PATH']);
     } catch (error) {
       if (error instanceof ExecutableError) throw new WorkloadFailedError(error.message, { ...noExit(), executable: error.executable });
       throw error;

@@ -69,6 +69,23 @@ test('bad input is a readable usage error', (t) => {
   for (const [argv, message] of cases) t.throws(() => parseCommandLine(argv, {}), { instanceOf: UsageError, message }, argv.join(' '));
 });
 
+test('operator policy: --allow and --deny-env, repeatable or comma lists, flags win over DRAAS_ALLOW / DRAAS_DENY_ENV; safe defaults', (t) => {
+  t.like(parseCommandLine(['up'], {}), { policy: { allow: [], deniedEnvironment: [] } });
+  t.like(parseCommandLine(['up', '--allow', 'plugins,unverified-plugins', '--allow', 'all-interfaces'], {}), {
+    policy: { allow: ['plugins', 'unverified-plugins', 'all-interfaces'] },
+  });
+  t.like(parseCommandLine(['up', '--deny-env', 'AWS_*', '--deny-env', 'SECRET_TOKEN,GITHUB_*'], {}), {
+    policy: { deniedEnvironment: ['AWS_*', 'SECRET_TOKEN', 'GITHUB_*'] },
+  });
+  const env = { DRAAS_ALLOW: 'plugins', DRAAS_DENY_ENV: 'AWS_*, GCP_*' };
+  t.like(parseCommandLine(['control-plane', '--redis', 'redis://h:1'], env), { policy: { allow: ['plugins'], deniedEnvironment: ['AWS_*', 'GCP_*'] } });
+  t.like(parseCommandLine(['up', '--allow', 'all-interfaces'], env), { policy: { allow: ['all-interfaces'], deniedEnvironment: ['AWS_*', 'GCP_*'] } });
+  t.throws(() => parseCommandLine(['up', '--allow', 'everything'], {}), { instanceOf: UsageError, message: /--allow must be one of plugins, unverified-plugins, all-interfaces, got "everything"/ });
+  t.throws(() => parseCommandLine(['up'], { DRAAS_ALLOW: 'root' }), { instanceOf: UsageError, message: /--allow must be one of/ });
+  t.throws(() => parseCommandLine(['up', '--deny-env', 'LD-PRELOAD'], {}), { instanceOf: UsageError, message: /--deny-env: .*NAME or a PREFIX\*/ });
+  t.throws(() => parseCommandLine(['worker', '--redis', 'redis://x', '--allow', 'plugins'], {}), { instanceOf: UsageError, message: /--allow does not apply to "draas worker"/ });
+});
+
 test('the draas command exits 2 with the message and a hint on bad usage, 0 with usage on --help', async (t) => {
   const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
   const bad = await execa('node', ['--import=tsx', cli, 'up', '--port', 'x'], { reject: false });

@@ -1,9 +1,10 @@
 /** A control plane with the in-memory driver behind a real HTTP server on an ephemeral port. */
 import type { ExecutionContext } from 'ava';
 import type { AddressInfo } from 'node:net';
-import { ControlPlane } from '../../src/actors/control-plane.js';
+import { ControlPlane, type ControlPlaneOptions } from '../../src/actors/control-plane.js';
 import { PlatformWorker } from '../../src/actors/platform-worker.js';
 import { createHttpApp, type HttpAppOptions } from '../../src/http/app.js';
+import type { InstanceStore } from '../../src/store/instance-store.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';
 
@@ -14,7 +15,20 @@ export interface MemoryControlPlaneOptions {
   startTimeoutMs?: number;
   replySlackMs?: number;
   restartBackoffMs?: number;
+  /** The operator's policy (default: the safe defaults). */
+  policy?: ControlPlaneOptions['policy'];
+  /** A store to start from (default: an empty memory store). */
+  store?: InstanceStore;
 }
+
+export interface ApiResponse {
+  status: number;
+  type: string;
+  headers: Headers;
+  body: Record<string, unknown> | undefined;
+}
+
+export type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<ApiResponse>;
 
 /** A control plane, a memory transport and a worker with the in-memory driver; all closed at teardown. */
 export async function memoryControlPlane(t: ExecutionContext, options: MemoryControlPlaneOptions = {}) {
@@ -29,6 +43,8 @@ export async function memoryControlPlane(t: ExecutionContext, options: MemoryCon
     replySlackMs: options.replySlackMs ?? 100,
     stopGraceMs: 100,
     restartPolicy: { initialBackoffMs: backoff, maxBackoffMs: backoff * 4 },
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    ...(options.store !== undefined ? { store: options.store } : {}),
   });
   await controlPlane.open();
   t.teardown(async () => {
@@ -49,7 +65,7 @@ export async function serve(t: ExecutionContext, options: MemoryControlPlaneOpti
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call: Call = async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);

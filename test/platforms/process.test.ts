@@ -385,3 +385,25 @@ test('a 200 from another program that grabbed the port is not taken for the serv
   const error = await t.throwsAsync(starting, { instanceOf: WorkloadFailedError });
   t.regex(error.message, /exited with code 1 before becoming healthy: Error: .*address already in use/);
 });
+
+test("a bare executable name is looked up on the worker's own PATH, never on the instance's; the instance cannot change the server's PATH", async (t) => {
+  const dataDir = await tempDir(t, 'draas-path-');
+  const { mkdir, symlink, writeFile } = await import('node:fs/promises');
+  const ours = path.join(dataDir, 'ours');
+  const theirs = path.join(dataDir, 'theirs');
+  const marker = path.join(dataDir, 'theirs-ran');
+  await mkdir(ours);
+  await mkdir(theirs);
+  await symlink(doubleExecutable, path.join(ours, 'drasi-server'));
+  // What a caller would put first on an instance's PATH: a "drasi-server" that runs its own code, then the real one.
+  await writeFile(path.join(theirs, 'drasi-server'), `#!/bin/sh\necho ran > '${marker}'\nexec '${doubleExecutable}' "$@"\n`, { mode: 0o755 });
+  const workerPath = `${ours}${path.delimiter}${process.env['PATH'] ?? ''}`;
+  const driver = new ProcessDriver({ dataDir, executable: 'drasi-server', ports: portRange(), graceMs: 2_000, healthIntervalMs: 25, searchPath: workerPath });
+  t.teardown(() => driver.close());
+
+  const ref = await driver.start(spec('bare', { env: { PATH: `${theirs}${path.delimiter}${process.env['PATH'] ?? ''}` } }));
+  t.false(existsSync(marker), "the instance's PATH chose no program");
+  const environ = readFileSync(`/proc/${ref.workloadId}/environ`, 'utf8').split('\0').filter(Boolean);
+  t.true(environ.includes(`PATH=${process.env['PATH'] ?? ''}`), "the server's PATH is the worker's, not the instance's");
+  t.is(await healthStatus(ref.port), 200);
+});
