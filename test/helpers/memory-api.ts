@@ -39,6 +39,17 @@ export async function memoryControlPlane(t: ExecutionContext, options: MemoryCon
   return { transport, driver, worker, controlPlane };
 }
 
+/** What the small client of `serve` returns. */
+export interface ApiAnswer {
+  status: number;
+  /** The Content-Type. */
+  type: string;
+  headers: Headers;
+  body: Record<string, unknown> | undefined;
+}
+
+export type MemoryApiCall = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<ApiAnswer>;
+
 /** The same, behind a real HTTP server on an ephemeral port, with a small client. */
 export async function serve(t: ExecutionContext, options: MemoryControlPlaneOptions = {}) {
   const { driver, controlPlane, transport } = await memoryControlPlane(t, options);
@@ -49,7 +60,7 @@ export async function serve(t: ExecutionContext, options: MemoryControlPlaneOpti
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call: MemoryApiCall = async (method, path, body, headers = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
