@@ -49,8 +49,21 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
     const { from, to, reason } = event.payload;
     log(`instance ${event.instanceId}: ${from ?? '-'} → ${to}${reason ? ` (${reason})` : ''}`);
   });
-  const { url } = await controlPlane.listen(http);
+  const { url } = await controlPlane.listen({ port: http.port, host: http.host });
   log(`DRaaS ${what} listening on ${url}`);
+  for (const note of httpNotes(http)) log(note);
+}
+
+/** What an operator should know about how the REST API is exposed. */
+function httpNotes(http: HttpSettings): string[] {
+  const notes: string[] = [];
+  const anyInterface = http.host === '0.0.0.0' || http.host === '::';
+  if (anyInterface && http.app.allowedHosts.length === 0) {
+    notes.push('HTTP: requests are served for IP addresses and localhost only; name other hosts with --allowed-hosts (docs/security.md)');
+  }
+  if (http.app.allowedHosts.includes('*')) notes.push('HTTP: --allowed-hosts * answers any Host: only safe behind a proxy that checks it (DNS rebinding)');
+  if (http.app.acceptStatusReports) notes.push('HTTP: status reports accepted (--accept-status-reports): any caller may mark an instance Failed');
+  return notes;
 }
 
 /** `draas up` without `--platforms`: process, and Docker when an engine answers. */
@@ -68,7 +81,14 @@ async function run(cli: CliCommand): Promise<void> {
     case 'up': {
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
       // The close timeout is a backstop behind the grace the CLI enforces itself.
-      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
+      const draas = await createControlPlane({
+        ...cli.workloads,
+        ...cli.lifecycle,
+        platforms,
+        log,
+        closeTimeoutMs: cli.shutdownGraceMs + 1_000,
+        http: cli.http.app,
+      });
       await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
@@ -84,7 +104,14 @@ async function run(cli: CliCommand): Promise<void> {
     }
     case 'control-plane': {
       const redis = { ...cli.redis, log };
-      const controlPlane = await startClusterControlPlane({ ...cli.lifecycle, ...cli.replicas, redis, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
+      const controlPlane = await startClusterControlPlane({
+        ...cli.lifecycle,
+        ...cli.replicas,
+        redis,
+        log,
+        closeTimeoutMs: cli.shutdownGraceMs + 1_000,
+        http: cli.http.app,
+      });
       await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);
