@@ -2,9 +2,14 @@
  * Reads the `draas` command line and environment into settings. Pure: no I/O,
  * so every flag and every error message is unit-tested.
  */
+import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDeniedPattern } from './api/environment-policy.js';
 import { ALLOW_SWITCHES, type AllowSwitch } from './drasi/config-policy.js';
+import type { HttpAppOptions } from './http/app.js';
+import { parseAllowedHost } from './http/host-check.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http/http-defaults.js';
+import { parseCorsOrigin } from './http/origin-check.js';
 import type { DockerWorkerSettings } from './platform-workers.js';
 import { defaultDockerImage, dockerNetworkModes, dockerPlatformOptionsSchema, type DockerNetworkMode } from './platforms/docker-options.js';
 import { platformTypes, type PlatformType } from './platforms/driver.js';
@@ -23,6 +28,19 @@ Commands:
 HTTP (up, control-plane):
   --port <n>              HTTP port (DRAAS_PORT, default 5087)
   --host <addr>           HTTP bind address (DRAAS_HOST, default 127.0.0.1)
+  --allowed-hosts <list>  Host names the API answers for besides IP addresses and localhost, e.g.
+                          draas.internal,draas.example:443; * for any (only behind a proxy that checks
+                          Host). Others are refused with 421 (DNS rebinding) (DRAAS_ALLOWED_HOSTS,
+                          default none; a --host name is added)
+  --cors-origins <list>   origins whose web pages may call the API, e.g. https://console.example:8443;
+                          other pages are refused with 403 (DRAAS_CORS_ORIGINS, default none)
+  --max-body <bytes>      largest request body; larger is 413 (DRAAS_MAX_BODY_BYTES, default 1048576)
+  --max-event-clients <n> open GET /api/events streams at most; more are 503 (DRAAS_MAX_EVENT_CLIENTS,
+                          default 1000)
+  --max-log-follows <n>   open GET .../logs?follow=true streams at most; more are 503
+                          (DRAAS_MAX_LOG_FOLLOWS, default 100)
+  --accept-status-reports serve POST /api/status/updates, which lets any caller mark an instance
+                          Failed (DRAAS_ACCEPT_STATUS_REPORTS=1; default off: 403)
 
 Security (up, control-plane; see docs/security.md). Nothing authenticates API callers yet, so by
 default an instance may not ask for what would let a caller run code on the host or reach beyond it:
@@ -92,6 +110,12 @@ type Env = Record<string, string | undefined>;
 const optionSpec = {
   port: { type: 'string' },
   host: { type: 'string' },
+  'allowed-hosts': { type: 'string' },
+  'cors-origins': { type: 'string' },
+  'max-body': { type: 'string' },
+  'max-event-clients': { type: 'string' },
+  'max-log-follows': { type: 'string' },
+  'accept-status-reports': { type: 'boolean' },
   'start-timeout': { type: 'string' },
   'reply-timeout': { type: 'string' },
   platform: { type: 'string' },
@@ -122,13 +146,15 @@ const optionSpec = {
 
 type OptionName = keyof typeof optionSpec;
 
+const httpOptions: OptionName[] = ['port', 'host', 'allowed-hosts', 'cors-origins', 'max-body', 'max-event-clients', 'max-log-follows', 'accept-status-reports'];
+
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
-    'port', 'host', 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
+    ...httpOptions, 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
     'docker-host', 'docker-image', 'docker-network', 'shutdown-grace', 'allow', 'deny-env',
   ],
   'control-plane': [
-    'port', 'host', 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
+    ...httpOptions, 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
     'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env',
   ],
   worker: [
@@ -137,9 +163,15 @@ const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   ],
 };
 
+/** What the REST API is given (see `HttpAppOptions`). */
+export type HttpAppSettings = Required<
+  Pick<HttpAppOptions, 'allowedHosts' | 'corsOrigins' | 'maxBodyBytes' | 'maxEventClients' | 'maxLogFollows' | 'acceptStatusReports'>
+>;
+
 export interface HttpSettings {
   port: number;
   host: string;
+  app: HttpAppSettings;
 }
 export interface LifecycleSettings {
   startTimeoutMs: number;
@@ -206,6 +238,38 @@ function integer(flag: string, value: string, min: number, max: number): number 
     throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got "${value}"`);
   }
   return n;
+}
+
+/** A switch set by its flag or by its variable: 1/true or 0/false (or empty). */
+function envSwitch(envName: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const normalized = value.trim().toLowerCase();
+  if (normalized === '1' || normalized === 'true') return true;
+  if (normalized === '0' || normalized === 'false' || normalized === '') return false;
+  throw new UsageError(`${envName} must be 1 or 0, got "${value}"`);
+}
+
+/** A comma-separated list, each entry checked by `parse` (which throws a readable Error). */
+function list<T>(flag: string, value: string | undefined, parse: (entry: string) => T): T[] {
+  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  return entries.map((entry) => {
+    try {
+      return parse(entry);
+    } catch (error) {
+      throw new UsageError(`--${flag}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+}
+
+/**
+ * The host names the API answers for: the listed ones, and the bind
+ * address when it is a name (IP addresses and localhost always are).
+ */
+function allowedHosts(listed: string[], bindHost: string): string[] {
+  if (listed.includes('*')) return ['*'];
+  const name = bindHost.toLowerCase();
+  const bindName = isIP(name) === 0 && name !== 'localhost' && !listed.some((entry) => entry.toLowerCase() === name);
+  return bindName ? [...listed, name] : listed;
 }
 
 function platformName(flag: string, value: string): PlatformType {
@@ -289,10 +353,22 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
   const need = (name: OptionName, envName: string, fallback: string): string => value(name, envName, fallback) ?? fallback;
   const policy = (): PolicySettings => policySettings(listOf(values.allow, env.DRAAS_ALLOW), listOf(values['deny-env'], env.DRAAS_DENY_ENV));
 
-  const http = (): HttpSettings => ({
-    port: integer('port', need('port', 'DRAAS_PORT', '5087'), 0, 65535),
-    host: need('host', 'DRAAS_HOST', '127.0.0.1'),
-  });
+  const http = (): HttpSettings => {
+    const host = need('host', 'DRAAS_HOST', '127.0.0.1');
+    const hosts = list('allowed-hosts', value('allowed-hosts', 'DRAAS_ALLOWED_HOSTS'), (entry) => (parseAllowedHost(entry), entry));
+    return {
+      port: integer('port', need('port', 'DRAAS_PORT', '5087'), 0, 65535),
+      host,
+      app: {
+        allowedHosts: allowedHosts(hosts, host),
+        corsOrigins: list('cors-origins', value('cors-origins', 'DRAAS_CORS_ORIGINS'), parseCorsOrigin),
+        maxBodyBytes: integer('max-body', need('max-body', 'DRAAS_MAX_BODY_BYTES', String(DEFAULT_MAX_BODY_BYTES)), 1_024, 104_857_600),
+        maxEventClients: integer('max-event-clients', need('max-event-clients', 'DRAAS_MAX_EVENT_CLIENTS', String(DEFAULT_MAX_EVENT_CLIENTS)), 0, 100_000),
+        maxLogFollows: integer('max-log-follows', need('max-log-follows', 'DRAAS_MAX_LOG_FOLLOWS', String(DEFAULT_MAX_LOG_FOLLOWS)), 0, 10_000),
+        acceptStatusReports: values['accept-status-reports'] === true || envSwitch('DRAAS_ACCEPT_STATUS_REPORTS', env.DRAAS_ACCEPT_STATUS_REPORTS),
+      },
+    };
+  };
   const stopGraceMs = () => integer('stop-grace', need('stop-grace', 'DRAAS_STOP_GRACE_MS', '10000'), 0, 3_600_000);
   const shutdownGraceMs = () => integer('shutdown-grace', need('shutdown-grace', 'DRAAS_SHUTDOWN_GRACE_MS', '15000'), 100, 3_600_000);
   const lifecycle = (): LifecycleSettings => ({

@@ -50,8 +50,21 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
     const { from, to, reason } = event.payload;
     log(`instance ${event.instanceId}: ${from ?? '-'} → ${to}${reason ? ` (${reason})` : ''}`);
   });
-  const { url } = await controlPlane.listen(http);
+  const { url } = await controlPlane.listen({ port: http.port, host: http.host });
   log(`DRaaS ${what} listening on ${url}`);
+  for (const note of httpNotes(http)) log(note);
+}
+
+/** What an operator should know about how the REST API is exposed. */
+function httpNotes(http: HttpSettings): string[] {
+  const notes: string[] = [];
+  const anyInterface = http.host === '0.0.0.0' || http.host === '::';
+  if (anyInterface && http.app.allowedHosts.length === 0) {
+    notes.push('HTTP: requests are served for IP addresses and localhost only; name other hosts with --allowed-hosts (docs/security.md)');
+  }
+  if (http.app.allowedHosts.includes('*')) notes.push('HTTP: --allowed-hosts * answers any Host: only safe behind a proxy that checks it (DNS rebinding)');
+  if (http.app.acceptStatusReports) notes.push('HTTP: status reports accepted (--accept-status-reports): any caller may mark an instance Failed');
+  return notes;
 }
 
 /** What the operator let instances ask for beyond the defaults, so that it shows in the log. */
@@ -79,7 +92,15 @@ async function run(cli: CliCommand): Promise<void> {
     case 'up': {
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
       // The close timeout is a backstop behind the grace the CLI enforces itself.
-      const draas = await createControlPlane({ ...cli.workloads, ...cli.lifecycle, platforms, policy: cli.policy, log, closeTimeoutMs: cli.shutdownGraceMs + 1_000 });
+      const draas = await createControlPlane({
+        ...cli.workloads,
+        ...cli.lifecycle,
+        platforms,
+        policy: cli.policy,
+        log,
+        closeTimeoutMs: cli.shutdownGraceMs + 1_000,
+        http: cli.http.app,
+      });
       logPolicy(cli.policy);
       await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
@@ -103,6 +124,7 @@ async function run(cli: CliCommand): Promise<void> {
         policy: cli.policy,
         log,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
+        http: cli.http.app,
       });
       logPolicy(cli.policy);
       await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);

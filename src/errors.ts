@@ -22,6 +22,7 @@ export interface ErrorKind {
  */
 export const errorTable = {
   'bad-request': { status: 400, retryable: false, title: 'Bad request' },
+  forbidden: { status: 403, retryable: false, title: 'Forbidden' },
   'not-found': { status: 404, retryable: false, title: 'Not found' },
   conflict: { status: 409, retryable: false, title: 'Not allowed in the current state' },
   'invalid-config': { status: 422, retryable: false, title: 'Invalid configuration' },
@@ -32,6 +33,8 @@ export const errorTable = {
   'worker-error': { status: 502, retryable: false, title: 'Worker error' },
   unavailable: { status: 503, retryable: true, title: 'Service unavailable' },
   'not-owner': { status: 503, retryable: true, title: 'Instance owner changed; retry' },
+  'host-not-allowed': { status: 421, retryable: false, title: 'Host not allowed' },
+  'too-many-streams': { status: 503, retryable: true, title: 'Too many open streams; retry' },
   'method-not-allowed': { status: 405, retryable: false, title: 'Method not allowed' },
   'payload-too-large': { status: 413, retryable: false, title: 'Payload too large' },
   'unsupported-media-type': { status: 415, retryable: false, title: 'Unsupported media type' },

@@ -6,7 +6,7 @@
 import type Koa from 'koa';
 import { ControlPlane, type ControlPlaneOptions } from './actors/control-plane.js';
 import { errorMessage } from './errors.js';
-import { createHttpApp } from './http/app.js';
+import { createHttpApp, type HttpAppOptions } from './http/app.js';
 import { serveHttp, type HttpListener } from './http/serve.js';
 import { within } from './time-bounds.js';
 import type { Closeable } from './transport/transport.js';
@@ -25,6 +25,12 @@ export interface HostedControlPlaneOptions extends ControlPlaneOptions {
    * finishes whatever Redis does.
    */
   closeTimeoutMs?: number;
+  /**
+   * Options of the REST API (`app`): the host names and CORS origins it
+   * answers, its body and stream limits, whether it takes status reports.
+   * See `HttpAppOptions`; the defaults suit an API on a loopback address.
+   */
+  http?: Omit<HttpAppOptions, 'log'>;
 }
 
 export class HostedControlPlane extends ControlPlane {
@@ -43,7 +49,7 @@ export class HostedControlPlane extends ControlPlane {
     this.owned = owned;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
     this.hostLog = options.log ?? (() => undefined);
-    this.app = createHttpApp(this, options.log ? { log: options.log } : {});
+    this.app = createHttpApp(this, { ...options.http, ...(options.log ? { log: options.log } : {}) });
   }
 
   /** Serves the REST API. Port 0 picks a free one; the returned URL names it. */

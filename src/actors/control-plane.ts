@@ -9,8 +9,10 @@ import {
   parseInstanceId,
   parseRequest,
   refuseDeepInput,
+  reportSenderSchema,
   statusReportSchema,
   type CreateInstanceRequest,
+  type ReportSender,
   type StatusReport,
 } from '../api/instance-requests.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
@@ -301,7 +303,11 @@ export class ControlPlane {
       delete: ([id], options) => this.lifecycle('delete', id, options),
       getConfig: ([id]) => this.getConfigHere(id),
       patchConfig: ([id, patch]) => this.patchConfigHere(id, patch),
-      reportStatus: ([report]) => this.reportStatusHere(parseRequest(statusReportSchema, report, 'status report')),
+      reportStatus: ([report, sender]) =>
+        this.reportStatusHere(
+          parseRequest(statusReportSchema, report, 'status report'),
+          sender === null ? undefined : parseRequest(reportSenderSchema, sender, 'status report sender'),
+        ),
       status: ([id]) => this.statusHere(id),
       logs: ([id, tail], options) => this.logsHere(id, tail, options),
       readLogs: ([id, tail, after], options) => this.readLogsHere(id, tail, after, options.signal),
@@ -497,18 +503,24 @@ export class ControlPlane {
     });
   }
 
-  /** An observed-state report from outside; becomes an event for the actor (409 if the machine refuses it). */
-  async reportStatus(report: StatusReport | unknown): Promise<InstanceStatusView> {
+  /**
+   * An observed-state report from outside; becomes an event for the actor
+   * (409 if the machine refuses it). `sender` is who sent it, when the REST
+   * API took it: recorded with the report's `source` in the failure it causes.
+   */
+  async reportStatus(report: StatusReport | unknown, sender?: ReportSender): Promise<InstanceStatusView> {
     const body = parseRequest(statusReportSchema, report, 'status report');
-    return this.router.call('reportStatus', [body]);
+    const from = sender === undefined ? null : parseRequest(reportSenderSchema, sender, 'status report sender');
+    return this.router.call('reportStatus', [body, from]);
   }
 
-  private async reportStatusHere(body: StatusReport): Promise<InstanceStatusView> {
+  private async reportStatusHere(body: StatusReport, sender: ReportSender | undefined): Promise<InstanceStatusView> {
     const actor = this.registry.requireActor(body.instanceId);
     const accepted = actor.observe({
       type: 'observed.report',
       status: body.status,
       source: body.source ?? 'api',
+      ...(sender !== undefined ? { remoteAddress: sender.remoteAddress } : {}),
       ...(body.message !== undefined ? { message: body.message } : {}),
     });
     if (!accepted) {

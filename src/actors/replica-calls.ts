@@ -4,7 +4,7 @@
  * by name, with their arguments, and the cancellation of such a call. The
  * owner re-validates what it runs, as it would for a call of its own.
  */
-import type { CreateInstanceRequest, StatusReport } from '../api/instance-requests.js';
+import type { CreateInstanceRequest, ReportSender, StatusReport } from '../api/instance-requests.js';
 import type { InstanceStatusView, InstanceView } from '../api/instance-view.js';
 import { z } from 'zod';
 import type { LogRead } from '../platforms/driver.js';
@@ -18,7 +18,7 @@ export interface ReplicaCallArgs {
   delete: [instanceId: string];
   getConfig: [instanceId: string];
   patchConfig: [instanceId: string, patch: unknown];
-  reportStatus: [report: StatusReport];
+  reportStatus: [report: StatusReport, sender: ReportSender | null];
   status: [instanceId: string];
   logs: [instanceId: string, tail: number];
   readLogs: [instanceId: string, tail: number, after: string | null];
@@ -64,7 +64,7 @@ const arities: Record<ReplicaOp, number> = {
   delete: 1,
   getConfig: 1,
   patchConfig: 2,
-  reportStatus: 1,
+  reportStatus: 2,
   status: 1,
   logs: 2,
   readLogs: 3,

@@ -70,6 +70,14 @@ export const statusReportSchema = z
 export type StatusReport = z.infer<typeof statusReportSchema>;
 
 /**
+ * Who sent a status report, as the REST API saw it (the peer address of the
+ * connection). Not part of the report: a caller cannot choose it.
+ */
+export const reportSenderSchema = z.object({ remoteAddress: z.string().min(1).max(64) }).strict();
+
+export type ReportSender = z.infer<typeof reportSenderSchema>;
+
+/**
  * Refuses input nested deeper than `MAX_JSON_DEPTH` (400), by a walk without
  * recursion: deeper trees would overflow the stack of the recursive code
  * behind (zod, the config model, `JSON.stringify` on the transport).

@@ -1,5 +1,13 @@
 /**
- * The Koa application: problem+json errors, JSON bodies, the REST routes.
+ * The Koa application: problem+json errors, the request guards, JSON
+ * bodies, the REST routes.
+ *
+ * There is no authentication yet, so the defaults keep a reachable API from
+ * being a way in for a web page (see docs/security.md, "HTTP"): the guards
+ * run in this order, each refusing before anything is read or done —
+ * the Host (421, against DNS rebinding; first, because the Origin check
+ * trusts a request's own Host), the browser Origin (403; CORS preflights
+ * answered for listed origins), the body's media type (415), its size (413).
  *
  * Koa's types are part of the library's API (`createHttpApp`, a hosted
  * control plane's `app`, meant to be mounted in the user's own Koa app), so
@@ -7,21 +15,49 @@
  * `tsc` resolves them without installing anything, and `app` is a `Koa`, not
  * an `any`.
  */
-import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { refuseDeepInput } from '../api/instance-requests.js';
+import { hostCheck, parseAllowedHost } from './host-check.js';
+import { DEFAULT_MAX_BODY_BYTES } from './http-defaults.js';
+import { jsonBody } from './json-body.js';
+import { mediaTypeCheck } from './media-type-check.js';
+import { originCheck, parseCorsOrigin } from './origin-check.js';
 import { problemMiddleware } from './problem.js';
 import { createRoutes, type RouteOptions } from './routes.js';
 
 export interface HttpAppOptions extends RouteOptions {
   log?: (message: string) => void;
+  /**
+   * Host names the API answers for besides IP addresses and `localhost`:
+   * `draas.internal` (any port), `draas.internal:443` (that port only), or
+   * `*` for any Host (only behind a proxy that checks it). Default none.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Origins (`https://console.example:8443`) whose web pages may call the
+   * API (CORS). Default none: only pages of the server's own origin.
+   */
+  corsOrigins?: readonly string[];
+  /** The largest request body in bytes; larger is 413 (default 1 MiB). */
+  maxBodyBytes?: number;
 }
 
+/** Throws (an Error naming the entry) on a malformed host name or origin: options are checked when the app is made. */
 export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOptions = {}): Koa {
+  const allowedHosts = (options.allowedHosts ?? []).map(parseAllowedHost);
+  const corsOrigins = (options.corsOrigins ?? []).map(parseCorsOrigin);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  for (const [name, value, min] of [
+    ['maxBodyBytes', maxBodyBytes, 1],
+    ['maxEventClients', options.maxEventClients ?? 0, 0],
+    ['maxLogFollows', options.maxLogFollows ?? 0, 0],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer of at least ${min}, got ${value}`);
+  }
   const app = new Koa();
-  const router = createRoutes(controlPlane, options);
   const log = options.log ?? ((message) => console.error(message));
+  const router = createRoutes(controlPlane, { ...options, log });
   // What escapes the problem middleware: failures while a streamed body is sent.
   app.on('error', (error: unknown) => {
     // A client that stops following a log closes the stream early: that is how a follow ends.
@@ -29,19 +65,10 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
     log(`error while responding: ${error instanceof Error ? error.message : String(error)}`);
   });
   app.use(problemMiddleware(log));
-  app.use(
-    bodyParser({
-      // Its default JSON types include application/json-patch+json. (extendTypes merges arrays by
-      // index and would replace application/json.)
-      enableTypes: ['json'],
-      jsonLimit: '1mb',
-      // Any JSON value, not only objects: a JSON Patch is an array.
-      jsonStrict: false,
-      onError: (error, ctx) => {
-        ctx.throw(400, `request body is not valid JSON: ${error.message}`);
-      },
-    }),
-  );
+  app.use(hostCheck(allowedHosts));
+  app.use(originCheck(corsOrigins));
+  app.use(mediaTypeCheck());
+  app.use(jsonBody(maxBodyBytes));
   // Checked here too, not only in the library API: a body forwarded to another replica is serialised before it is parsed there.
   app.use(async (ctx, next) => {
     refuseDeepInput(ctx.request.body, 'request body');

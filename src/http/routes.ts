@@ -6,10 +6,12 @@ import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { ControlPlane } from '../actors/control-plane.js';
-import { instanceIdSchema, parseRequest } from '../api/instance-requests.js';
+import { instanceIdSchema, parseRequest, statusReportSchema } from '../api/instance-requests.js';
 import { openEventStream } from './event-stream.js';
 import { requestSignal } from './request-signal.js';
-import { errorMessage } from '../errors.js';
+import { DraasError, errorMessage } from '../errors.js';
+import { DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http-defaults.js';
+import { StreamSlots } from './stream-slots.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -60,13 +62,31 @@ export interface RouteOptions {
   eventKeepAliveMs?: number;
   /** Bytes an SSE client may fall behind before it is disconnected (default 1 MiB). */
   eventMaxBufferedBytes?: number;
+  /** Open `GET /api/events` streams at most; more are 503 (default 1,000). */
+  maxEventClients?: number;
+  /**
+   * Followed logs (`GET …/logs?follow=true`) open at most; more are 503
+   * (default 100). A ceiling of their own: each one polls its instance's
+   * worker, where an SSE client only shares the change feed.
+   */
+  maxLogFollows?: number;
+  /**
+   * Whether `POST /api/status/updates` is served. Default false (403): until
+   * callers can be told apart, any caller could mark any instance Failed.
+   */
+  acceptStatusReports?: boolean;
+  /** Where accepted status reports are logged. */
+  log?: (message: string) => void;
 }
 
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
+  const eventStreams = new StreamSlots(options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS, 'SSE clients', '--max-event-clients / DRAAS_MAX_EVENT_CLIENTS');
+  const logFollows = new StreamSlots(options.maxLogFollows ?? DEFAULT_MAX_LOG_FOLLOWS, 'followed logs', '--max-log-follows / DRAAS_MAX_LOG_FOLLOWS');
   // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id.
   router.get('/api/events', async (ctx) => {
     const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
+    eventStreams.hold(ctx);
     const after = resumePosition(ctx.get('Last-Event-ID') || undefined, query.lastEventId);
     const signal = requestSignal(ctx);
     const closed = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -123,6 +143,7 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
       ctx.body = { instanceId: ctx.params.id, lines };
       return;
     }
+    logFollows.hold(ctx);
     // Problems (bad input, an unknown instance) must be answered before the 200 of the stream.
     const lines = controlPlane.followLogs(ctx.params.id!, { ...query, signal });
     await controlPlane.get(ctx.params.id!);
@@ -143,8 +164,24 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   router.post('/api/status/updates', async (ctx) => {
+    if (options.acceptStatusReports !== true) {
+      throw new DraasError(
+        'forbidden',
+        'status reports are not accepted: they let a caller mark any instance Failed. Start draas with --accept-status-reports ' +
+          '(DRAAS_ACCEPT_STATUS_REPORTS=1), or pass acceptStatusReports to createHttpApp, to accept them',
+        { reason: 'status-reports-disabled' },
+      );
+    }
+    // The connection's peer, not X-Forwarded-For (which a client may write): behind a proxy, the proxy's address.
+    // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d; recorded as a.b.c.d.
+    const remoteAddress = ctx.req.socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    const report = parseRequest(statusReportSchema, ctx.request.body ?? {}, 'status report');
+    const view = await controlPlane.reportStatus(report, remoteAddress !== undefined ? { remoteAddress } : undefined);
+    options.log?.(
+      `status report on "${report.instanceId}" accepted: ${report.status} from ${JSON.stringify(report.source ?? 'api')} at ${remoteAddress ?? 'an unknown address'}`,
+    );
     ctx.status = 202;
-    ctx.body = await controlPlane.reportStatus(ctx.request.body ?? {});
+    ctx.body = view;
   });
 
   router.get('/api/status/recent-changes', async (ctx) => {

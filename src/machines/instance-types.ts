@@ -24,10 +24,18 @@ export type DesiredState = 'Running' | 'Stopped' | 'Deleted';
 export const observedStates = ['None', 'Starting', 'Running', 'Stopped', 'Exited', 'Failed', 'Unknown'] as const;
 export type ObservedState = (typeof observedStates)[number];
 
+/** Who reported a failure through `POST /api/status/updates`: its own `source`, and the address it sent from (HTTP only). */
+export interface ReportedBy {
+  source: string;
+  remoteAddress?: string;
+}
+
 export interface Failure {
   reason: string;
   /** ISO 8601. */
   at: string;
+  /** Set when the failure is an outside report rather than something the platform saw. */
+  reportedBy?: ReportedBy;
   exitCode?: number | null;
   signal?: string | null;
   lastLogLines?: string[];
@@ -142,7 +150,7 @@ export type InstanceObservationEvent =
       lastLogLines: string[];
       details?: Record<string, unknown>;
     }
-  | { type: 'observed.report'; status: 'Running' | 'Stopped' | 'Failed'; source: string; message?: string }
+  | { type: 'observed.report'; status: 'Running' | 'Stopped' | 'Failed'; source: string; remoteAddress?: string; message?: string }
   /**
    * The instance's worker is gone. `expired`: gone for longer than the
    * control plane's `workerLostTimeout`, so a Running instance is started

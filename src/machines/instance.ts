@@ -21,6 +21,7 @@ import type {
   InstanceEvent,
   InstanceInput,
   InstanceStatus,
+  ReportedBy,
   StartWorkloadInput,
   StopWorkloadInput,
   StopWorkloadOutput,
@@ -365,7 +366,9 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
                 failure: ({ event }) => {
                   if (event.type !== 'observed.report') throw new Error('unreachable');
                   const said = event.message ? `: ${event.message}` : '';
-                  return { reason: `${event.source} reported ${event.status}${said}`, at: iso() };
+                  const from = event.remoteAddress !== undefined ? ` from ${event.remoteAddress}` : '';
+                  const reportedBy: ReportedBy = { source: event.source, ...(event.remoteAddress !== undefined ? { remoteAddress: event.remoteAddress } : {}) };
+                  return { reason: `${event.source}${from} reported ${event.status}${said}`, at: iso(), reportedBy };
                 },
                 observed: ({ event }) => (event.type === 'observed.report' ? event.status : 'Unknown'),
                 consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,

@@ -48,6 +48,78 @@ test('docker: the default image is pinned, flags win over DRAAS_DOCKER_IMAGE / D
   });
 });
 
+test('HTTP guards: defaults, flags, the environment; up and control-plane take them, a worker does not', (t) => {
+  t.deepEqual(parseCommandLine(['up'], {}), {
+    ...parseCommandLine(['up'], {}),
+    http: {
+      port: 5087,
+      host: '127.0.0.1',
+      app: { allowedHosts: [], corsOrigins: [], maxBodyBytes: 1_048_576, maxEventClients: 1_000, maxLogFollows: 100, acceptStatusReports: false },
+    },
+  });
+  const flags = [
+    '--allowed-hosts', 'draas.internal, draas.example:443,',
+    '--cors-origins', 'HTTPS://Console.Example:443,http://localhost:3000/',
+    '--max-body', '2048',
+    '--max-event-clients', '0',
+    '--max-log-follows', '5',
+    '--accept-status-reports',
+  ];
+  const app = {
+    allowedHosts: ['draas.internal', 'draas.example:443'],
+    corsOrigins: ['https://console.example', 'http://localhost:3000'],
+    maxBodyBytes: 2_048,
+    maxEventClients: 0,
+    maxLogFollows: 5,
+    acceptStatusReports: true,
+  };
+  t.deepEqual((parseCommandLine(['up', ...flags], {}) as { http: { app: unknown } }).http.app, app);
+  t.deepEqual((parseCommandLine(['control-plane', '--redis', 'redis://h:1', ...flags], {}) as { http: { app: unknown } }).http.app, app);
+  const env = {
+    DRAAS_ALLOWED_HOSTS: 'draas.internal',
+    DRAAS_CORS_ORIGINS: 'https://console.example',
+    DRAAS_MAX_BODY_BYTES: '4096',
+    DRAAS_MAX_EVENT_CLIENTS: '10',
+    DRAAS_MAX_LOG_FOLLOWS: '2',
+    DRAAS_ACCEPT_STATUS_REPORTS: '1',
+  };
+  t.like(parseCommandLine(['up'], env), {
+    http: { app: { allowedHosts: ['draas.internal'], corsOrigins: ['https://console.example'], maxBodyBytes: 4_096, maxEventClients: 10, maxLogFollows: 2, acceptStatusReports: true } },
+  });
+  t.like(parseCommandLine(['up', '--max-event-clients', '7'], env), { http: { app: { maxEventClients: 7 } } }, 'a flag wins');
+  t.like(parseCommandLine(['up'], { DRAAS_ACCEPT_STATUS_REPORTS: 'true' }), { http: { app: { acceptStatusReports: true } } });
+  t.like(parseCommandLine(['up'], { DRAAS_ACCEPT_STATUS_REPORTS: '0' }), { http: { app: { acceptStatusReports: false } } });
+  // * alone is what counts; a --host that is a name is served without being listed; IP addresses need no entry.
+  t.like(parseCommandLine(['up', '--allowed-hosts', 'a.internal,*'], {}), { http: { app: { allowedHosts: ['*'] } } });
+  t.like(parseCommandLine(['up', '--host', 'Draas.Local'], {}), { http: { app: { allowedHosts: ['draas.local'] } } });
+  t.like(parseCommandLine(['up', '--host', 'draas.local', '--allowed-hosts', 'draas.local'], {}), { http: { app: { allowedHosts: ['draas.local'] } } });
+  t.like(parseCommandLine(['up', '--host', '0.0.0.0'], {}), { http: { app: { allowedHosts: [] } } });
+  t.like(parseCommandLine(['up', '--host', 'localhost'], {}), { http: { app: { allowedHosts: [] } } });
+});
+
+test('bad HTTP guard values are readable usage errors', (t) => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['up', '--allowed-hosts', 'bad host'], {}, /--allowed-hosts: allowed host "bad host" is not a host name, IP address or name:port/],
+    [['up', '--allowed-hosts', 'draas.internal:99999'], {}, /--allowed-hosts: allowed host "draas.internal:99999"/],
+    [['up', '--allowed-hosts', 'http://draas.internal'], {}, /--allowed-hosts: allowed host "http:\/\/draas.internal"/],
+    [['up', '--allowed-hosts', '[zz]'], {}, /allowed host "\[zz\]"/],
+    [['up'], { DRAAS_ALLOWED_HOSTS: 'a b' }, /--allowed-hosts: allowed host "a b"/],
+    [['up', '--cors-origins', '*'], {}, /--cors-origins: CORS origin "\*" .*any web page could drive the API/],
+    [['up', '--cors-origins', 'https://console.example/ui'], {}, /--cors-origins: CORS origin "https:\/\/console.example\/ui" is not an origin/],
+    [['up', '--cors-origins', 'ftp://console.example'], {}, /CORS origin "ftp:\/\/console.example"/],
+    [['up', '--cors-origins', 'console.example'], {}, /CORS origin "console.example"/],
+    [['up', '--max-body', '10'], {}, /--max-body must be an integer from 1024 to 104857600, got "10"/],
+    [['up', '--max-body', '1mb'], {}, /--max-body must be an integer/],
+    [['up', '--max-event-clients=-1'], {}, /--max-event-clients must be an integer from 0 to 100000/],
+    [['up'], { DRAAS_MAX_EVENT_CLIENTS: 'lots' }, /--max-event-clients must be an integer from 0 to 100000, got "lots"/],
+    [['up', '--max-log-follows', '20000'], {}, /--max-log-follows must be an integer from 0 to 10000/],
+    [['up'], { DRAAS_ACCEPT_STATUS_REPORTS: 'yes' }, /DRAAS_ACCEPT_STATUS_REPORTS must be 1 or 0, got "yes"/],
+    [['worker', '--redis', 'redis://x', '--accept-status-reports'], {}, /--accept-status-reports does not apply to "draas worker"/],
+    [['worker', '--redis', 'redis://x', '--cors-origins', 'https://a.example'], {}, /--cors-origins does not apply to "draas worker"/],
+  ];
+  for (const [argv, env, message] of cases) t.throws(() => parseCommandLine(argv, env), { instanceOf: UsageError, message }, argv.join(' '));
+});
+
 test('bad input is a readable usage error', (t) => {
   const cases: [string[], RegExp][] = [
     [['launch'], /unknown command "launch"/],

@@ -275,6 +275,8 @@ export interface ControlPlaneFlags extends RedisFlags {
   stopGraceMs?: number;
   /** Start a lost worker's Running instances elsewhere after this long (default: never). */
   workerLostTimeoutMs?: number;
+  /** Serve POST /api/status/updates (--accept-status-reports; default: refused with 403). */
+  acceptStatusReports?: boolean;
 }
 
 export interface ControlPlaneProcess {
@@ -294,6 +296,7 @@ export async function startControlPlane(t: ExecutionContext, redisUrl: string, f
     ...(flags.replicaId ? ['--replica-id', flags.replicaId] : []),
     ...(flags.leaseMs !== undefined ? ['--lease', String(flags.leaseMs)] : []),
     ...(flags.workerLostTimeoutMs !== undefined ? ['--worker-lost-timeout', String(flags.workerLostTimeoutMs)] : []),
+    ...(flags.acceptStatusReports ? ['--accept-status-reports'] : []),
     ...redisArgs(redisUrl, flags),
   ];
   const node = spawnNode(t, `control-plane${flags.replicaId ? ` ${flags.replicaId}` : ''}`, args);

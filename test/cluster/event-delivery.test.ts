@@ -21,7 +21,7 @@ const settledStatuses = new Set(['Pending', 'Running', 'Stopped']);
 test('Redis restarted for 8 s while instances change: every recorded change reaches the SSE stream once, in order; nothing answered 2xx is rolled back', async (t) => {
   t.timeout(240_000);
   const redis = await redisServer(t, { appendonly: true });
-  const controlPlane = await startControlPlane(t, redis.url, { replicaId: 'cp-events', leaseMs: 4_000, startTimeoutMs: 8_000, replyTimeoutMs: 3_000 });
+  const controlPlane = await startControlPlane(t, redis.url, { replicaId: 'cp-events', leaseMs: 4_000, startTimeoutMs: 8_000, replyTimeoutMs: 3_000, acceptStatusReports: true });
   const worker = await startWorker(t, redis.url, { workerId: 'events', ports: ports(20) });
   await waitForWorker(controlPlane, worker);
   const { call } = controlPlane;

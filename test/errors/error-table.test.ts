@@ -15,7 +15,7 @@ import { decodeReply, encodeReply, parseEntry } from '../../src/transport/redis-
 const codes = Object.keys(errorTable) as ErrorCode[];
 
 test('the table lists the codes replicas, workers and the API use', (t) => {
-  for (const code of ['bad-request', 'not-found', 'conflict', 'invalid-config', 'no-live-worker', 'worker-timeout', 'workload-failed', 'worker-error', 'unavailable', 'not-owner']) {
+  for (const code of ['bad-request', 'forbidden', 'not-found', 'conflict', 'invalid-config', 'no-live-worker', 'worker-timeout', 'workload-failed', 'worker-error', 'unavailable', 'not-owner', 'host-not-allowed', 'too-many-streams']) {
     t.true(isErrorCode(code), code);
   }
   t.false(isErrorCode('no-such-code'));

@@ -51,7 +51,7 @@ test('404 for unknown instances and routes; 405 for a known path with another me
 });
 
 test('409 names the current state; a taken name is a 409 too', async (t) => {
-  const { call } = await serve(t);
+  const { call } = await serve(t, { http: { acceptStatusReports: true } });
   await call('POST', '/api/server/instances', { name: 'test1' });
   const stop = await call('POST', '/api/server/instances/test1/stop');
   isProblem(t, stop, 409, 'conflict');
@@ -118,7 +118,7 @@ test('502 with the reason when the workload cannot start', async (t) => {
 });
 
 test('health, readiness, platforms, status and recent changes answer with string enums', async (t) => {
-  const { call } = await serve(t);
+  const { call } = await serve(t, { http: { acceptStatusReports: true } });
   t.like((await call('GET', '/healthz')).body, { status: 'ok' });
   t.like((await call('GET', '/readyz')).body, { status: 'ready' });
   const platforms = await call('GET', '/api/platforms');
@@ -190,7 +190,7 @@ test('every malformed or unfitting JSON Patch is a 4xx problem and changes nothi
 });
 
 test('a body nested 10,000 deep is a 400 on every route, and the library API refuses it the same way', async (t) => {
-  const { call, controlPlane } = await serve(t);
+  const { call, controlPlane } = await serve(t, { http: { acceptStatusReports: true } });
   await call('POST', '/api/server/instances', { name: 'cfg', configuration: cfgDocument });
   const before = await call('GET', '/api/configuration/instances/cfg');
   const create = await call('POST', '/api/server/instances', `{"name": "deep", "configuration": {"sources": ${nestedText(10_000)}}}`);
