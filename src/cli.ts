@@ -5,6 +5,7 @@
  */
 import { startClusterControlPlane, startClusterWorker } from './cluster.js';
 import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings } from './cli-options.js';
+import { bindScope } from './drasi/bind-address.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
 import type { HostedControlPlane } from './hosted-control-plane.js';
@@ -58,8 +59,7 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
 /** What an operator should know about how the REST API is exposed. */
 function httpNotes(http: HttpSettings): string[] {
   const notes: string[] = [];
-  const anyInterface = http.host === '0.0.0.0' || http.host === '::';
-  if (anyInterface && http.app.allowedHosts.length === 0) {
+  if (bindScope(http.host) === 'all-interfaces' && http.app.allowedHosts.length === 0) {
     notes.push('HTTP: requests are served for IP addresses and localhost only; name other hosts with --allowed-hosts (docs/security.md)');
   }
   if (http.app.allowedHosts.includes('*')) notes.push('HTTP: --allowed-hosts * answers any Host: only safe behind a proxy that checks it (DNS rebinding)');

@@ -35,14 +35,14 @@ export const BUILT_IN_DENIED_ENVIRONMENT: readonly DeniedVariable[] = [
   // Which program runs.
   { pattern: 'PATH', reason: 'it decides which program runs for a bare name: the server itself when its executable is a bare name, and whatever it or a wrapper starts' },
   // Interpreters the server, a wrapper script or a plugin may be.
-  { pattern: 'NODE_OPTIONS', reason: 'Node.js runs the modules named by --require / --import before the program' },
+  { pattern: 'NODE_OPTIONS', reason: 'Node.js runs the modules its preload options (--require and the like) name before the program' },
   { pattern: 'NODE_PATH', reason: 'Node.js looks up modules in these directories first' },
-  { pattern: 'PYTHONPATH', reason: 'Python imports modules from these directories first' },
+  { pattern: 'PYTHONPATH', reason: 'Python loads modules from these directories first' },
   { pattern: 'PYTHONHOME', reason: "it replaces Python's standard library" },
   { pattern: 'PYTHONSTARTUP', reason: 'a file Python runs before an interactive session' },
   { pattern: 'PYTHONUSERBASE', reason: "where Python finds user site-packages, whose .pth files run code at start" },
-  { pattern: 'PYTHONWARNINGS', reason: 'a warning filter names a category that Python imports, i.e. runs' },
-  { pattern: 'PYTHONBREAKPOINT', reason: 'it names a function Python imports and calls on breakpoint()' },
+  { pattern: 'PYTHONWARNINGS', reason: 'a warning filter names a category that Python loads, i.e. runs' },
+  { pattern: 'PYTHONBREAKPOINT', reason: 'it names a function Python loads and calls on breakpoint()' },
   { pattern: 'PERL5OPT', reason: 'command-line switches for every perl, e.g. -M to load a module' },
   { pattern: 'PERL5LIB', reason: 'Perl loads modules from these directories first' },
   { pattern: 'PERLLIB', reason: 'Perl loads modules from these directories first' },
@@ -56,7 +56,7 @@ export const BUILT_IN_DENIED_ENVIRONMENT: readonly DeniedVariable[] = [
   // Shells (a wrapper script, or anything the server starts through a shell).
   { pattern: 'BASH_ENV', reason: 'a file bash runs before every non-interactive script' },
   { pattern: 'ENV', reason: 'a file sh and ksh run at start' },
-  { pattern: 'BASH_FUNC_*', reason: 'bash imports these as shell functions, which can stand in for any command' },
+  { pattern: 'BASH_FUNC_*', reason: 'bash turns these into shell functions, which can stand in for any command' },
   { pattern: 'SHELLOPTS', reason: 'it turns bash options on in every script (xtrace expands PS4, which may run commands)' },
   { pattern: 'BASHOPTS', reason: 'it turns bash shopt options on in every script' },
   { pattern: 'PS4', reason: 'bash expands it, command substitutions included, for every traced command' },
