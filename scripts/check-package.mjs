@@ -6,14 +6,16 @@
  * 1. `npm pack` (which builds dist/ afresh) and a look at what it holds:
  *    LICENSE, README, the docs the README names, no source maps, no file in
  *    dist/ without a source in src/;
- * 2. an empty project: `npm install --omit=dev <tarball>`; dockerode (an
- *    optional dependency) must be installed by it;
+ * 2. an empty project: `npm install --omit=dev <tarball>`; dockerode and
+ *    @kubernetes/client-node (optional dependencies) must be installed by it;
  * 3. `draas --version`, `draas --help`;
  * 4. `draas up --platforms process` with the Drasi Server double: one
- *    instance created, started, stopped and deleted over HTTP;
+ *    instance created, started, stopped and deleted over HTTP, and the web
+ *    console's page and assets served;
  * 5. the same through the library from a plain ESM script and a CommonJS
  *    one (`require('draas')`, Node >= 20.19 loads ES modules that way), and
- *    a Docker worker built on demand (dockerode loads from the install);
+ *    a Docker and a Kubernetes worker built on demand (their SDKs load from
+ *    the install; neither platform is reachable, so both are unavailable);
  * 6. a strict `tsc` (skipLibCheck off) of a TypeScript consumer, with only
  *    TypeScript added to what the install brought.
  *
@@ -166,10 +168,13 @@ function checkContents(installed) {
   check(named.size > 0 && [...named].some((target) => target.startsWith('docs/')), 'the README names no docs/ file: has the check gone stale?');
   const maps = files.filter((file) => file.endsWith('.map'));
   check(maps.length === 0, `the package holds source maps (its sources are not shipped): ${maps.slice(0, 3).join(', ')}`);
-  // No output of a deleted source: dist/ is cleaned before each build.
-  const orphans = files
-    .filter((file) => file.startsWith('dist/'))
-    .filter((file) => !existsSync(path.join(repo, 'src', file.slice('dist/'.length).replace(/(\.d)?\.js$|\.d\.ts$/, '.ts'))));
+  // No output of a deleted source: dist/ is cleaned before each build. The console's browser files are copied as they are.
+  const sourceOf = (file) => {
+    const relative = file.slice('dist/'.length);
+    return relative.startsWith('http/ui/') ? relative : relative.replace(/(\.d)?\.js$|\.d\.ts$/, '.ts');
+  };
+  const orphans = files.filter((file) => file.startsWith('dist/')).filter((file) => !existsSync(path.join(repo, 'src', sourceOf(file))));
+  check(files.includes('dist/http/ui/index.html') && files.includes('dist/http/ui/main.js'), 'the package lacks the web console (dist/http/ui/)');
   check(orphans.length === 0, `dist/ holds files without a source in src/: ${orphans.slice(0, 5).join(', ')}`);
   process.stdout.write(`   ${files.length} files; LICENSE, README and ${[...named].join(', ')} present; no source maps, no stale outputs\n`);
 }
@@ -182,6 +187,10 @@ async function install(tarball) {
   const installed = path.join(project, 'node_modules', 'draas');
   check(existsSync(path.join(installed, 'package.json')), 'node_modules/draas is missing after the install');
   check(existsSync(path.join(project, 'node_modules', 'dockerode', 'package.json')), 'dockerode (an optional dependency, for the docker platform) was not installed by default');
+  check(
+    existsSync(path.join(project, 'node_modules', '@kubernetes', 'client-node', 'package.json')),
+    '@kubernetes/client-node (an optional dependency, for the kubernetes platform) was not installed by default',
+  );
   check(!existsSync(path.join(project, 'node_modules', 'typescript')), 'a devDependency (typescript) was installed');
   return installed;
 }
@@ -237,13 +246,26 @@ async function up() {
     const deleted = await http('DELETE', `${api}/package-check`);
     check(deleted.status === 204, `delete: ${deleted.status} ${JSON.stringify(deleted.body)}`);
     check((await http('GET', `${api}/package-check`)).status === 404, 'the deleted instance is still listed');
+    // The web console ships in the package: its page and every asset it names load.
+    const page = await fetch(`${url}/ui`, { signal: AbortSignal.timeout(10_000) });
+    const html = await page.text();
+    check(page.status === 200 && html.includes('<base href="/ui/">'), `GET /ui: ${page.status} ${html.slice(0, 200)}`);
+    // The assets the page links, then every module those modules load, transitively.
+    const assets = [...html.matchAll(/(?:href|src)="assets\/([^"]+)"/g)].map((match) => match[1]);
+    for (const asset of assets) {
+      const response = await fetch(`${url}/ui/assets/${asset}`, { signal: AbortSignal.timeout(10_000) });
+      const text = await response.text();
+      check(response.status === 200, `the console's ${asset}: ${response.status}`);
+      for (const [, loaded] of text.matchAll(/ from '\.\/([\w-]+\.js)'/g)) if (!assets.includes(loaded)) assets.push(loaded);
+    }
+    check(assets.includes('fleet.js') && assets.includes('instance.js'), `the console's modules were not all found: ${assets.join(', ')}`);
   } catch (error) {
     throw new CheckFailed(`${error instanceof Error ? error.message : String(error)}\n--- draas up said\n${output}`);
   }
   killGroup(child, 'SIGTERM');
   const { code, signal } = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve({ code: 'timeout' }), 20_000))]);
   check(code === 0, `draas up did not exit 0 on SIGTERM (${code ?? signal}):\n${output}`);
-  check(!/dockerode/.test(output), `draas up --platforms process mentioned dockerode:\n${output}`);
+  check(!/dockerode|client-node/.test(output), `draas up --platforms process mentioned a platform SDK:\n${output}`);
 }
 
 /** What the ESM and the CommonJS scripts do with the library: the lifecycle, then a Docker worker built on demand. */
@@ -276,6 +298,23 @@ async function main() {
   } finally {
     await docker.close();
   }
+  // The Kubernetes driver and @kubernetes/client-node load on demand too: a worker whose API server refuses connections starts, unavailable.
+  const kubeconfig = dataDir + '/kubeconfig.yaml';
+  writeFileSync(kubeconfig, [
+    'apiVersion: v1', 'kind: Config', 'current-context: nowhere',
+    'clusters: [{name: nowhere, cluster: {server: "http://127.0.0.1:9", insecure-skip-tls-verify: true}}]',
+    'users: [{name: nobody, user: {token: not-a-secret}}]',
+    'contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody, namespace: draas}}]', '',
+  ].join('\\n'));
+  const kubernetes = await createControlPlane({
+    dataDir, platforms: ['kubernetes'], kubernetes: { kubeconfig, namespace: 'draas' }, log: () => undefined,
+  });
+  try {
+    const workers = await kubernetes.platforms();
+    if (workers.length !== 1 || workers[0].platform !== 'kubernetes' || workers[0].available) throw new Error('kubernetes workers: ' + JSON.stringify(workers));
+  } finally {
+    await kubernetes.close();
+  }
   if (typeof DraasError !== 'function' || typeof MissingPlatformSdkError !== 'function') throw new Error('error classes are not exported');
   console.log('library ok');
 }
@@ -287,7 +326,7 @@ async function library() {
   step('the library from an ES module (import ... from "draas")');
   writeFileSync(
     path.join(project, 'check-esm.mjs'),
-    `${libraryScript("import { createControlPlane, DraasError, MissingPlatformSdkError } from 'draas';")}await main();\n`,
+    `${libraryScript("import { writeFileSync } from 'node:fs';\nimport { createControlPlane, DraasError, MissingPlatformSdkError } from 'draas';")}await main();\n`,
   );
   mkdirSync(path.join(root, 'esm-data'));
   const esm = await run('node', ['check-esm.mjs'], { env: { ...env, DATA_DIR: path.join(root, 'esm-data') } });
@@ -296,7 +335,7 @@ async function library() {
   step('the library from CommonJS (require("draas"))');
   writeFileSync(
     path.join(project, 'check-cjs.cjs'),
-    `${libraryScript("const { createControlPlane, DraasError, MissingPlatformSdkError } = require('draas');")}main().catch((error) => {\n  console.error(error);\n  process.exit(1);\n});\n`,
+    `${libraryScript("const { writeFileSync } = require('node:fs');\nconst { createControlPlane, DraasError, MissingPlatformSdkError } = require('draas');")}main().catch((error) => {\n  console.error(error);\n  process.exit(1);\n});\n`,
   );
   mkdirSync(path.join(root, 'cjs-data'));
   const cjs = await run('node', ['check-cjs.cjs'], { env: { ...env, DATA_DIR: path.join(root, 'cjs-data') } });

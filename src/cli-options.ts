@@ -10,9 +10,12 @@ import type { HttpAppOptions } from './http/app.js';
 import { parseAllowedHost } from './http/host-check.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http/http-defaults.js';
 import { parseCorsOrigin } from './http/origin-check.js';
-import type { DockerWorkerSettings } from './platform-workers.js';
-import { defaultDockerImage, dockerNetworkModes, dockerPlatformOptionsSchema, type DockerNetworkMode } from './platforms/docker-options.js';
+import { machineFormats, type MachineFormat } from './machines/machine-document.js';
+import type { DockerWorkerSettings, KubernetesWorkerSettings } from './platform-workers.js';
+import { defaultDockerImage, dockerNetworkModes, type DockerNetworkMode } from './platforms/docker-options.js';
+import { imageReferenceSchema } from './platforms/image-reference.js';
 import { platformTypes, type PlatformType } from './platforms/driver.js';
+import { defaultKubernetesNamespace, kubernetesNameSchema } from './platforms/kubernetes-options.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -24,6 +27,9 @@ Commands:
   up              Embedded mode: REST API, control plane and platform workers in one process (no Redis)
   control-plane   Cluster mode: the REST API and control plane, meeting workers on Redis
   worker          Cluster mode: a platform worker that runs Drasi Servers for a control plane
+  machine         Print the instance lifecycle machine (what GET /api/machines/instance serves);
+                  needs no running control plane:
+                    --format <f>  json (default: states, transitions, a layout to draw), mermaid or dot
 
 HTTP (up, control-plane):
   --port <n>              HTTP port (DRAAS_PORT, default 5087)
@@ -50,6 +56,8 @@ default an instance may not ask for what would let a caller run code on the host
                             unverified-plugins  verifyPlugins: false, trustedIdentities
                             all-interfaces      process servers and their listeners bound beyond
                                                 loopback (0.0.0.0, ::, another address)
+                            service-accounts    Kubernetes pods that run as a named service account
+                                                (platformOptions.serviceAccountName) with its rights
   --deny-env <NAME|PREFIX*>
                           also refuse these variables in an instance's environment, beyond the
                           built-in list (LD_*, DYLD_*, NODE_OPTIONS, PATH, ...); repeatable or a
@@ -65,9 +73,10 @@ Lifecycle (up, control-plane):
                           wait for the worker, never risk two servers)
 
 Workloads (up, worker):
-  --platform <name>       worker only: process or docker (DRAAS_PLATFORM, default process)
-  --platforms <list>      up only: workers to run, e.g. process,docker (DRAAS_PLATFORMS;
-                          default process, plus docker when a Docker Engine answers)
+  --platform <name>       worker only: process, docker or kubernetes (DRAAS_PLATFORM, default process)
+  --platforms <list>      up only: workers to run, e.g. process,docker (DRAAS_PLATFORMS; default
+                          process, plus docker when a Docker Engine answers, plus kubernetes when a
+                          kubeconfig is found)
   --data-dir <dir>        instance working directories (DRAAS_DATA_DIR, default ./.draas)
   --drasi-server <path>   Drasi Server executable (DRAAS_DRASI_SERVER, default drasi-server on PATH)
   --ports <min-max>       ports for Drasi Servers (DRAAS_SERVER_PORTS, default 18080-18999)
@@ -78,7 +87,7 @@ Workloads (up, worker):
                           by default they keep running and are re-adopted at the next start
   --worker-id <id>        worker only: a stable name; commands for its instances wait in its queue
                           while it is away (DRAAS_WORKER_ID, default platform-host-digest of the data
-                          dir or Docker endpoint: the same after a restart)
+                          dir, Docker endpoint or Kubernetes namespace: the same after a restart)
 
 Docker (up, worker --platform docker):
   --docker-host <url>     the Docker Engine: unix:///path or tcp://host:port (DOCKER_HOST,
@@ -86,6 +95,14 @@ Docker (up, worker --platform docker):
   --docker-image <ref>    image of instances that name none (DRAAS_DOCKER_IMAGE,
                           default ${defaultDockerImage})
   --docker-network <mode> bridge (port published on 127.0.0.1) or host (DRAAS_DOCKER_NETWORK, default bridge)
+
+Kubernetes (up, worker --platform kubernetes; see docs/kubernetes.md):
+  --kubeconfig <file>     kubeconfig (KUBECONFIG; default the in-cluster service account, else
+                          ~/.kube/config)
+  --kube-context <name>   context of the kubeconfig (DRAAS_KUBE_CONTEXT, default its current one)
+  --kube-namespace <ns>   namespace of instances that name none (DRAAS_KUBE_NAMESPACE, default ${defaultKubernetesNamespace})
+  --kube-image <ref>      image of instances that name none (DRAAS_KUBE_IMAGE,
+                          default ${defaultDockerImage})
 
 Redis (control-plane, worker):
   --redis <url>           redis://host:port[/db] (DRAAS_REDIS_URL, required)
@@ -123,6 +140,10 @@ const optionSpec = {
   'docker-host': { type: 'string' },
   'docker-image': { type: 'string' },
   'docker-network': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'kube-context': { type: 'string' },
+  'kube-namespace': { type: 'string' },
+  'kube-image': { type: 'string' },
   'data-dir': { type: 'string' },
   'drasi-server': { type: 'string' },
   ports: { type: 'string' },
@@ -148,10 +169,13 @@ type OptionName = keyof typeof optionSpec;
 
 const httpOptions: OptionName[] = ['port', 'host', 'allowed-hosts', 'cors-origins', 'max-body', 'max-event-clients', 'max-log-follows', 'accept-status-reports'];
 
+const dockerOptions = ['docker-host', 'docker-image', 'docker-network'] as const satisfies OptionName[];
+const kubernetesOptions = ['kubeconfig', 'kube-context', 'kube-namespace', 'kube-image'] as const satisfies OptionName[];
+
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
-    'docker-host', 'docker-image', 'docker-network', 'shutdown-grace', 'allow', 'deny-env',
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env',
   ],
   'control-plane': [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
@@ -159,7 +183,7 @@ const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   ],
   worker: [
     'platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'docker-host', 'docker-image', 'docker-network', 'shutdown-grace',
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace',
   ],
 };
 
@@ -186,6 +210,7 @@ export interface WorkloadSettings {
   ports: { min: number; max: number };
   stopGraceMs: number;
   docker: DockerWorkerSettings;
+  kubernetes: KubernetesWorkerSettings;
 }
 export interface RedisSettings {
   url: string;
@@ -210,6 +235,7 @@ export interface ReplicaSettings {
 export type CliCommand =
   | { command: 'help' }
   | { command: 'version' }
+  | { command: 'machine'; format: MachineFormat }
   | {
       command: 'up';
       http: HttpSettings;
@@ -286,7 +312,7 @@ function platformList(value: string): PlatformType[] {
 }
 
 function dockerSettings(host: string | undefined, image: string | undefined, network: string | undefined): DockerWorkerSettings {
-  if (image !== undefined && !dockerPlatformOptionsSchema.shape.image.safeParse(image).success) {
+  if (image !== undefined && !imageReferenceSchema.safeParse(image).success) {
     throw new UsageError(`--docker-image must be an image reference such as ${defaultDockerImage}, got "${image}"`);
   }
   if (network !== undefined && !(dockerNetworkModes as readonly string[]).includes(network)) {
@@ -296,6 +322,22 @@ function dockerSettings(host: string | undefined, image: string | undefined, net
     ...(host ? { host } : {}),
     image: image ?? defaultDockerImage,
     ...(network !== undefined ? { network: network as DockerNetworkMode } : {}),
+  };
+}
+
+function kubernetesSettings(kubeconfig: string | undefined, context: string | undefined, namespace: string | undefined, image: string | undefined): KubernetesWorkerSettings {
+  if (namespace !== undefined && !kubernetesNameSchema.safeParse(namespace).success) {
+    throw new UsageError(`--kube-namespace must be a Kubernetes namespace name (lower-case letters, digits and "-", at most 63), got "${namespace}"`);
+  }
+  if (image !== undefined && !imageReferenceSchema.safeParse(image).success) {
+    throw new UsageError(`--kube-image must be an image reference such as ${defaultDockerImage}, got "${image}"`);
+  }
+  if (context !== undefined && context.trim() === '') throw new UsageError('--kube-context must name a context of the kubeconfig');
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(context !== undefined ? { context } : {}),
+    namespace: namespace ?? defaultKubernetesNamespace,
+    image: image ?? defaultDockerImage,
   };
 }
 
@@ -328,12 +370,35 @@ function policySettings(allow: string[], denied: string[]): PolicySettings {
   return { allow: [...new Set(allow as AllowSwitch[])], deniedEnvironment: [...new Set(deniedEnvironment)] };
 }
 
+/** `draas machine [--format json|mermaid|dot]`: its own small set of options, none of the server's. */
+function machineCommand(args: string[]): CliCommand {
+  let values: { format?: string | undefined; help?: boolean | undefined; version?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { format: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`machine: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (values.help) return { command: 'help' };
+  if (values.version) return { command: 'version' };
+  const format = values.format ?? 'json';
+  if (!(machineFormats as readonly string[]).includes(format)) {
+    throw new UsageError(`--format must be one of ${machineFormats.join(', ')}, got "${format}"`);
+  }
+  return { command: 'machine', format: format as MachineFormat };
+}
+
 export function parseCommandLine(argv: string[], env: Env): CliCommand {
   const [command, ...args] = argv;
   if (command === undefined || command === 'help' || command === '-h' || command === '--help') return { command: 'help' };
   if (command === 'version' || command === '-v' || command === '--version') return { command: 'version' };
+  if (command === 'machine') return machineCommand(args);
   if (command !== 'up' && command !== 'control-plane' && command !== 'worker') {
-    throw new UsageError(`unknown command "${command}" (expected up, control-plane or worker)`);
+    throw new UsageError(`unknown command "${command}" (expected up, control-plane, worker or machine)`);
   }
   let values: Partial<Record<OptionName, string | boolean | string[]>>;
   try {
@@ -382,6 +447,12 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     ports: portRange(need('ports', 'DRAAS_SERVER_PORTS', '18080-18999')),
     stopGraceMs: stopGraceMs(),
     docker: dockerSettings(value('docker-host', 'DOCKER_HOST'), value('docker-image', 'DRAAS_DOCKER_IMAGE'), value('docker-network', 'DRAAS_DOCKER_NETWORK')),
+    kubernetes: kubernetesSettings(
+      value('kubeconfig', 'KUBECONFIG'),
+      value('kube-context', 'DRAAS_KUBE_CONTEXT'),
+      value('kube-namespace', 'DRAAS_KUBE_NAMESPACE'),
+      value('kube-image', 'DRAAS_KUBE_IMAGE'),
+    ),
   });
   const redis = (): RedisSettings => {
     const url = value('redis', 'DRAAS_REDIS_URL');
@@ -433,9 +504,11 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     }
     case 'worker': {
       const platform = platformName('platform', need('platform', 'DRAAS_PLATFORM', 'process'));
-      if (platform !== 'docker') {
-        for (const name of ['docker-host', 'docker-image', 'docker-network'] as const) {
-          if (values[name] !== undefined) throw new UsageError(`--${name} applies to "draas worker --platform docker" only`);
+      const platformOnly: [PlatformType, readonly OptionName[]][] = [['docker', dockerOptions], ['kubernetes', kubernetesOptions]];
+      for (const [owner, names] of platformOnly) {
+        if (platform === owner) continue;
+        for (const name of names) {
+          if (values[name] !== undefined) throw new UsageError(`--${name} applies to "draas worker --platform ${owner}" only`);
         }
       }
       const workerId = value('worker-id', 'DRAAS_WORKER_ID');

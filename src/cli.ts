@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 /**
- * The `draas` command: `up` (embedded), `control-plane` and `worker` (cluster).
+ * The `draas` command: `up` (embedded), `control-plane` and `worker` (cluster);
+ * `machine` prints the lifecycle machine.
  * Every state change is printed as it happens, so a person sees progress.
  */
 import { startClusterControlPlane, startClusterWorker } from './cluster.js';
-import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings } from './cli-options.js';
+import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings, type WorkloadSettings } from './cli-options.js';
 import { bindScope } from './drasi/bind-address.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
+import { instanceMachineText } from './machines/machine-document.js';
 import type { HostedControlPlane } from './hosted-control-plane.js';
 import { packageVersion } from './package-version.js';
-import { probeDockerEngine } from './platform-workers.js';
+import { kubernetesWorkerWanted, probeDockerEngine } from './platform-workers.js';
 import type { PlatformType } from './platforms/driver.js';
+import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
 
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
 
@@ -53,6 +56,7 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
   });
   const { url } = await controlPlane.listen({ port: http.port, host: http.host });
   log(`DRaaS ${what} listening on ${url}`);
+  log(`web console: ${url}/ui`);
   for (const note of httpNotes(http)) log(note);
 }
 
@@ -73,12 +77,30 @@ function logPolicy(policy: PolicySettings): void {
   if (policy.deniedEnvironment.length > 0) log(`policy: instance environments may also not set ${policy.deniedEnvironment.join(', ')} (--deny-env)`);
 }
 
-/** `draas up` without `--platforms`: process, and Docker when an engine answers (and its SDK is installed). */
-async function defaultPlatforms(dockerHost: string | undefined): Promise<PlatformType[]> {
-  const docker = await probeDockerEngine(dockerHost);
-  if (docker.available) return ['process', 'docker'];
-  log(`no Docker worker (${docker.reason}): running the process worker only (--platforms process,docker insists)`);
-  return ['process'];
+/**
+ * `draas up` without `--platforms`: process; Docker when an engine answers;
+ * Kubernetes when a kubeconfig is found (each only with its SDK installed).
+ */
+async function defaultPlatforms(workloads: WorkloadSettings): Promise<PlatformType[]> {
+  const platforms: PlatformType[] = ['process'];
+  const [docker, kubernetes] = await Promise.all([probeDockerEngine(workloads.docker.host), kubernetesWorkerWanted(workloads.kubernetes)]);
+  if (docker.available) platforms.push('docker');
+  else log(`no Docker worker (${docker.reason}); --platforms process,docker insists`);
+  if (kubernetes.available) platforms.push('kubernetes');
+  else log(`no Kubernetes worker (${kubernetes.reason}); --platforms process,kubernetes insists`);
+  return platforms;
+}
+
+/** What a worker manages, in the words of its platform. */
+function workerScope(platform: PlatformType, workloads: WorkloadSettings): string {
+  switch (platform) {
+    case 'process':
+      return `data dir ${workloads.dataDir}`;
+    case 'docker':
+      return `Docker Engine ${workloads.docker.host ?? 'at the default socket'}`;
+    case 'kubernetes':
+      return `namespace ${workloads.kubernetes.namespace ?? defaultKubernetesNamespace}${workloads.kubernetes.context !== undefined ? `, context ${workloads.kubernetes.context}` : ''}`;
+  }
 }
 
 async function run(cli: CliCommand): Promise<void> {
@@ -89,8 +111,11 @@ async function run(cli: CliCommand): Promise<void> {
     case 'version':
       process.stdout.write(`${packageVersion()}\n`);
       return;
+    case 'machine':
+      process.stdout.write(instanceMachineText(cli.format));
+      return;
     case 'up': {
-      const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads.docker.host));
+      const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads));
       // The close timeout is a backstop behind the grace the CLI enforces itself.
       const draas = await createControlPlane({
         ...cli.workloads,
@@ -140,7 +165,7 @@ async function run(cli: CliCommand): Promise<void> {
       const unavailable = worker.worker.unavailableReason;
       log(
         unavailable === undefined
-          ? `DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (data dir ${cli.workloads.dataDir})`
+          ? `DRaaS ${cli.platform} worker ${worker.worker.workerId} consuming commands (${workerScope(cli.platform, cli.workloads)})`
           : `DRaaS ${cli.platform} worker ${worker.worker.workerId} is up but unavailable (${unavailable}); it takes commands once that is fixed`,
       );
       onShutdown(cli.shutdownGraceMs, () => [`worker ${worker.worker.workerId} (its consumers, its presence, its Redis connections)`], async (signal) => {

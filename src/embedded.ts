@@ -1,12 +1,12 @@
 /**
  * Embedded mode: the control plane, an in-memory transport and its platform
- * workers (process; Docker when asked) in one Node process. This is what `draas up` runs and what
+ * workers (process; Docker and Kubernetes when asked) in one Node process. This is what `draas up` runs and what
  * `createControlPlane()` returns to a program that embeds DRaaS.
  */
 import type { HostedControlPlaneOptions } from './hosted-control-plane.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane } from './hosted-control-plane.js';
-import { startPlatformWorker, type DockerWorkerSettings } from './platform-workers.js';
+import { startPlatformWorker, type DockerWorkerSettings, type KubernetesWorkerSettings } from './platform-workers.js';
 import type { PlatformType } from './platforms/driver.js';
 import { FileInstanceStore } from './store/file-store.js';
 import { MemoryTransport } from './transport/memory.js';
@@ -22,6 +22,8 @@ export interface EmbeddedControlPlaneOptions extends Omit<HostedControlPlaneOpti
   platforms?: PlatformType[];
   /** Settings of the Docker worker (when `platforms` has `docker`). */
   docker?: DockerWorkerSettings;
+  /** Settings of the Kubernetes worker (when `platforms` has `kubernetes`). */
+  kubernetes?: KubernetesWorkerSettings;
 }
 
 export type EmbeddedControlPlane = HostedControlPlane;
@@ -45,6 +47,7 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
           drasiServer: options.drasiServer ?? 'drasi-server',
           ports: options.ports ?? { min: 18080, max: 18999 },
           ...(options.docker ? { docker: options.docker } : {}),
+          ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
           ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
           ...(options.log ? { log: options.log } : {}),
         }),

@@ -36,6 +36,13 @@ export {
 export { BUILT_IN_DENIED_ENVIRONMENT, type DeniedVariable } from './api/environment-policy.js';
 export type { InstanceView, InstanceStatusView } from './api/instance-view.js';
 export type { InstanceStatus, DesiredState, ObservedState, Failure, HistoryEntry, RestartPolicy } from './machines/instance-types.js';
+export {
+  instanceMachineDocument,
+  type MachineDocument,
+  type MachineDocumentState,
+  type MachineDocumentTransition,
+} from './machines/machine-document.js';
+export type { MachineLayout, LayoutNode, LayoutEdge } from './machines/machine-layout.js';
 export type { PlatformDriver, PlatformType, WorkloadSpec, WorkloadRef } from './platforms/driver.js';
 export { MissingPlatformSdkError } from './platforms/platform-sdk.js';
 export type { Transport, WorkerPresence } from './transport/transport.js';

@@ -10,10 +10,12 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PlatformWorker } from './actors/platform-worker.js';
-import { BadRequestError } from './errors.js';
+import { errorMessage } from './errors.js';
 import { dockerConnectionOptions } from './platforms/docker-connection.js';
 import { defaultDockerImage, type DockerNetworkMode } from './platforms/docker-options.js';
 import type { PlatformAvailability, PlatformDriver, PlatformType } from './platforms/driver.js';
+import { currentEnvironment, describeSource, kubeconfigSource, type KubeconfigEnvironment, type KubeconfigSettings, type KubeconfigSource } from './platforms/kubeconfig-source.js';
+import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
 import { loadPlatformModule, MissingPlatformSdkError } from './platforms/platform-sdk.js';
 import { ProcessDriver } from './platforms/process.js';
 import type { Transport } from './transport/transport.js';
@@ -27,6 +29,17 @@ export interface DockerWorkerSettings {
   network?: DockerNetworkMode;
 }
 
+export interface KubernetesWorkerSettings {
+  /** A kubeconfig file (or a KUBECONFIG-style list); default the in-cluster service account, else ~/.kube/config. */
+  kubeconfig?: string;
+  /** A context of the kubeconfig; default its current one. */
+  context?: string;
+  /** Namespace of instances that name none. Default `defaultKubernetesNamespace`. */
+  namespace?: string;
+  /** Default image. Default `defaultDockerImage`. */
+  image?: string;
+}
+
 export interface ProcessWorkerSettings {
   /** Where instance working directories live. */
   dataDir: string;
@@ -37,6 +50,8 @@ export interface ProcessWorkerSettings {
   stopGraceMs?: number;
   /** Settings of a Docker worker. */
   docker?: DockerWorkerSettings;
+  /** Settings of a Kubernetes worker. */
+  kubernetes?: KubernetesWorkerSettings;
 }
 
 export interface WorkerSettings extends ProcessWorkerSettings {
@@ -48,6 +63,9 @@ export interface WorkerSettings extends ProcessWorkerSettings {
 
 /** The Docker driver module; loads dockerode (a `MissingPlatformSdkError` when it is not installed). */
 const loadDockerDriver = () => loadPlatformModule('docker', 'dockerode', () => import('./platforms/docker.js'));
+
+/** The Kubernetes driver module; loads @kubernetes/client-node (a `MissingPlatformSdkError` when it is not installed). */
+const loadKubernetesDriver = () => loadPlatformModule('kubernetes', '@kubernetes/client-node', () => import('./platforms/kubernetes.js'));
 
 async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
   const grace = settings.stopGraceMs !== undefined ? { graceMs: settings.stopGraceMs } : {};
@@ -66,8 +84,19 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         ...(settings.log ? { log: settings.log } : {}),
       });
     }
-    case 'kubernetes':
-      throw new BadRequestError(`no driver for platform "kubernetes" yet; available: process, docker`);
+    case 'kubernetes': {
+      const kubernetes = settings.kubernetes ?? {};
+      const { KubernetesDriver } = await loadKubernetesDriver();
+      const choice = kubeconfigChoice(kubernetes, currentEnvironment());
+      return new KubernetesDriver({
+        kubeconfig: choice.kubeconfig,
+        environment: choice.environment,
+        namespace: kubernetes.namespace ?? defaultKubernetesNamespace,
+        defaultImage: kubernetes.image ?? defaultDockerImage,
+        ...grace,
+        ...(settings.log ? { log: settings.log } : {}),
+      });
+    }
   }
 }
 
@@ -77,10 +106,17 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
  * directory; the Docker endpoint). It names the worker's queue, where the
  * commands for its instances wait while it is away (see `PlatformWorker`).
  */
-export function defaultWorkerId(settings: Pick<WorkerSettings, 'platform' | 'dataDir' | 'docker'>): string {
+export function defaultWorkerId(settings: Pick<WorkerSettings, 'platform' | 'dataDir' | 'docker' | 'kubernetes'>): string {
+  const digest = (manages: string) => createHash('sha256').update(manages).digest('hex').slice(0, 8);
+  if (settings.platform === 'kubernetes') {
+    // No host name: a worker running in a pod gets a new one with every pod, and its queue must stay the same.
+    const kubernetes = settings.kubernetes ?? {};
+    const namespace = kubernetes.namespace ?? defaultKubernetesNamespace;
+    return `kubernetes-${namespace}-${digest(`kube:${kubernetes.kubeconfig ?? 'default'}:${kubernetes.context ?? 'current'}:${namespace}`)}`;
+  }
   const manages = settings.platform === 'docker' ? `docker:${settings.docker?.host ?? 'default'}` : `dir:${path.resolve(settings.dataDir)}`;
   const host = os.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 40) || 'host';
-  return `${settings.platform}-${host}-${createHash('sha256').update(manages).digest('hex').slice(0, 8)}`;
+  return `${settings.platform}-${host}-${digest(manages)}`;
 }
 
 /**
@@ -123,4 +159,55 @@ export async function probeDockerEngine(host: string | undefined): Promise<Platf
   } finally {
     await driver.close();
   }
+}
+
+/** Where a kubeconfig was found, for `draas up` to add a Kubernetes worker by itself. */
+export type KubeconfigPresence = { present: true; source: string } | { present: false; reason: string };
+
+/**
+ * The driver's kubeconfig settings for a worker's `kubeconfig`: one file, or
+ * a KUBECONFIG-style list (merged by the driver as kubectl merges it).
+ */
+function kubeconfigChoice(settings: KubernetesWorkerSettings, environment: KubeconfigEnvironment): { kubeconfig: KubeconfigSettings; environment: KubeconfigEnvironment } {
+  const files = (settings.kubeconfig ?? '').split(path.delimiter).filter((file) => file.trim() !== '');
+  return {
+    kubeconfig: { ...(files.length === 1 ? { file: files[0]! } : {}), ...(settings.context !== undefined ? { context: settings.context } : {}) },
+    environment: files.length > 1 ? { ...environment, kubeconfigEnv: settings.kubeconfig } : environment,
+  };
+}
+
+/**
+ * Whether the Kubernetes worker has a kubeconfig to use, chosen as the
+ * driver chooses it (`kubeconfigSource`), and the files exist. Reads no
+ * file's content and loads no SDK: a cluster that does not answer is the
+ * worker's to report.
+ */
+export function findKubeconfig(settings: KubernetesWorkerSettings, environment: KubeconfigEnvironment = currentEnvironment()): KubeconfigPresence {
+  const choice = kubeconfigChoice(settings, environment);
+  let source: KubeconfigSource;
+  try {
+    source = kubeconfigSource(choice.kubeconfig, choice.environment);
+  } catch (error) {
+    return { present: false, reason: errorMessage(error) };
+  }
+  const files = source.kind === 'file' || source.kind === 'home' ? [source.path] : source.kind === 'env' ? source.paths : [];
+  if (files.length > 0 && !files.some((file) => existsSync(file))) return { present: false, reason: `no kubeconfig at ${files.join(', ')}` };
+  return { present: true, source: describeSource(source) };
+}
+
+/**
+ * Whether `draas up` should add a Kubernetes worker: a kubeconfig is found
+ * and the SDK is installed. Whether the cluster answers is not asked: the
+ * worker starts anyway and shows as unavailable, with the reason, until it does.
+ */
+export async function kubernetesWorkerWanted(settings: KubernetesWorkerSettings): Promise<PlatformAvailability> {
+  const kubeconfig = findKubeconfig(settings);
+  if (!kubeconfig.present) return { available: false, reason: kubeconfig.reason };
+  try {
+    await loadKubernetesDriver();
+  } catch (error) {
+    if (error instanceof MissingPlatformSdkError) return { available: false, reason: error.message };
+    throw error;
+  }
+  return { available: true };
 }

@@ -38,6 +38,8 @@ export interface FeedSubscriber {
   change(change: StatusChange): void;
   /** Without it, a reset is logged. */
   reset?(reset: FeedReset): void;
+  /** Told once, before any change, the position delivery starts after (the newest sequence when no `after` was given). */
+  start?(after: number): void;
 }
 
 export interface ChangeFeedOptions {
@@ -104,6 +106,7 @@ export class ChangeFeed {
   async subscribe(subscriber: FeedSubscriber, after?: number): Promise<Closeable> {
     if (this.closed) throw new Error('the change feed is closed');
     const start = after ?? (this.running && this.newest !== undefined ? this.newest : (await this.store.readChanges(Number.MAX_SAFE_INTEGER, 0)).newest);
+    subscriber.start?.(start);
     const cursor: Cursor = { subscriber, last: start };
     this.cursors.add(cursor);
     this.running ??= this.run();

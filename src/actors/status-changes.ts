@@ -49,6 +49,11 @@ export interface StatusSubscribeOptions {
   afterSequence?: number;
   /** The subscriber missed changes the log no longer keeps: reload the state. Delivery goes on from `newest`. */
   onReset?: (reset: FeedReset) => void;
+  /**
+   * Told once, before any change, the sequence delivery starts after: the
+   * log's newest when `afterSequence` is not given (0 before the first change).
+   */
+  onStart?: (after: number) => void;
 }
 
 export interface StatusChangesOptions {
@@ -250,6 +255,7 @@ export class StatusChanges {
       {
         change: (change) => listener(this.eventOf(change)),
         ...(options.onReset ? { reset: options.onReset } : {}),
+        ...(options.onStart ? { start: options.onStart } : {}),
       },
       options.afterSequence,
     );

@@ -3,8 +3,8 @@
  * handed to the server (and to whatever it starts) as is, so a variable that
  * changes how a program is loaded, which program runs or which code an
  * interpreter runs first would let whoever creates an instance run code on
- * the host: `LD_PRELOAD` is honoured by the loader, `NODE_OPTIONS=--import=…`
- * runs code in a Node-based server or wrapper, an instance's `PATH` would pick
+ * the host: `LD_PRELOAD` is honoured by the loader, `NODE_OPTIONS` can
+ * preload code into a Node-based server or wrapper, an instance's `PATH` would pick
  * the `drasi-server` that runs.
  *
  * The built-in list below always applies; an operator adds to it
@@ -30,12 +30,12 @@ export const BUILT_IN_DENIED_ENVIRONMENT: readonly DeniedVariable[] = [
   { pattern: 'NLSPATH', reason: 'glibc reads message catalogs from there, and their messages are used as format strings' },
   { pattern: 'MALLOC_TRACE', reason: "glibc's malloc tracing writes a file wherever this names" },
   { pattern: 'OPENSSL_CONF', reason: 'an OpenSSL config file can load engines and providers (shared libraries)' },
-  { pattern: 'OPENSSL_ENGINES', reason: 'the directory OpenSSL loads engines (shared libraries) from' },
-  { pattern: 'OPENSSL_MODULES', reason: 'the directory OpenSSL loads providers (shared libraries) from' },
+  { pattern: 'OPENSSL_ENGINES', reason: 'the directory where OpenSSL finds the engines (shared libraries) it loads' },
+  { pattern: 'OPENSSL_MODULES', reason: 'the directory where OpenSSL finds the providers (shared libraries) it loads' },
   // Which program runs.
   { pattern: 'PATH', reason: 'it decides which program runs for a bare name: the server itself when its executable is a bare name, and whatever it or a wrapper starts' },
   // Interpreters the server, a wrapper script or a plugin may be.
-  { pattern: 'NODE_OPTIONS', reason: 'Node.js runs the modules its preload options (--require and the like) name before the program' },
+  { pattern: 'NODE_OPTIONS', reason: 'Node.js preloads the modules its options name before the program runs' },
   { pattern: 'NODE_PATH', reason: 'Node.js looks up modules in these directories first' },
   { pattern: 'PYTHONPATH', reason: 'Python loads modules from these directories first' },
   { pattern: 'PYTHONHOME', reason: "it replaces Python's standard library" },
@@ -52,7 +52,7 @@ export const BUILT_IN_DENIED_ENVIRONMENT: readonly DeniedVariable[] = [
   { pattern: 'JAVA_TOOL_OPTIONS', reason: 'options for every JVM, e.g. -javaagent to load code' },
   { pattern: '_JAVA_OPTIONS', reason: 'options for every JVM, e.g. -javaagent to load code' },
   { pattern: 'JDK_JAVA_OPTIONS', reason: 'options for the java launcher, e.g. -javaagent to load code' },
-  { pattern: 'CLASSPATH', reason: 'where a JVM loads classes from' },
+  { pattern: 'CLASSPATH', reason: 'where a JVM finds the classes it loads' },
   // Shells (a wrapper script, or anything the server starts through a shell).
   { pattern: 'BASH_ENV', reason: 'a file bash runs before every non-interactive script' },
   { pattern: 'ENV', reason: 'a file sh and ksh run at start' },

@@ -29,6 +29,8 @@ export interface InstanceView {
   /** When the next automatic restart is due (ISO 8601), while Failed with desired Running. */
   nextRetryAt: string | null;
   restartCount: number;
+  /** The newest entry of the status history (a list shows it without fetching the whole history); null before any. */
+  lastTransition: HistoryEntry | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +98,7 @@ export function instanceView(record: InstanceRecord, view: SnapshotView): Instan
     failure: context.failure,
     nextRetryAt: context.retryAt === null ? null : new Date(context.retryAt).toISOString(),
     restartCount: context.consecutiveFailures,
+    lastTransition: context.history.at(-1) ?? null,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

@@ -100,6 +100,23 @@ function serverHostProblem(host: string): string | undefined {
   }
 }
 
+/**
+ * Refused platform options, located as `/platformOptions/...`. A Kubernetes
+ * pod that names a service account runs with that account's rights — the
+ * worker's own one can create Deployments — in an image the caller chose.
+ */
+export function platformOptionsIssues(facts: Pick<InstanceFacts, 'platformType' | 'platformOptions'>, policy: OperatorPolicy): PolicyIssue[] {
+  const account = facts.platformOptions?.['serviceAccountName'];
+  if (facts.platformType !== 'kubernetes' || account === undefined || policy.allow.has('service-accounts')) return [];
+  return [
+    {
+      path: '/platformOptions/serviceAccountName',
+      message: `the pod would run as the service account ${JSON.stringify(account)} and have its rights in the cluster; instances get no account token by default`,
+      allowedBy: 'service-accounts',
+    },
+  ];
+}
+
 /** Refused parts of a Drasi Server config, located by JSON Pointers into the document. */
 export function configurationIssues(facts: InstanceFacts, policy: OperatorPolicy): PolicyIssue[] {
   return configPolicyIssues(facts.configuration, {
@@ -114,6 +131,7 @@ export function instanceIssues(facts: InstanceFacts, policy: OperatorPolicy): Po
   return [
     ...environmentIssues(facts.environment ?? {}, policy),
     ...serverSettingsIssues(facts, policy),
+    ...platformOptionsIssues(facts, policy),
     ...configurationIssues(facts, policy).map((issue) => ({ ...issue, path: `/configuration${issue.path}` })),
   ];
 }

@@ -27,7 +27,7 @@ import { toJsonPointer } from './json-pointer.js';
 import { isPlainObject } from './plain-object.js';
 
 /** What an operator can allow that a config may not ask for by default. */
-export const ALLOW_SWITCHES = ['plugins', 'unverified-plugins', 'all-interfaces'] as const;
+export const ALLOW_SWITCHES = ['plugins', 'unverified-plugins', 'all-interfaces', 'service-accounts'] as const;
 export type AllowSwitch = (typeof ALLOW_SWITCHES)[number];
 
 export interface ConfigPolicyContext {
@@ -102,7 +102,7 @@ function checkPlugins(config: Readonly<Record<string, unknown>>, refuse: Refuse)
     refuse(['autoInstallPlugins'], 'installing plugins is refused: the server would download and run their code', 'plugins');
   }
   if (config['pluginRegistry'] !== undefined) {
-    refuse(['pluginRegistry'], 'a plugin registry is refused: it chooses where plugin code comes from', 'plugins');
+    refuse(['pluginRegistry'], 'a plugin registry is refused: it chooses the source of plugin code', 'plugins');
   }
   const verify = config['verifyPlugins'];
   if (verify === false || isEnvRef(verify)) {

@@ -24,3 +24,20 @@ export { buildServerConfig, type ServerSettings } from './server-config.js';
 export { applyConfigPatch, MAX_PATCH_OPERATIONS, type ConfigPatchResult } from './config-patch.js';
 export { MAX_CONFIG_VALUES, MAX_JSON_DEPTH, measureJson, type JsonShape } from './json-limits.js';
 export { containsEnvRef, isEnvRef } from './env-ref.js';
+export {
+  compareWithServer,
+  effectiveAutoStart,
+  planConfigChange,
+  serverLevelChanges,
+  type ComponentCall,
+  type ComponentKind,
+  type ComponentRef,
+  type ComponentStatus,
+  type ConfigChangePlan,
+  type Difference,
+  type DriftReport,
+  type ObservedComponent,
+  type ObservedComponents,
+  type PlanOptions,
+  type ServerConfigDocument,
+} from './component-plan.js';

@@ -1,6 +1,6 @@
 /**
  * The Koa application: problem+json errors, the request guards, JSON
- * bodies, the REST routes.
+ * bodies, the web console (/ui), the REST routes.
  *
  * There is no authentication yet, so the defaults keep a reachable API from
  * being a way in for a web page (see docs/security.md, "HTTP"): the guards
@@ -25,6 +25,7 @@ import { mediaTypeCheck } from './media-type-check.js';
 import { originCheck, parseCorsOrigin } from './origin-check.js';
 import { problemMiddleware } from './problem.js';
 import { createRoutes, type RouteOptions } from './routes.js';
+import { consoleMiddleware } from './console.js';
 
 export interface HttpAppOptions extends RouteOptions {
   log?: (message: string) => void;
@@ -74,6 +75,8 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
     refuseDeepInput(ctx.request.body, 'request body');
     await next();
   });
+  // The web console (/ui): its pages and assets, behind the same guards as the API.
+  app.use(consoleMiddleware());
   app.use(router.routes());
   // A known path with another method: 405 with Allow (the problem middleware writes the body).
   app.use(router.allowedMethods());

@@ -11,7 +11,10 @@
  *
  * A comment line every `keepAliveMs` keeps proxies from closing an idle
  * stream and lets a client notice a dead connection (nothing for twice that
- * long: reconnect). A client that stops reading while events keep coming is
+ * long: reconnect). A client that asks for `heartbeat` events gets one of
+ * those instead: a browser's EventSource never sees comments, so a page could
+ * not tell a quiet stream from a dead one. A heartbeat has no `id:`, so it
+ * leaves the client's Last-Event-ID where it was. A client that stops reading while events keep coming is
  * sent an `overflow` event and disconnected (it reconnects and resumes from
  * its last id), instead of growing the control plane's memory without bound.
  */
@@ -45,12 +48,18 @@ function statusFrame(event: InstanceEventEnvelope): string {
   return frame;
 }
 
+/** The event types a client may ask for; `reset` and `overflow` are control events, always sent. */
+export const eventTypes = ['status-changed', 'heartbeat'] as const;
+export type EventType = (typeof eventTypes)[number];
+
 export interface EventStreamOptions {
   /** Only this instance's events. */
   instanceId?: string;
+  /** The event types sent (default `status-changed` only); with `heartbeat`, a heartbeat event replaces the keep-alive comment. */
+  types?: readonly EventType[];
   /** Resume after this sequence (the client's last event id); -1: an id this log never had (the client gets a reset). */
   after?: number;
-  /** A comment line this often (default 15 s). */
+  /** A comment line (or a heartbeat event) this often (default 15 s). */
   keepAliveMs?: number;
   /** Bytes a client may fall behind before it is disconnected (default 1 MiB). */
   maxBufferedBytes?: number;
@@ -67,6 +76,9 @@ export async function openEventStream(
   options: EventStreamOptions = {},
 ): Promise<PassThrough> {
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  const types = new Set<EventType>(options.types ?? ['status-changed']);
+  // The newest sequence this stream has heard of (every change passes the listener, filtered or not); for heartbeats.
+  let newest: number | undefined;
   const stream = new PassThrough();
   let leave: (() => Promise<void>) | undefined;
   let keepAlive: NodeJS.Timeout | undefined;
@@ -94,11 +106,18 @@ export async function openEventStream(
   try {
     leave = await subscribe(
       (event) => {
+        newest = Math.max(newest ?? 0, event.sequence);
+        if (!types.has('status-changed')) return;
         if (options.instanceId === undefined || event.instanceId === options.instanceId) send(statusFrame(event));
       },
       {
         ...(options.after !== undefined ? { afterSequence: options.after } : {}),
-        onReset: (reset) =>
+        onStart: (after) => {
+          if (after >= 0) newest = Math.max(newest ?? 0, after);
+        },
+        onReset: (reset) => {
+          // The position the client had was not the log's: the log's newest is.
+          newest = reset.newest;
           send(
             sseFrame(
               'reset',
@@ -110,7 +129,8 @@ export async function openEventStream(
               },
               reset.newest,
             ),
-          ),
+          );
+        },
       },
     );
   } catch (error) {
@@ -118,7 +138,13 @@ export async function openEventStream(
     throw error;
   }
   if (ended) void leave();
-  keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), options.keepAliveMs ?? 15_000);
+  keepAlive = setInterval(
+    types.has('heartbeat')
+      ? // Through send: a client that stopped reading is let go here too. Sequence 0 is "no change yet": null.
+        () => send(sseFrame('heartbeat', { at: new Date().toISOString(), newest: newest !== undefined && newest > 0 ? newest : null }))
+      : () => stream.write(': keep-alive\n\n'),
+    options.keepAliveMs ?? 15_000,
+  );
   keepAlive.unref();
   void closed.then(end);
   return stream;

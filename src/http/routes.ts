@@ -2,16 +2,20 @@
  * The REST API (paths compatible with the original). Thin: parse, call the
  * control plane, map the reply to a status code.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { instanceIdSchema, parseRequest, statusReportSchema } from '../api/instance-requests.js';
-import { openEventStream } from './event-stream.js';
+import { eventTypes, openEventStream, type EventType } from './event-stream.js';
 import { requestSignal } from './request-signal.js';
-import { DraasError, errorMessage } from '../errors.js';
+import { DraasError, errorMessage, NotFoundError } from '../errors.js';
+import { instanceMachineText, machineFormats, machineIds, machineMediaTypes, type MachineFormat } from '../machines/machine-document.js';
 import { DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http-defaults.js';
 import { StreamSlots } from './stream-slots.js';
+import { platformTypes } from '../platforms/driver.js';
+import type { WorkerPresence } from '../transport/transport.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -38,13 +42,40 @@ const recentChangesQuerySchema = z
   })
   .strict();
 
+/** `type=status-changed,heartbeat`: the event types a client wants, each once, each one we send. */
+const eventTypesSchema = z.string().transform((value, ctx): EventType[] => {
+  const names = value.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(eventTypes as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    const what = unknown.every((name) => name === '') ? 'an empty type' : `unknown type ${unknown.filter((name) => name !== '').map((name) => JSON.stringify(name)).join(', ')}`;
+    ctx.addIssue({ code: 'custom', message: `${what}; the types are ${eventTypes.join(', ')} (comma-separated)` });
+    return z.NEVER;
+  }
+  return [...new Set(names as EventType[])];
+});
+
 const eventsQuerySchema = z
   .object({
     instanceId: instanceIdSchema.optional(),
+    /** The event types wanted (default `status-changed`); `reset` and `overflow` always come. */
+    type: eventTypesSchema.optional(),
     /** Resume after this event id (what `Last-Event-ID` carries on a reconnect; the header wins). */
     lastEventId: z.coerce.number().int().min(0).optional(),
   })
   .strict();
+
+const machineQuerySchema = z.object({ format: z.enum(machineFormats).optional() }).strict();
+
+/** Each rendering's ETag, computed with its text on first use (the machine is fixed while the process runs). */
+const machineTags = new Map<MachineFormat, string>();
+function machineTag(format: MachineFormat): string {
+  let tag = machineTags.get(format);
+  if (tag === undefined) {
+    tag = `"${createHash('sha256').update(instanceMachineText(format)).digest('base64url').slice(0, 27)}"`;
+    machineTags.set(format, tag);
+  }
+  return tag;
+}
 
 /**
  * The position a client resumes from: its `Last-Event-ID` header, else the
@@ -58,7 +89,7 @@ function resumePosition(header: string | undefined, query: number | undefined): 
 }
 
 export interface RouteOptions {
-  /** SSE keep-alive comment interval (default 15 s). */
+  /** SSE keep-alive comment (or heartbeat event) interval (default 15 s). */
   eventKeepAliveMs?: number;
   /** Bytes an SSE client may fall behind before it is disconnected (default 1 MiB). */
   eventMaxBufferedBytes?: number;
@@ -79,11 +110,18 @@ export interface RouteOptions {
   log?: (message: string) => void;
 }
 
+/** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
+function unavailableReason(workers: WorkerPresence[]): string {
+  const reasons = [...new Set(workers.map((worker) => worker.details['unavailableReason']).filter((reason): reason is string => typeof reason === 'string'))];
+  if (reasons.length > 0) return reasons.join('; ');
+  return workers.length === 0 ? 'no worker of this platform is running' : 'its workers are unavailable';
+}
+
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
   const eventStreams = new StreamSlots(options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS, 'SSE clients', '--max-event-clients / DRAAS_MAX_EVENT_CLIENTS');
   const logFollows = new StreamSlots(options.maxLogFollows ?? DEFAULT_MAX_LOG_FOLLOWS, 'followed logs', '--max-log-follows / DRAAS_MAX_LOG_FOLLOWS');
-  // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id.
+  // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id; heartbeats on request.
   router.get('/api/events', async (ctx) => {
     const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
     eventStreams.hold(ctx);
@@ -92,6 +130,7 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     const closed = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     ctx.body = await openEventStream((listener, options) => controlPlane.subscribe(listener, options), closed, {
       ...(query.instanceId !== undefined ? { instanceId: query.instanceId } : {}),
+      ...(query.type !== undefined ? { types: query.type } : {}),
       ...(after !== undefined ? { after } : {}),
       ...(options.eventKeepAliveMs !== undefined ? { keepAliveMs: options.eventKeepAliveMs } : {}),
       ...(options.eventMaxBufferedBytes !== undefined ? { maxBufferedBytes: options.eventMaxBufferedBytes } : {}),
@@ -101,6 +140,28 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.set('X-Accel-Buffering', 'no');
     ctx.req.socket.setNoDelay(true);
     ctx.res.flushHeaders();
+  });
+
+  // The lifecycle machine as data (states, transitions, a layout to draw), Mermaid or Graphviz DOT.
+  router.get('/api/machines', (ctx) => {
+    ctx.body = { machines: machineIds.map((id) => ({ id, href: `/api/machines/${id}` })) };
+  });
+
+  router.get('/api/machines/:id', (ctx) => {
+    const id = ctx.params.id!;
+    if (!(machineIds as readonly string[]).includes(id)) {
+      throw new NotFoundError(`no machine "${id}"; the machines are: ${machineIds.join(', ')}`, { machines: [...machineIds] });
+    }
+    const format = parseRequest(machineQuerySchema, ctx.query, 'machine query').format ?? 'json';
+    ctx.status = 200;
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('ETag', machineTag(format));
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = machineMediaTypes[format];
+    ctx.body = instanceMachineText(format);
   });
 
   router.post('/api/server/instances', async (ctx) => {
@@ -203,9 +264,10 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
 
   router.get('/api/platforms', async (ctx) => {
     const workers = await controlPlane.platforms();
-    const platforms = ['process', 'docker', 'kubernetes'].map((platform) => {
+    const platforms = platformTypes.map((platform) => {
       const live = workers.filter((worker) => worker.platform === platform);
-      return { platform, available: live.some((worker) => worker.available), workers: live };
+      const available = live.some((worker) => worker.available);
+      return { platform, available, ...(available ? {} : { reason: unavailableReason(live) }), workers: live };
     });
     ctx.body = { platforms };
   });

@@ -4,29 +4,17 @@
  * too), so the picture in the docs can never drift from the code.
  */
 import type { AnyStateMachine } from 'xstate';
-import { machineGraph } from './graph.js';
-
-function label(eventType: string): string {
-  const done = /^xstate\.done\.actor\.(\w+)/.exec(eventType);
-  if (done) return `${done[1]} done`;
-  const failed = /^xstate\.error\.actor\.(\w+)/.exec(eventType);
-  if (failed) return `${failed[1]} failed`;
-  const after = /^xstate\.after\.(\w+)/.exec(eventType);
-  if (after) return `after ${after[1]}`;
-  return eventType;
-}
+import { isDrawn, machineGraph, transitionLabel, type MachineGraph } from './graph.js';
 
 /** Transitions that stay in their state (targetless ones, re-entries) are not drawn. */
-export function lifecycleDiagram(machine: AnyStateMachine): string {
-  const graph = machineGraph(machine);
+export function mermaidDiagram(graph: MachineGraph): string {
   const lines = ['stateDiagram-v2', `  [*] --> ${graph.initial}`];
   const seen = new Set<string>();
   for (const state of graph.states) {
     if (state.final) lines.push(`  ${state.name} --> [*]`);
     for (const transition of graph.transitions) {
-      if (transition.from !== state.name || transition.to === null || transition.to === state.name) continue;
-      const guard = transition.guard ? ` [${transition.guard}]` : '';
-      const line = `  ${state.name} --> ${transition.to}: ${label(transition.eventKind)}${guard}`;
+      if (transition.from !== state.name || !isDrawn(transition)) continue;
+      const line = `  ${state.name} --> ${transition.to}: ${transitionLabel(transition)}`;
       if (!seen.has(line)) {
         seen.add(line);
         lines.push(line);
@@ -34,4 +22,8 @@ export function lifecycleDiagram(machine: AnyStateMachine): string {
     }
   }
   return lines.join('\n') + '\n';
+}
+
+export function lifecycleDiagram(machine: AnyStateMachine): string {
+  return mermaidDiagram(machineGraph(machine));
 }

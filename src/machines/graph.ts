@@ -42,6 +42,31 @@ export interface MachineGraph {
   transitions: GraphTransition[];
 }
 
+/**
+ * The human name of an event kind, as the pictures show it: `instance.stop`,
+ * `startWorkload done`, `startWorkload failed`, `after untilRetry`. One
+ * implementation for the Mermaid and DOT text and the machine document.
+ */
+export function eventLabel(eventKind: string): string {
+  const done = /^xstate\.done\.actor\.(\w+)/.exec(eventKind);
+  if (done) return `${done[1]} done`;
+  const failed = /^xstate\.error\.actor\.(\w+)/.exec(eventKind);
+  if (failed) return `${failed[1]} failed`;
+  const after = /^xstate\.after\.(\w+)/.exec(eventKind);
+  if (after) return `after ${after[1]}`;
+  return eventKind;
+}
+
+/** An edge's label for one transition: the event's human name, its guard in brackets. */
+export function transitionLabel(transition: Pick<GraphTransition, 'eventKind' | 'guard'>): string {
+  return `${eventLabel(transition.eventKind)}${transition.guard ? ` [${transition.guard}]` : ''}`;
+}
+
+/** Whether a transition is drawn: it has a target other than its own state (re-entries and targetless ones are not). */
+export function isDrawn(transition: { from: string; to: string | null }): transition is { from: string; to: string } {
+  return transition.to !== null && transition.to !== transition.from;
+}
+
 function guardName(guard: AnyTransitionDefinition['guard']): string | null {
   if (guard === undefined) return null;
   if (typeof guard === 'string') return guard;

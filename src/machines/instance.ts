@@ -342,8 +342,10 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
               failure: ({ event }) => {
                 if (event.type !== 'workload.exited') throw new Error('unreachable');
                 const how = event.signal ? `signal ${event.signal}` : `code ${event.exitCode}`;
+                // The platform's own word for it (Kubernetes: OOMKilled, CrashLoopBackOff, …) belongs in the headline.
+                const platformReason = typeof event.details?.['reason'] === 'string' ? `: ${event.details['reason']}` : '';
                 const failure: Failure = {
-                  reason: `workload exited unexpectedly with ${how}`,
+                  reason: `workload exited unexpectedly with ${how}${platformReason}`,
                   at: iso(),
                   exitCode: event.exitCode,
                   signal: event.signal,

@@ -4,16 +4,7 @@
  * travel through the transport as plain data).
  */
 import { z } from 'zod';
-
-/** An image reference: `[registry/]name[:tag][@digest]`, as Docker accepts it (lowercase repository). */
-const imageReference = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters')
-  .regex(
-    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
-    'must be an image reference such as ghcr.io/drasi-project/drasi-server:0.2.1',
-  );
+import { imageReferenceSchema } from './image-reference.js';
 
 /** The image Docker instances run unless they or the worker name another (a pinned release, never `latest`). */
 export const defaultDockerImage = 'ghcr.io/drasi-project/drasi-server:0.2.0';
@@ -24,7 +15,7 @@ export type DockerNetworkMode = (typeof dockerNetworkModes)[number];
 export const dockerPlatformOptionsSchema = z
   .object({
     /** Default: the worker's `--docker-image`. */
-    image: imageReference.optional(),
+    image: imageReferenceSchema.optional(),
     /** Memory limit in MiB (hard limit; the kernel OOM-kills above it). */
     memoryMb: z.number().int('must be a whole number of MiB').min(16, 'must be at least 16').max(1_048_576).optional(),
     /** CPU limit in CPUs (fractions allowed, e.g. 0.5). */

@@ -14,12 +14,14 @@ import {
   labelFacts,
   managedByValue,
   resolveDockerOptions,
+  type ResolvedDockerOptions,
 } from './docker-container-spec.js';
 import { DockerEventStream, dockerEventFilters, type DockerContainerEvent } from './docker-events.js';
 import { ensureImage, statusCodeOf } from './docker-image.js';
 import { linesAfter, logLines, sinceSeconds, timestampedLines, type TimestampedLine } from './docker-logs.js';
 import { decodeLogCursor, encodeLogCursor, positionLostMarker, skippedMarker, workloadStartedMarker, type DockerLogCursor } from './log-cursor.js';
 import { dockerPlatformOptionsSchema, type DockerNetworkMode } from './docker-options.js';
+import { parsePlatformOptions } from './platform-options.js';
 import type {
   LogOptions,
   LogRead,
@@ -36,8 +38,11 @@ import type {
   WorkloadState,
 } from './driver.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
-import { PortAllocator, type PortRange } from './port-allocator.js';
-import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, WorkloadListeners } from './workload-support.js';
+import { HostPorts } from './port-assignment.js';
+import type { PortRange } from './port-allocator.js';
+import { startWorkload, throwIfAborted, type StartFailureExit, type WorkloadLauncher } from './workload-start.js';
+import { graceMsOf, lastErrorLine, noExit, settleWithin } from './workload-support.js';
+import { exitLatch, WorkloadTable, type TrackedWorkload, type WorkloadPhase } from './workload-table.js';
 
 export interface DockerDriverOptions {
   /** DOCKER_HOST or a socket path; default the local socket. */
@@ -65,22 +70,16 @@ const SETTLE_WAIT_MS = 5_000;
 /** How long one call to the Engine's ping may take before the Engine counts as unreachable. */
 const PING_TIMEOUT_MS = 3_000;
 
-type Phase = 'starting' | 'running' | 'exited';
-
-interface Workload {
-  readonly ref: WorkloadRef;
+interface Workload extends TrackedWorkload {
   readonly containerId: string;
-  phase: Phase;
-  stopRequested: boolean;
   /** An `oom` event was seen for this container. */
   oom: boolean;
-  /** Aborted when the container exits, to stop the health probe. */
-  readonly exitSignal: AbortController;
-  /** Resolves once the exit has been recorded (never rejects). */
-  readonly exited: Promise<WorkloadExit>;
   recordExit: (exit: WorkloadExit) => void;
   settling?: Promise<WorkloadExit>;
 }
+
+/** What a start found out before it took a port: the container's options, the worker's defaults filled in. */
+type Prepared = ResolvedDockerOptions;
 
 /**
  * Runs each Drasi Server as a Docker container `draas-<instanceId>`.
@@ -113,17 +112,12 @@ export class DockerDriver implements PlatformDriver {
   private readonly connection: string;
   private readonly defaultImage: string;
   private readonly defaultNetwork: DockerNetworkMode;
-  private readonly ports: PortAllocator;
   private readonly graceMs: number;
   private readonly healthIntervalMs: number;
   private readonly probeHost: string;
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
-  private readonly workloads = new Map<string, Workload>();
-  private readonly starts = new Map<string, Promise<WorkloadRef>>();
-  private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
-  private readonly lastPorts = new Map<string, number>();
-  private readonly listeners = new WorkloadListeners();
+  private readonly table: WorkloadTable<Workload>;
   private events: Promise<DockerEventStream> | undefined;
   private closed = false;
 
@@ -133,12 +127,12 @@ export class DockerDriver implements PlatformDriver {
     this.connection = describeConnection(connection);
     this.defaultImage = options.defaultImage;
     this.defaultNetwork = options.defaultNetwork ?? 'bridge';
-    this.ports = new PortAllocator(options.ports);
     this.graceMs = options.graceMs ?? 10_000;
     this.healthIntervalMs = options.healthIntervalMs ?? 100;
     this.probeHost = options.probeHost ?? '127.0.0.1';
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => undefined);
+    this.table = new WorkloadTable({ ports: new HostPorts(options.ports), clock: this.clock });
   }
 
   async availability(): Promise<PlatformAvailability> {
@@ -151,16 +145,14 @@ export class DockerDriver implements PlatformDriver {
   }
 
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
-    const running = this.workloads.get(spec.instanceId);
-    if (running?.phase === 'running') return Promise.resolve(running.ref);
-    return coalescedStart(this.starts, spec.instanceId, () => this.launch(spec, options.signal));
+    return startWorkload(this.table, spec, options.signal, this.launcher);
   }
 
   async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
-    const workload = this.workloads.get(instanceId);
+    const workload = this.table.get(instanceId);
     if (!workload || workload.phase === 'exited') return { wasRunning: false };
     workload.stopRequested = true;
-    const graceMs = Number.isFinite(options?.graceMs) ? Math.max(0, options.graceMs) : this.graceMs;
+    const graceMs = graceMsOf(options, this.graceMs);
     try {
       // `docker stop` sends the StopSignal (SIGINT) and SIGKILL after `t` seconds.
       await this.docker.getContainer(workload.containerId).stop({ t: Math.ceil(graceMs / 1000) });
@@ -180,26 +172,23 @@ export class DockerDriver implements PlatformDriver {
     } catch (error) {
       if (statusCodeOf(error) !== 404) throw new WorkloadFailedError(`could not remove container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
     }
-    this.workloads.delete(instanceId);
-    this.lastExits.delete(instanceId);
-    this.lastPorts.delete(instanceId);
-    this.ports.release(instanceId);
+    this.table.forget(instanceId);
   }
 
   async inspect(instanceId: string): Promise<WorkloadState> {
-    const workload = this.workloads.get(instanceId);
+    const workload = this.table.get(instanceId);
     if (workload && workload.phase !== 'exited') {
       // The event stream may have been down: confirm with the Engine before saying "running".
       const state = await this.containerState(workload.containerId);
       if (state?.Running) return workload.phase === 'running' ? { state: 'running', ref: workload.ref } : { state: 'absent' };
       await this.settle(workload);
     }
-    const last = this.lastExits.get(instanceId);
+    const last = this.table.lastExit(instanceId);
     return last ? { state: 'exited', ref: last.ref, exit: last.exit } : { state: 'absent' };
   }
 
   async list(): Promise<WorkloadRef[]> {
-    return [...this.workloads.values()].filter((workload) => workload.phase === 'running').map((workload) => workload.ref);
+    return this.table.list();
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
@@ -232,8 +221,12 @@ export class DockerDriver implements PlatformDriver {
     if (cursor.container === current.id) return this.readAfter(current.id, cursor, []);
     const lines: string[] = [];
     if (cursor.container !== null) {
-      const rest = await this.readAfter(cursor.container, cursor, []).catch(() => undefined);
-      lines.push(...(rest?.lines ?? [skippedMarker("the previous workload's container is gone")]));
+      // Not `readAfter`: a gone container there means "nothing new", here it means lines that cannot be had.
+      const rest = await this.timestampedLogs(cursor.container, cursor.timestamp === null ? {} : { since: sinceSeconds(cursor.timestamp) }, true).then(
+        (entries) => linesAfter(entries, cursor).lines,
+        () => undefined,
+      );
+      lines.push(...(rest ?? [skippedMarker("the previous workload's container is gone")]));
     }
     lines.push(workloadStartedMarker({ workloadId: current.id.slice(0, 12), generation: current.generation }));
     return this.readAfter(current.id, { kind: 'docker', container: current.id, timestamp: null, count: 0 }, lines);
@@ -277,7 +270,7 @@ export class DockerDriver implements PlatformDriver {
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
-    return this.listeners.add(listener);
+    return this.table.watch(listener);
   }
 
   async recover(): Promise<RecoveryReport> {
@@ -286,7 +279,7 @@ export class DockerDriver implements PlatformDriver {
     const containers = await this.docker.listContainers({ all: true, filters: { label: [`${dockerLabels.managedBy}=${managedByValue}`] } });
     for (const summary of containers) {
       const facts = labelFacts(summary.Labels);
-      if (!facts || this.workloads.has(facts.instanceId) || this.lastExits.has(facts.instanceId)) continue;
+      if (!facts || this.table.has(facts.instanceId) || this.table.lastExit(facts.instanceId)) continue;
       const details = await this.docker.getContainer(summary.Id).inspect().catch(() => undefined);
       if (!details) continue;
       const ref: WorkloadRef = {
@@ -302,8 +295,7 @@ export class DockerDriver implements PlatformDriver {
         report.adopted.push(ref);
       } else {
         const exit = await this.exitOf(summary.Id, details.State, false, false);
-        this.lastExits.set(facts.instanceId, { ref, exit });
-        this.lastPorts.set(facts.instanceId, facts.port);
+        this.table.rememberExit(ref, exit);
         report.lost.push({ instanceId: facts.instanceId, ref, exit });
       }
     }
@@ -316,7 +308,7 @@ export class DockerDriver implements PlatformDriver {
     const events = this.events;
     this.events = undefined;
     if (events) (await events.catch(() => undefined))?.close();
-    for (const workload of this.workloads.values()) workload.exitSignal.abort();
+    for (const workload of this.table.workloadsNow()) workload.exitSignal.abort();
   }
 
   // ---------------------------------------------------------------- events
@@ -344,18 +336,18 @@ export class DockerDriver implements PlatformDriver {
   }
 
   private onEngineEvent(event: DockerContainerEvent): void {
-    const workload = this.workloads.get(event.instanceId);
+    const workload = this.table.get(event.instanceId);
     if (!workload || workload.containerId !== event.containerId) return;
     if (event.action === 'oom') workload.oom = true;
     else if (event.action === 'die') void this.settle(workload);
     else if (event.action === 'health' && workload.phase === 'running') {
-      this.emit({ type: 'health', instanceId: event.instanceId, ref: workload.ref, healthy: event.healthy, at: this.now() });
+      this.table.emit({ type: 'health', instanceId: event.instanceId, ref: workload.ref, healthy: event.healthy, at: this.now() });
     }
   }
 
   /** After the event stream was down: any tracked container that stopped meanwhile is settled now. */
   private async reconcile(): Promise<void> {
-    for (const workload of [...this.workloads.values()]) {
+    for (const workload of this.table.workloadsNow()) {
       if (workload.phase === 'exited') continue;
       const state = await this.containerState(workload.containerId).catch(() => undefined);
       if (state && !state.Running) await this.settle(workload);
@@ -364,118 +356,78 @@ export class DockerDriver implements PlatformDriver {
 
   // ---------------------------------------------------------------- start
 
-  private async launch(spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<WorkloadRef> {
+  /** What the start sequence (`startWorkload`) needs of this platform. */
+  private readonly launcher: WorkloadLauncher<Workload, Prepared> = {
+    prepare: (spec, signal) => this.prepare(spec, signal),
+    create: (spec, options, port, signal) => this.create(spec, options, port, signal),
+    createFailed: (error, spec, options) =>
+      new WorkloadFailedError(`could not launch container ${containerName(spec.instanceId)}: ${errorMessage(error)}`, { ...noExit(), image: options.image }),
+    ready: (workload, spec, options, signal) => {
+      // Bridge: the port is published on the Engine host's 127.0.0.1; host networking: where the server binds.
+      const host = options.network === 'bridge' ? this.probeHost : probeHost(spec.config['host']);
+      return waitForHealthy({ url: `http://${host}:${workload.ref.port}/health`, timeoutMs: spec.startTimeoutMs, intervalMs: this.healthIntervalMs, signal, clock: this.clock });
+    },
+    kill: async (workload) => {
+      await this.docker.getContainer(workload.containerId).kill().catch(() => undefined);
+    },
+    settle: (workload) => this.settle(workload),
+    describeEarlyExit,
+  };
+
+  private async prepare(spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<Prepared> {
     const instanceId = spec.instanceId;
     if (this.closed) throw new WorkloadFailedError('the Docker driver is closed', noExit());
-    const parsed = dockerPlatformOptionsSchema.safeParse(spec.platformOptions ?? {});
-    if (!parsed.success) throw new WorkloadFailedError(`invalid Docker options: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`, noExit());
-    const options = resolveDockerOptions(parsed.data, { image: this.defaultImage, network: this.defaultNetwork });
+    const parsed = parsePlatformOptions('docker', dockerPlatformOptionsSchema, spec.platformOptions);
+    const options = resolveDockerOptions(parsed, { image: this.defaultImage, network: this.defaultNetwork });
     try {
       await this.watchEngine();
     } catch (error) {
       throw new WorkloadFailedError(`Docker Engine at ${this.connection} is unreachable: ${errorMessage(error)}`, noExit());
     }
-    await ensureImage(this.docker, options.image, (message) => this.emit({ type: 'progress', instanceId, message, at: this.now() }));
+    await ensureImage(this.docker, options.image, (message) => this.table.emit({ type: 'progress', instanceId, message, at: this.now() }));
     throwIfAborted(signal, instanceId);
-
-    let port: number;
-    try {
-      const preferred = this.lastPorts.get(instanceId);
-      port = await this.ports.allocate(instanceId, {
-        ...(spec.preferredPort !== undefined ? { required: spec.preferredPort } : {}),
-        ...(preferred !== undefined ? { preferred } : {}),
-      });
-    } catch (error) {
-      throw new WorkloadFailedError(`no port for the server: ${errorMessage(error)}`, noExit());
-    }
-
-    let workload: Workload;
-    try {
-      throwIfAborted(signal, instanceId);
-      // The previous run's container (kept for its logs) makes way for this generation's.
-      await this.removeContainer(containerName(instanceId));
-      this.lastExits.delete(instanceId);
-      const container = await this.docker.createContainer(containerCreateOptions(spec, options, port));
-      const config = renderServerConfigYaml(containerServerConfig(spec, options.network, port));
-      await container.putArchive(
-        tarArchive([
-          { type: 'directory', path: `${containerWorkingDir.slice(1)}/${containerConfigDir}` },
-          { type: 'file', path: `${containerWorkingDir.slice(1)}/${containerConfigDir}/server.yaml`, content: config },
-        ], Math.floor(this.clock() / 1000)),
-        { path: '/' },
-      );
-      throwIfAborted(signal, instanceId);
-      // Tracked before it starts, so that its `die` event finds it however early it comes.
-      workload = this.track({ instanceId, platform: 'docker', workloadId: container.id, port, generation: spec.generation, startedAt: this.now() }, 'starting');
-      await container.start();
-      const started = await container.inspect();
-      workload.ref.startedAt = started.State.StartedAt;
-      if (!started.State.Running) void this.settle(workload);
-    } catch (error) {
-      this.ports.release(instanceId);
-      if (error instanceof WorkloadFailedError) throw error;
-      throw new WorkloadFailedError(`could not launch container ${containerName(instanceId)}: ${errorMessage(error)}`, { ...noExit(), image: options.image });
-    }
-    return this.awaitHealthy(workload, spec, options.network, signal);
+    return options;
   }
 
-  private async awaitHealthy(workload: Workload, spec: WorkloadSpec, network: DockerNetworkMode, signal: AbortSignal | undefined): Promise<WorkloadRef> {
-    const probeStop = new AbortController();
-    const stopProbe = (): void => probeStop.abort();
-    signal?.addEventListener('abort', stopProbe, { once: true });
-    workload.exitSignal.signal.addEventListener('abort', stopProbe, { once: true });
-    if (signal?.aborted || workload.phase === 'exited') stopProbe();
-    // Bridge: the port is published on the Engine host's 127.0.0.1; host networking: where the server binds.
-    const host = network === 'bridge' ? this.probeHost : probeHost(spec.config['host']);
-    let outcome;
-    try {
-      outcome = await waitForHealthy({
-        url: `http://${host}:${workload.ref.port}/health`,
-        timeoutMs: spec.startTimeoutMs,
-        intervalMs: this.healthIntervalMs,
-        signal: probeStop.signal,
-        clock: this.clock,
-      });
-    } finally {
-      signal?.removeEventListener('abort', stopProbe);
-      workload.exitSignal.signal.removeEventListener('abort', stopProbe);
-    }
-    if (outcome.healthy && workload.phase === 'starting') {
-      workload.phase = 'running';
-      return workload.ref;
-    }
-
-    // The start failed: say why, and leave nothing running.
-    let reason = workload.phase === 'exited' ? '' : notHealthyReason(spec, signal?.aborted === true, outcome);
-    if (workload.phase !== 'exited') {
-      workload.stopRequested = true;
-      await this.docker.getContainer(workload.containerId).kill().catch(() => undefined);
-    }
-    const exit = await this.settle(workload);
-    this.ports.release(spec.instanceId);
-    if (reason === '') reason = describeEarlyExit(exit);
-    throw new WorkloadFailedError(reason, { exitCode: exit.exitCode, signal: exit.signal, lastLogLines: exit.lastLogLines, ...(exit.details ?? {}) });
+  private async create(spec: WorkloadSpec, options: Prepared, port: number, signal: AbortSignal | undefined): Promise<Workload> {
+    const instanceId = spec.instanceId;
+    // The previous run's container (kept for its logs) makes way for this generation's.
+    await this.removeContainer(containerName(instanceId));
+    this.table.forgetExit(instanceId);
+    const container = await this.docker.createContainer(containerCreateOptions(spec, options, port));
+    const config = renderServerConfigYaml(containerServerConfig(spec, options.network, port));
+    await container.putArchive(
+      tarArchive([
+        { type: 'directory', path: `${containerWorkingDir.slice(1)}/${containerConfigDir}` },
+        { type: 'file', path: `${containerWorkingDir.slice(1)}/${containerConfigDir}/server.yaml`, content: config },
+      ], Math.floor(this.clock() / 1000)),
+      { path: '/' },
+    );
+    throwIfAborted(signal, instanceId);
+    // Tracked before it starts, so that its `die` event finds it however early it comes.
+    const workload = this.track({ instanceId, platform: 'docker', workloadId: container.id, port, generation: spec.generation, startedAt: this.now() }, 'starting');
+    await container.start();
+    const started = await container.inspect();
+    workload.ref.startedAt = started.State.StartedAt;
+    if (!started.State.Running) void this.settle(workload);
+    return workload;
   }
 
   // ---------------------------------------------------------------- tracking
 
-  private track(ref: WorkloadRef, phase: Phase): Workload {
-    let recordExit: (exit: WorkloadExit) => void = () => undefined;
-    const exited = new Promise<WorkloadExit>((resolve) => {
-      recordExit = resolve;
-    });
-    const workload: Workload = { ref, containerId: ref.workloadId, phase, stopRequested: false, oom: false, exitSignal: new AbortController(), exited, recordExit };
-    this.workloads.set(ref.instanceId, workload);
+  private track(ref: WorkloadRef, phase: WorkloadPhase): Workload {
+    const workload = this.record(ref, phase);
+    this.table.track(workload);
     return workload;
   }
 
   private adopt(ref: WorkloadRef): void {
-    try {
-      this.ports.reserve(ref.instanceId, ref.port);
-    } catch {
-      // Held elsewhere in this process: the container holds the port anyway.
-    }
-    this.track(ref, 'running');
+    this.table.adopt(this.record(ref, 'running'));
+  }
+
+  private record(ref: WorkloadRef, phase: WorkloadPhase): Workload {
+    const { exited, recordExit } = exitLatch();
+    return { ref, containerId: ref.workloadId, phase, stopRequested: false, oom: false, exitSignal: new AbortController(), exited, recordExit };
   }
 
   /**
@@ -486,20 +438,11 @@ export class DockerDriver implements PlatformDriver {
    */
   private settle(workload: Workload): Promise<WorkloadExit> {
     workload.settling ??= (async () => {
-      const instanceId = workload.ref.instanceId;
       const state = await waitUntilStopped(this.docker, workload.containerId);
-      const wasRunning = workload.phase === 'running';
-      workload.phase = 'exited';
-      workload.exitSignal.abort();
+      const wasRunning = this.table.markExited(workload);
       const exit = await this.exitOf(workload.containerId, state, workload.stopRequested, workload.oom);
-      if (this.workloads.get(instanceId) === workload) {
-        this.workloads.delete(instanceId);
-        this.lastExits.set(instanceId, { ref: workload.ref, exit });
-        if (this.ports.portOf(instanceId) === workload.ref.port) this.ports.release(instanceId);
-      }
-      this.lastPorts.set(instanceId, workload.ref.port);
       workload.recordExit(exit);
-      if (wasRunning) this.emit({ type: 'exited', instanceId, ref: workload.ref, exit, at: this.now() });
+      this.table.recordExit(workload, exit, wasRunning);
       return exit;
     })();
     return workload.settling;
@@ -547,10 +490,6 @@ export class DockerDriver implements PlatformDriver {
     }
   }
 
-  private emit(event: WorkloadEvent): void {
-    this.listeners.emit(event);
-  }
-
   private now(): string {
     return new Date(this.clock()).toISOString();
   }
@@ -583,7 +522,7 @@ async function settleOrThrow<T>(promise: Promise<T>, ms: number, message: string
   return result.value;
 }
 
-function describeEarlyExit(exit: WorkloadExit): string {
+function describeEarlyExit(exit: StartFailureExit): string {
   const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'exited' : `exited with code ${exit.exitCode}`;
   const oom = exit.details?.['oomKilled'] === true ? ' (out of memory)' : '';
   const line = lastErrorLine(exit.lastLogLines);

@@ -135,6 +135,25 @@ export interface RecoveryReport {
   adopted: WorkloadRef[];
   /** Workloads recorded as running that are gone (or whose identity could not be verified); nothing was signalled. */
   lost: { instanceId: string; ref: WorkloadRef; exit: WorkloadExit }[];
+  /**
+   * Objects of this platform that carry DRaaS's labels but are no workload the
+   * driver can run or adopt (e.g. a Kubernetes ConfigMap or Service whose
+   * Deployment is gone, or a Deployment without readable annotations). Left
+   * alone; reported so that an operator can clean up. Optional: only drivers
+   * that can tell report them.
+   */
+  orphans?: RecoveryOrphan[];
+}
+
+/** A labelled object nothing runs (see `RecoveryReport.orphans`). */
+export interface RecoveryOrphan {
+  /** The platform's kind of object, e.g. `ConfigMap`. */
+  kind: string;
+  /** Where it is, e.g. `<namespace>/<name>`. */
+  name: string;
+  /** The instance its labels name, when they name one. */
+  instanceId?: string;
+  reason: string;
 }
 
 export interface PlatformDriver {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { timedFetch, type TimedFetchOptions } from './timed-fetch.js';
 
 export interface HealthProbeOptions {
   /** E.g. `http://127.0.0.1:18081/health`. */
@@ -32,27 +33,11 @@ export interface HealthCheck {
 }
 
 /** One `GET` of the health URL: ok when it answers 200. Never throws. */
-export async function checkHealth(url: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<HealthCheck> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new Error(`no answer within ${options.timeoutMs} ms`));
-  }, Math.max(1, options.timeoutMs));
-  const onAbort = (): void => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    if (options.signal?.aborted) return { ok: false, error: 'aborted' };
-    const response = await fetch(url, { signal: controller.signal, redirect: 'manual' });
-    // Always consume the body so the connection is released.
-    await response.arrayBuffer();
-    return response.status === 200 ? { ok: true, status: 200 } : { ok: false, status: response.status, error: `HTTP ${response.status}` };
-  } catch (error) {
-    return timedOut ? { ok: false, error: `no answer within ${options.timeoutMs} ms`, timedOut } : { ok: false, error: describeFetchError(error) };
-  } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-  }
+export async function checkHealth(url: string, options: TimedFetchOptions): Promise<HealthCheck> {
+  // Always consume the body so the connection is released.
+  const outcome = await timedFetch(url, {}, options, (response) => response.arrayBuffer());
+  if (!outcome.answered) return { ok: false, error: outcome.detail, ...(outcome.reason === 'timeout' ? { timedOut: true } : {}) };
+  return outcome.status === 200 ? { ok: true, status: 200 } : { ok: false, status: outcome.status, error: `HTTP ${outcome.status}` };
 }
 
 /**
@@ -116,11 +101,3 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-function describeFetchError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause;
-    if (cause instanceof Error && 'code' in cause && typeof cause.code === 'string') return cause.code;
-    return error.message;
-  }
-  return String(error);
-}

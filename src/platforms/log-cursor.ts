@@ -28,13 +28,29 @@ const dockerCursorSchema = z.object({
   count: z.number().int().min(0),
 });
 
-const memoryCursorSchema = z.object({ kind: z.literal('memory'), index: z.number().int().min(0) });
+const kubernetesCursorSchema = z.object({
+  kind: z.literal('kubernetes'),
+  /** The pod read last (its uid: a pod of the same name later is another pod); null when there was none. */
+  pod: z.string().nullable(),
+  /** Its name, to read the rest of its log. */
+  podName: z.string().nullable(),
+  /** The container's restart count then: a higher one now means the rest is in the previous container's log. */
+  restarts: z.number().int().min(0),
+  /** Timestamp (RFC 3339, nanoseconds) of the last line read; null when none was. */
+  timestamp: z.string().nullable(),
+  /** How many lines with exactly that timestamp were read. */
+  count: z.number().int().min(0),
+});
 
-const logCursorSchema = z.discriminatedUnion('kind', [processCursorSchema, dockerCursorSchema, memoryCursorSchema]);
+/** The test double's (test/fixtures/memory-driver.ts): a line index in the instance's log, and how many workloads had started by then. */
+const memoryCursorSchema = z.object({ kind: z.literal('memory'), index: z.number().int().min(0), workloads: z.number().int().min(0) });
+
+const logCursorSchema = z.discriminatedUnion('kind', [processCursorSchema, dockerCursorSchema, kubernetesCursorSchema, memoryCursorSchema]);
 
 export type LogCursor = z.infer<typeof logCursorSchema>;
 export type ProcessLogCursor = z.infer<typeof processCursorSchema>;
 export type DockerLogCursor = z.infer<typeof dockerCursorSchema>;
+export type KubernetesLogCursor = z.infer<typeof kubernetesCursorSchema>;
 
 export function encodeLogCursor(cursor: LogCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');

@@ -25,8 +25,12 @@ import { probeHost, waitForHealthy } from './health-probe.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { decodeLogCursor, encodeLogCursor, positionLostMarker, skippedMarker, workloadStartedMarker } from './log-cursor.js';
 import type { LogChunk } from './bounded-log.js';
-import { PortAllocator, type PortRange } from './port-allocator.js';
-import { coalescedStart, lastErrorLine, noExit, notHealthyReason, settleWithin, throwIfAborted, withPort, WorkloadListeners } from './workload-support.js';
+import { parsePlatformOptions, platformOptionSchemas } from './platform-options.js';
+import { HostPorts } from './port-assignment.js';
+import type { PortRange } from './port-allocator.js';
+import { startWorkload, throwIfAborted, type StartFailureExit, type WorkloadLauncher } from './workload-start.js';
+import { graceMsOf, lastErrorLine, noExit, settleWithin, withPort } from './workload-support.js';
+import { exitLatch, WorkloadTable, type TrackedWorkload } from './workload-table.js';
 import {
   decodeProcessIdentity,
   encodeProcessIdentity,
@@ -71,8 +75,6 @@ export interface ProcessDriverOptions {
 const EXIT_LOG_LINES = 20;
 /** How long to wait for a process to disappear after SIGKILL before giving up on it. */
 const KILL_WAIT_MS = 5_000;
-
-type Phase = 'starting' | 'running' | 'exited';
 
 interface ExitFacts {
   exitCode: number | null;
@@ -122,8 +124,7 @@ interface LogSource {
 
 const noWriter = 'none';
 
-interface Workload {
-  readonly ref: WorkloadRef;
+interface Workload extends TrackedWorkload {
   readonly pid: number;
   readonly dir: string;
   readonly log: BoundedLog;
@@ -131,12 +132,13 @@ interface Workload {
   readonly subprocess: ServerSubprocess | undefined;
   /** For an adopted workload: the verified kernel start time of `pid`, and the timer that polls for its exit. */
   readonly adopted?: { startTime: number; poll?: NodeJS.Timeout };
-  phase: Phase;
-  stopRequested: boolean;
-  /** Aborted when the process exits, to stop the health probe. */
-  readonly exitSignal: AbortController;
-  /** Resolves once the exit has been recorded (never rejects). */
-  exited: Promise<WorkloadExit>;
+}
+
+/** What a start found out before it took a port. */
+interface Prepared {
+  dir: string;
+  env: Record<string, string>;
+  executable: string;
 }
 
 /**
@@ -180,18 +182,13 @@ export class ProcessDriver implements PlatformDriver {
   readonly dataDir: string;
   readonly executable: string;
   private readonly searchPath: string | undefined;
-  private readonly ports: PortAllocator;
   private readonly graceMs: number;
   private readonly healthIntervalMs: number;
   private readonly logMaxBytes: number;
   private readonly logCheckIntervalMs: number;
   private readonly clock: () => number;
   private readonly adoptedPollMs: number;
-  private readonly workloads = new Map<string, Workload>();
-  private readonly starts = new Map<string, Promise<WorkloadRef>>();
-  private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
-  private readonly lastPorts = new Map<string, number>();
-  private readonly listeners = new WorkloadListeners();
+  private readonly table: WorkloadTable<Workload>;
   private readonly logSources = new Map<string, LogSource>();
   /** Cursors carry it: positions are in terms of this driver's rotation counts. */
   private readonly driverId = randomUUID();
@@ -203,13 +200,13 @@ export class ProcessDriver implements PlatformDriver {
     this.dataDir = path.resolve(options.dataDir);
     this.executable = options.executable;
     this.searchPath = options.searchPath;
-    this.ports = new PortAllocator(options.ports);
     this.graceMs = options.graceMs ?? 10_000;
     this.healthIntervalMs = options.healthIntervalMs ?? 100;
     this.logMaxBytes = options.logMaxBytes ?? 4 * 1024 * 1024;
     this.logCheckIntervalMs = options.logCheckIntervalMs ?? 250;
     this.clock = options.clock ?? Date.now;
     this.adoptedPollMs = options.adoptedPollMs ?? 250;
+    this.table = new WorkloadTable({ ports: new HostPorts(options.ports), clock: this.clock });
   }
 
   /** `<dataDir>/instances/<instanceId>`. */
@@ -221,13 +218,11 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
-    const running = this.workloads.get(spec.instanceId);
-    if (running?.phase === 'running') return Promise.resolve(running.ref);
-    return coalescedStart(this.starts, spec.instanceId, () => this.launch(spec, options.signal));
+    return startWorkload(this.table, spec, options.signal, this.launcher);
   }
 
   async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
-    const workload = this.workloads.get(instanceId);
+    const workload = this.table.get(instanceId);
     if (!workload) return { wasRunning: false };
     if (workload.phase === 'exited') {
       await workload.exited;
@@ -235,7 +230,7 @@ export class ProcessDriver implements PlatformDriver {
     }
     workload.stopRequested = true;
     this.signalWorkload(workload, 'SIGINT', false);
-    const graceMs = Number.isFinite(options?.graceMs) ? Math.max(0, options.graceMs) : this.graceMs;
+    const graceMs = graceMsOf(options, this.graceMs);
     let exit = await settleWithin(workload.exited, graceMs);
     if (!exit) {
       this.signalWorkload(workload, 'SIGKILL', true);
@@ -257,24 +252,22 @@ export class ProcessDriver implements PlatformDriver {
   async remove(instanceId: string, options: StopOptions): Promise<void> {
     const dir = this.instanceDir(instanceId);
     await this.stop(instanceId, options);
-    this.ports.release(instanceId);
-    this.lastExits.delete(instanceId);
-    this.lastPorts.delete(instanceId);
+    this.table.forget(instanceId);
     this.logSources.delete(instanceId);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
   async inspect(instanceId: string): Promise<WorkloadState> {
-    const workload = this.workloads.get(instanceId);
+    const workload = this.table.get(instanceId);
     if (workload?.phase === 'running') return { state: 'running', ref: workload.ref };
     if (workload?.phase === 'exited') await workload.exited;
-    const last = this.lastExits.get(instanceId);
-    if (last && !this.starts.has(instanceId)) return { state: 'exited', ref: last.ref, exit: last.exit };
+    const last = this.table.lastExit(instanceId);
+    if (last && !this.table.starting(instanceId)) return { state: 'exited', ref: last.ref, exit: last.exit };
     return { state: 'absent' };
   }
 
   async list(): Promise<WorkloadRef[]> {
-    return [...this.workloads.values()].filter((workload) => workload.phase === 'running').map((workload) => workload.ref);
+    return this.table.list();
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
@@ -291,7 +284,7 @@ export class ProcessDriver implements PlatformDriver {
    */
   async readLogs(instanceId: string, options: LogReadOptions): Promise<LogRead> {
     const source = this.logSource(instanceId);
-    const workload = this.workloads.get(instanceId);
+    const workload = this.table.get(instanceId);
     // The writer is gone: its last line counts even without a newline.
     const final = workload === undefined || workload.phase === 'exited';
     await source.log.enforce().catch(() => undefined);
@@ -331,7 +324,7 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
-    return this.listeners.add(listener);
+    return this.table.watch(listener);
   }
 
   /**
@@ -342,14 +335,14 @@ export class ProcessDriver implements PlatformDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.listeners.clear();
-    for (const workload of this.workloads.values()) {
+    this.table.clearListeners();
+    for (const workload of this.table.workloadsNow()) {
       workload.log.stopWatching();
       if (workload.adopted?.poll) clearInterval(workload.adopted.poll);
       // Let the control plane exit while its servers run on.
       workload.subprocess?.unref();
       // The next driver (e.g. after a restart) reserves the port again when it adopts the server.
-      this.ports.release(workload.ref.instanceId);
+      this.table.releasePort(workload.ref.instanceId);
     }
   }
 
@@ -388,7 +381,7 @@ export class ProcessDriver implements PlatformDriver {
         continue;
       }
       // Already tracked (adopted by an earlier call, or started by this driver).
-      if (this.workloads.has(instanceId) || this.starts.has(instanceId)) continue;
+      if (this.table.has(instanceId) || this.table.starting(instanceId)) continue;
       const state = await readWorkloadState(dir);
       if (!state || state.instanceId !== instanceId) continue;
       const ref: WorkloadRef = {
@@ -416,8 +409,7 @@ export class ProcessDriver implements PlatformDriver {
       const lastLogLines = await log.tail(EXIT_LOG_LINES).catch(() => []);
       const exit: WorkloadExit = { exitCode: null, signal: null, lastLogLines, requested: false, details: { reason } };
       await removeWorkloadState(dir, state.pid).catch(() => undefined);
-      this.lastExits.set(instanceId, { ref, exit });
-      this.lastPorts.set(instanceId, state.port);
+      this.table.rememberExit(ref, exit);
       report.lost.push({ instanceId, ref, exit });
     }
     await this.killUntracked(report);
@@ -431,9 +423,9 @@ export class ProcessDriver implements PlatformDriver {
    * may outlive its worker's view of it), and is reported lost.
    */
   private async killUntracked(report: RecoveryReport): Promise<void> {
-    const tracked = new Set([...this.workloads.values()].map((workload) => workload.pid));
+    const tracked = new Set(this.table.workloadsNow().map((workload) => workload.pid));
     for (const { pid, instanceId } of serversUnder(path.join(this.dataDir, 'instances'))) {
-      if (tracked.has(pid) || this.starts.has(instanceId)) continue;
+      if (tracked.has(pid) || this.table.starting(instanceId)) continue;
       const startTime = liveProcessStartTime(pid);
       if (startTime === null) continue;
       const gone = await killVerified(pid, startTime, 0);
@@ -458,7 +450,7 @@ export class ProcessDriver implements PlatformDriver {
 
   private adopt(ref: WorkloadRef, pid: number, startTime: number, dir: string): void {
     const instanceId = ref.instanceId;
-    let recorded: (exit: WorkloadExit) => void = () => undefined;
+    const { exited, recordExit: recorded } = exitLatch();
     const adopted: { startTime: number; poll?: NodeJS.Timeout } = { startTime };
     const workload: Workload = {
       ref,
@@ -470,17 +462,9 @@ export class ProcessDriver implements PlatformDriver {
       phase: 'running',
       stopRequested: false,
       exitSignal: new AbortController(),
-      exited: new Promise<WorkloadExit>((resolve) => {
-        recorded = resolve;
-      }),
+      exited,
     };
-    try {
-      this.ports.reserve(instanceId, ref.port);
-    } catch {
-      // Held elsewhere in this process: the server holds the port anyway, so no allocation can hand it out.
-    }
-    this.lastExits.delete(instanceId);
-    this.workloads.set(instanceId, workload);
+    this.table.adopt(workload);
     this.logSources.set(instanceId, { log: workload.log, writer: writerOf(ref), ref });
     workload.log.startWatching();
     const poll = setInterval(() => {
@@ -504,7 +488,7 @@ export class ProcessDriver implements PlatformDriver {
     const identity = decodeProcessIdentity(ref.identity);
     if (!identity) return { reaped: false, reason: 'the workload carries no process identity' };
     if (identity.boot !== this.boot) return { reaped: false, reason: 'it ran on another host (or before a reboot)' };
-    if (this.workloads.get(ref.instanceId)?.pid === identity.pid) return { reaped: false, reason: 'it is this worker’s own workload' };
+    if (this.table.get(ref.instanceId)?.pid === identity.pid) return { reaped: false, reason: 'it is this worker’s own workload' };
     if (liveProcessStartTime(identity.pid) !== identity.startTime) return { reaped: false, reason: 'it is no longer running' };
     const gone = await killVerified(identity.pid, identity.startTime, Math.max(0, options.graceMs ?? this.graceMs));
     return gone ? { reaped: true, reason: `stopped pid ${identity.pid}` } : { reaped: false, reason: `pid ${identity.pid} did not exit after SIGKILL` };
@@ -521,50 +505,60 @@ export class ProcessDriver implements PlatformDriver {
 
   // ---------------------------------------------------------------- start
 
-  private async launch(spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<WorkloadRef> {
+  /** What the start sequence (`startWorkload`) needs of this platform. */
+  private readonly launcher: WorkloadLauncher<Workload, Prepared> = {
+    prepare: (spec, signal) => this.prepare(spec, signal),
+    create: (spec, prepared, port, signal) => this.create(spec, prepared, port, signal),
+    createFailed: (error) => new WorkloadFailedError(`could not launch the server: ${errorMessage(error)}`, noExit()),
+    ready: (workload, spec, _prepared, signal) =>
+      waitForHealthy({
+        url: `http://${probeHost(spec.config['host'])}:${workload.ref.port}/health`,
+        timeoutMs: spec.startTimeoutMs,
+        intervalMs: this.healthIntervalMs,
+        signal,
+        clock: this.clock,
+        // A 200 from another program on this port (a race with someone outside this driver) is not our server.
+        verify: async () =>
+          (await listenerOwnedBy(workload.pid, workload.ref.port)) === false ? `port ${workload.ref.port} is answered by another process` : undefined,
+      }),
+    onReady: (workload) => this.recordWorkload(workload, 'running'),
+    kill: async (workload) => signalProcess(-workload.pid, 'SIGKILL'),
+    settle: async (workload) => {
+      const exit = await settleWithin(workload.exited, KILL_WAIT_MS);
+      signalProcess(-workload.pid, 'SIGKILL');
+      return exit ?? { exitCode: null, signal: null, lastLogLines: await workload.log.tail(EXIT_LOG_LINES).catch(() => []) };
+    },
+    describeEarlyExit: (exit) => describeEarlyExit(this.executable, exit),
+  };
+
+  private async prepare(spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<Prepared> {
     const instanceId = spec.instanceId;
     if (this.closed) throw new WorkloadFailedError('the process driver is closed', noExit());
+    parsePlatformOptions('process', platformOptionSchemas.process, spec.platformOptions);
     const dir = this.instanceDir(instanceId);
     throwIfAborted(signal, instanceId);
 
     const env = cleanEnvironment(process.env, spec.env);
-    let executable: string;
     try {
       // The worker's PATH, not the instance's: an instance cannot choose the program that runs.
-      executable = await resolveExecutable(this.executable, this.searchPath ?? process.env['PATH']);
+      return { dir, env, executable: await resolveExecutable(this.executable, this.searchPath ?? process.env['PATH']) };
     } catch (error) {
       if (error instanceof ExecutableError) throw new WorkloadFailedError(error.message, { ...noExit(), executable: error.executable });
       throw error;
     }
+  }
 
-    let port: number;
-    try {
-      const preferred = this.lastPorts.get(instanceId);
-      port = await this.ports.allocate(instanceId, {
-        ...(spec.preferredPort !== undefined ? { required: spec.preferredPort } : {}),
-        ...(preferred !== undefined ? { preferred } : {}),
-      });
-    } catch (error) {
-      throw new WorkloadFailedError(`no port for the server: ${errorMessage(error)}`, noExit());
-    }
-
-    let workload: Workload | undefined;
-    try {
-      throwIfAborted(signal, instanceId);
-      this.lastExits.delete(instanceId);
-      await mkdir(dir, { recursive: true });
-      await removeWorkloadState(dir);
-      const configPath = path.join(dir, 'config.yaml');
-      await writeFileAtomically(configPath, renderServerConfigYaml(withPort(spec.config, port)));
-      throwIfAborted(signal, instanceId);
-      workload = this.spawn(spec, executable, configPath, port, dir, env);
-      // Recorded before it is healthy: should this worker die mid-start, its successor finds and kills the server.
-      await this.recordWorkload(workload, 'starting');
-    } catch (error) {
-      this.ports.release(instanceId);
-      throw error instanceof WorkloadFailedError ? error : new WorkloadFailedError(`could not launch the server: ${errorMessage(error)}`, noExit());
-    }
-    return this.awaitHealthy(workload, spec, signal);
+  private async create(spec: WorkloadSpec, { dir, env, executable }: Prepared, port: number, signal: AbortSignal | undefined): Promise<Workload> {
+    this.table.forgetExit(spec.instanceId);
+    await mkdir(dir, { recursive: true });
+    await removeWorkloadState(dir);
+    const configPath = path.join(dir, 'config.yaml');
+    await writeFileAtomically(configPath, renderServerConfigYaml(withPort(spec.config, port)));
+    throwIfAborted(signal, spec.instanceId);
+    const workload = this.spawn(spec, executable, configPath, port, dir, env);
+    // Recorded before it is healthy: should this worker die mid-start, its successor finds and kills the server.
+    await this.recordWorkload(workload, 'starting');
+    return workload;
   }
 
   private spawn(spec: WorkloadSpec, executable: string, configPath: string, port: number, dir: string, env: Record<string, string>): Workload {
@@ -588,7 +582,7 @@ export class ProcessDriver implements PlatformDriver {
       startedAt: new Date(this.clock()).toISOString(),
       ...(subprocess.pid !== undefined && startTime !== null ? { identity: encodeProcessIdentity({ boot: this.boot, pid: subprocess.pid, startTime }) } : {}),
     };
-    let recorded: (exit: WorkloadExit) => void = () => undefined;
+    const { exited, recordExit: recorded } = exitLatch();
     const workload: Workload = {
       ref,
       pid: subprocess.pid ?? -1,
@@ -598,9 +592,7 @@ export class ProcessDriver implements PlatformDriver {
       phase: 'starting',
       stopRequested: false,
       exitSignal: new AbortController(),
-      exited: new Promise<WorkloadExit>((resolve) => {
-        recorded = resolve;
-      }),
+      exited,
     };
     subprocess
       .then(
@@ -610,7 +602,7 @@ export class ProcessDriver implements PlatformDriver {
       .then(recorded, (error: unknown) =>
         recorded({ exitCode: null, signal: null, lastLogLines: [], requested: workload.stopRequested, details: { error: errorMessage(error) } }),
       );
-    this.workloads.set(spec.instanceId, workload);
+    this.table.track(workload);
     this.logSources.set(spec.instanceId, {
       log,
       writer: writerOf(ref),
@@ -619,51 +611,6 @@ export class ProcessDriver implements PlatformDriver {
     });
     log.startWatching();
     return workload;
-  }
-
-  private async awaitHealthy(workload: Workload, spec: WorkloadSpec, signal: AbortSignal | undefined): Promise<WorkloadRef> {
-    const probeStop = new AbortController();
-    const stopProbe = (): void => probeStop.abort();
-    signal?.addEventListener('abort', stopProbe, { once: true });
-    workload.exitSignal.signal.addEventListener('abort', stopProbe, { once: true });
-    if (signal?.aborted) stopProbe();
-    let outcome;
-    try {
-      outcome = await waitForHealthy({
-        url: `http://${probeHost(spec.config['host'])}:${workload.ref.port}/health`,
-        timeoutMs: spec.startTimeoutMs,
-        intervalMs: this.healthIntervalMs,
-        signal: probeStop.signal,
-        clock: this.clock,
-        // A 200 from another program on this port (a race with someone outside this driver) is not our server.
-        verify: async () =>
-          (await listenerOwnedBy(workload.pid, workload.ref.port)) === false ? `port ${workload.ref.port} is answered by another process` : undefined,
-      });
-    } finally {
-      signal?.removeEventListener('abort', stopProbe);
-      workload.exitSignal.signal.removeEventListener('abort', stopProbe);
-    }
-
-    if (outcome.healthy && workload.phase === 'starting') {
-      workload.phase = 'running';
-      await this.recordWorkload(workload, 'running');
-      return workload.ref;
-    }
-
-    // The start failed: say why, and leave nothing behind.
-    let reason = workload.phase === 'exited' ? '' : notHealthyReason(spec, signal?.aborted === true, outcome);
-    if (workload.phase !== 'exited') {
-      workload.stopRequested = true;
-      signalProcess(-workload.pid, 'SIGKILL');
-    }
-    const exit = await settleWithin(workload.exited, KILL_WAIT_MS);
-    signalProcess(-workload.pid, 'SIGKILL');
-    this.ports.release(spec.instanceId);
-    const facts = exit ?? { exitCode: null, signal: null, lastLogLines: await workload.log.tail(EXIT_LOG_LINES).catch(() => []) };
-    if (reason === '') reason = describeEarlyExit(this.executable, facts);
-    const details: Record<string, unknown> = { exitCode: facts.exitCode, signal: facts.signal, lastLogLines: facts.lastLogLines };
-    if (exit?.details) Object.assign(details, exit.details);
-    throw new WorkloadFailedError(reason, details);
   }
 
   private async recordWorkload(workload: Workload, phase: 'starting' | 'running'): Promise<void> {
@@ -687,14 +634,9 @@ export class ProcessDriver implements PlatformDriver {
   // ---------------------------------------------------------------- exit
 
   private async onExit(workload: Workload, facts: ExitFacts): Promise<WorkloadExit> {
-    const instanceId = workload.ref.instanceId;
-    const wasRunning = workload.phase === 'running';
-    workload.phase = 'exited';
-    workload.exitSignal.abort();
+    const wasRunning = this.table.markExited(workload);
     workload.log.stopWatching();
     if (workload.adopted?.poll) clearInterval(workload.adopted.poll);
-    if (this.ports.portOf(instanceId) === workload.ref.port && this.workloads.get(instanceId) === workload) this.ports.release(instanceId);
-    this.lastPorts.set(instanceId, workload.ref.port);
 
     let lastLogLines: string[] = [];
     try {
@@ -708,17 +650,8 @@ export class ProcessDriver implements PlatformDriver {
     // Not our child: nobody can tell how it ended.
     if (workload.adopted) exit.details = { adopted: true, exitStatusUnknown: true };
     await removeWorkloadState(workload.dir, workload.pid).catch(() => undefined);
-
-    if (this.workloads.get(instanceId) === workload) {
-      this.workloads.delete(instanceId);
-      this.lastExits.set(instanceId, { ref: workload.ref, exit });
-    }
-    if (wasRunning) this.emit({ type: 'exited', instanceId, ref: workload.ref, exit, at: new Date(this.clock()).toISOString() });
+    this.table.recordExit(workload, exit, wasRunning);
     return exit;
-  }
-
-  private emit(event: WorkloadEvent): void {
-    this.listeners.emit(event);
   }
 
   private logOf(dir: string): BoundedLog {
@@ -791,7 +724,7 @@ function exitFactsOf(result: Awaited<ServerSubprocess>): ExitFacts {
   return facts;
 }
 
-function describeEarlyExit(executable: string, exit: Pick<WorkloadExit, 'exitCode' | 'signal' | 'lastLogLines' | 'details'>): string {
+function describeEarlyExit(executable: string, exit: StartFailureExit): string {
   const spawnError = exit.details?.['spawnError'];
   const errorCode = exit.details?.['errorCode'];
   if (errorCode === 'ENOENT') return `executable not found: ${executable}`;

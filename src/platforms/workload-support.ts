@@ -1,7 +1,5 @@
-/** Small helpers every driver needs: the config with its port, exit facts, bounded waits, listeners, start bookkeeping. */
-import { WorkloadFailedError } from '../errors.js';
-import type { WorkloadEvent, WorkloadRef, WorkloadSpec } from './driver.js';
-import type { HealthProbeOutcome } from './health-probe.js';
+/** Small helpers every driver needs: the config with its port, exit facts, bounded waits, grace periods, listeners, coalesced starts. */
+import type { StopOptions, WorkloadEvent, WorkloadRef } from './driver.js';
 
 /** Exit facts of a workload that never ran. */
 export function noExit(): Record<string, unknown> {
@@ -78,13 +76,8 @@ export function coalescedStart(starts: Map<string, Promise<WorkloadRef>>, instan
   return start;
 }
 
-/** Why a start that did not see its workload exit failed: aborted, or not healthy in time (with the last probe's error). */
-export function notHealthyReason(spec: WorkloadSpec, aborted: boolean, outcome: HealthProbeOutcome): string {
-  if (aborted) return `the start of "${spec.instanceId}" was aborted`;
-  const lastProbe = !outcome.healthy && outcome.lastError ? ` (last probe: ${outcome.lastError})` : '';
-  return `the server did not become healthy within ${spec.startTimeoutMs} ms${lastProbe}`;
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined, instanceId: string): void {
-  if (signal?.aborted) throw new WorkloadFailedError(`the start of "${instanceId}" was aborted`, noExit());
+/** The grace period a stop asked for (never negative), else the driver's own. */
+export function graceMsOf(options: Partial<StopOptions> | undefined, fallback: number): number {
+  const asked = options?.graceMs;
+  return typeof asked === 'number' && Number.isFinite(asked) ? Math.max(0, asked) : fallback;
 }

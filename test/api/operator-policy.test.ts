@@ -65,6 +65,18 @@ test('issues are located in the instance: /environment, /serverConfiguration, /c
   t.deepEqual(environmentIssues({ DB: 'y' }, defaultOperatorPolicy), []);
 });
 
+test('a Kubernetes service account: refused unless service-accounts is allowed; other platforms and pods without one are not concerned', (t) => {
+  const issues = (platformType: InstanceFacts['platformType'], platformOptions: Record<string, unknown> | undefined, allow: string[] = []) =>
+    instanceIssues({ platformType, platformOptions, configuration: {} }, operatorPolicy({ allow }));
+  const refused = issues('kubernetes', { serviceAccountName: 'draas-worker' });
+  t.deepEqual(refused.map((issue) => [issue.path, issue.allowedBy]), [['/platformOptions/serviceAccountName', 'service-accounts']]);
+  t.regex(refused[0]!.message, /run as the service account "draas-worker" and have its rights/);
+  t.deepEqual(issues('kubernetes', { serviceAccountName: 'reader' }, ['service-accounts']), []);
+  t.deepEqual(issues('kubernetes', { memoryMb: 256 }), []);
+  t.deepEqual(issues('kubernetes', undefined), []);
+  t.deepEqual(issues('docker', { serviceAccountName: 'x' }), [], 'not a Docker option (its schema refuses it on its own)');
+});
+
 test('the server host: loopback only on the process platform and on Docker host networking, unless all-interfaces is allowed', (t) => {
   const host = (platformType: InstanceFacts['platformType'], value: string, platformOptions?: Record<string, unknown>, allow: string[] = []) =>
     serverSettingsIssues({ platformType, platformOptions, serverConfiguration: { host: value }, configuration: {} }, operatorPolicy({ allow })).length;

@@ -48,6 +48,23 @@ test('docker: the default image is pinned, flags win over DRAAS_DOCKER_IMAGE / D
   });
 });
 
+test('kubernetes: kubeconfig, context, namespace and image from flags or the environment; defaults; a worker of another platform refuses them', (t) => {
+  t.like(parseCommandLine(['up'], {}), { workloads: { kubernetes: { namespace: 'draas', image: 'ghcr.io/drasi-project/drasi-server:0.2.0' } } });
+  t.false('kubeconfig' in (parseCommandLine(['up'], {}) as { workloads: { kubernetes: object } }).workloads.kubernetes, 'no kubeconfig: the driver looks in-cluster, then in ~/.kube/config');
+  const env = { KUBECONFIG: '/etc/kube/a:/etc/kube/b', DRAAS_KUBE_CONTEXT: 'staging', DRAAS_KUBE_NAMESPACE: 'pipelines', DRAAS_KUBE_IMAGE: 'example/drasi:1' };
+  t.like(parseCommandLine(['up'], env), {
+    workloads: { kubernetes: { kubeconfig: '/etc/kube/a:/etc/kube/b', context: 'staging', namespace: 'pipelines', image: 'example/drasi:1' } },
+  });
+  t.like(parseCommandLine(['up', '--kubeconfig', 'kc.yaml', '--kube-context', 'prod', '--kube-namespace', 'team-a', '--kube-image', 'mine/drasi:2'], env), {
+    workloads: { kubernetes: { kubeconfig: 'kc.yaml', context: 'prod', namespace: 'team-a', image: 'mine/drasi:2' } },
+  });
+  t.like(parseCommandLine(['up', '--platforms', 'process,kubernetes'], {}), { platforms: ['process', 'kubernetes'] });
+  t.like(parseCommandLine(['worker', '--platform', 'kubernetes', '--kube-namespace', 'ns1'], { DRAAS_REDIS_URL: 'redis://h:1' }), {
+    platform: 'kubernetes',
+    workloads: { kubernetes: { namespace: 'ns1' } },
+  });
+});
+
 test('HTTP guards: defaults, flags, the environment; up and control-plane take them, a worker does not', (t) => {
   t.deepEqual(parseCommandLine(['up'], {}), {
     ...parseCommandLine(['up'], {}),
@@ -132,6 +149,14 @@ test('bad input is a readable usage error', (t) => {
     [['up', '--docker-image', 'Bad Image'], /--docker-image must be an image reference/],
     [['up', '--docker-network', 'overlay'], /--docker-network must be bridge or host/],
     [['worker', '--redis', 'redis://x', '--docker-image', 'a/b:1'], /--docker-image applies to "draas worker --platform docker" only/],
+    [['worker', '--redis', 'redis://x', '--kube-namespace', 'a'], /--kube-namespace applies to "draas worker --platform kubernetes" only/],
+    [['worker', '--redis', 'redis://x', '--platform', 'docker', '--kubeconfig', 'k'], /--kubeconfig applies to "draas worker --platform kubernetes" only/],
+    [['worker', '--redis', 'redis://x', '--platform', 'kubernetes', '--docker-host', 'unix:///d'], /--docker-host applies to "draas worker --platform docker" only/],
+    [['up', '--kube-namespace', 'Team_A'], /--kube-namespace must be a Kubernetes namespace name .*got "Team_A"/],
+    [['up', '--kube-namespace', 'x'.repeat(64)], /--kube-namespace must be a Kubernetes namespace name/],
+    [['up', '--kube-image', 'Bad Image'], /--kube-image must be an image reference/],
+    [['up', '--kube-context', ' '], /--kube-context must name a context/],
+    [['control-plane', '--redis', 'redis://x', '--kubeconfig', 'k'], /--kubeconfig does not apply to "draas control-plane"/],
     [['up', '--bogus'], /Unknown option '--bogus'/],
     [['up', '--redis', 'redis://x'], /--redis does not apply to "draas up"/],
     [['worker', '--redis', 'redis://x', '--stop-on-exit'], /--stop-on-exit does not apply to "draas worker"/],
@@ -152,7 +177,7 @@ test('operator policy: --allow and --deny-env, repeatable or comma lists, flags 
   const env = { DRAAS_ALLOW: 'plugins', DRAAS_DENY_ENV: 'AWS_*, GCP_*' };
   t.like(parseCommandLine(['control-plane', '--redis', 'redis://h:1'], env), { policy: { allow: ['plugins'], deniedEnvironment: ['AWS_*', 'GCP_*'] } });
   t.like(parseCommandLine(['up', '--allow', 'all-interfaces'], env), { policy: { allow: ['all-interfaces'], deniedEnvironment: ['AWS_*', 'GCP_*'] } });
-  t.throws(() => parseCommandLine(['up', '--allow', 'everything'], {}), { instanceOf: UsageError, message: /--allow must be one of plugins, unverified-plugins, all-interfaces, got "everything"/ });
+  t.throws(() => parseCommandLine(['up', '--allow', 'everything'], {}), { instanceOf: UsageError, message: /--allow must be one of plugins, unverified-plugins, all-interfaces, service-accounts, got "everything"/ });
   t.throws(() => parseCommandLine(['up'], { DRAAS_ALLOW: 'root' }), { instanceOf: UsageError, message: /--allow must be one of/ });
   t.throws(() => parseCommandLine(['up', '--deny-env', 'LD-PRELOAD'], {}), { instanceOf: UsageError, message: /--deny-env: .*NAME or a PREFIX\*/ });
   t.throws(() => parseCommandLine(['worker', '--redis', 'redis://x', '--allow', 'plugins'], {}), { instanceOf: UsageError, message: /--allow does not apply to "draas worker"/ });

@@ -369,10 +369,51 @@ export async function startWorker(t: ExecutionContext, redisUrl: string, flags: 
   return { process: node, workerId: flags.workerId, dataDir };
 }
 
-/** Waits until `GET /api/platforms` lists `workerId` as an available process worker. */
-export async function waitForWorker(controlPlane: ControlPlaneProcess, worker: WorkerProcess, timeoutMs = 30_000): Promise<void> {
+export interface KubernetesWorkerFlags extends RedisFlags {
+  workerId?: string;
+  kubeconfig: string;
+  namespace: string;
+  stopGraceMs?: number;
+}
+
+/**
+ * Starts `draas worker --platform kubernetes` on a kubeconfig (the API
+ * server double's); resolves once it consumes commands. Its data dir is a
+ * temp dir it does not use for workloads.
+ */
+export async function startKubernetesWorker(t: ExecutionContext, redisUrl: string, flags: KubernetesWorkerFlags): Promise<WorkerProcess> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'draas-cluster-kube-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true, maxRetries: 3 }));
+  const args = [
+    'worker',
+    '--platform', 'kubernetes',
+    ...(flags.workerId ? ['--worker-id', flags.workerId] : []),
+    '--kubeconfig', flags.kubeconfig,
+    '--kube-namespace', flags.namespace,
+    '--data-dir', dataDir,
+    '--stop-grace', String(flags.stopGraceMs ?? 3_000),
+    ...redisArgs(redisUrl, flags),
+  ];
+  const node = spawnNode(t, `kubernetes worker${flags.workerId ? ` ${flags.workerId}` : ''}`, args);
+  let workerId = flags.workerId ?? '';
   await eventually(
-    async () => (await platformOf(controlPlane.call))?.workers.some((w) => w.workerId === worker.workerId && w.available) === true,
+    () => {
+      if (!node.running) throw new Error('exited');
+      const match = /DRaaS kubernetes worker (\S+) consuming commands/.exec(node.output());
+      if (match) workerId = match[1]!;
+      return match !== null;
+    },
+    60_000,
+    'kubernetes worker consuming',
+    [node],
+  );
+  return { process: node, workerId, dataDir };
+}
+
+/** Waits until `GET /api/platforms` lists `workerId` as an available worker of its platform (process unless told). */
+export async function waitForWorker(controlPlane: ControlPlaneProcess, worker: WorkerProcess, timeoutMs = 30_000, platform = 'process'): Promise<void> {
+  await eventually(
+    async () => (await platformOf(controlPlane.call, platform))?.workers.some((w) => w.workerId === worker.workerId && w.available) === true,
     timeoutMs,
     `worker ${worker.workerId} listed by GET /api/platforms`,
     [controlPlane.process, worker.process],

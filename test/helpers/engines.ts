@@ -17,6 +17,16 @@ export function onPath(command: string): boolean {
 
 /** True when the engine is there. Otherwise registers the skip notice (or throws in CI) and returns false. */
 export function engineAvailable(command: 'redis-server', suite: string): boolean {
+  return toolAvailable(command, suite);
+}
+
+/**
+ * Any command-line tool a suite needs (redis-server, kubectl, openssl, …):
+ * true when it is on PATH; otherwise one SKIPPED notice, or a loud failure
+ * under DRAAS_REQUIRE_ENGINES=1.
+ */
+export function toolAvailable(command: string, suite: string): boolean {
+  if (!/^[A-Za-z0-9._-]+$/.test(command)) throw new Error(`toolAvailable: not a plain command name: ${command}`);
   if (onPath(command)) return true;
   const message = `${suite}: ${command} is not on PATH`;
   if (process.env.DRAAS_REQUIRE_ENGINES === '1') throw new Error(`${message}, and DRAAS_REQUIRE_ENGINES=1 requires it`);

@@ -1,5 +1,6 @@
 /** Facts about OS processes, read from /proc, for tests. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** Pids of live processes whose command line contains `fragment`. */
 export function pidsWithArgument(fragment: string): number[] {
@@ -33,4 +34,24 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * `pidsWithArgument`, read without blocking the event loop: for checks that
+ * repeat while other tests of the same file probe their servers' health.
+ */
+export async function pidsWithArgumentAsync(fragment: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.split('\0').some((arg) => arg.includes(fragment))) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') pids.push(Number(entry));
+    } catch {
+      // The process went away while we looked.
+    }
+  }
+  return pids;
 }

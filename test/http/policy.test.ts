@@ -44,7 +44,7 @@ test('environment variables that change how the server is loaded or which progra
     [{ LD_LIBRARY_PATH: '/tmp' }, '/environment/LD_LIBRARY_PATH', /loader/],
     [{ ld_audit: '/tmp/evil.so' }, '/environment/ld_audit', /loader/],
     [{ DYLD_INSERT_LIBRARIES: '/tmp/evil.dylib' }, '/environment/DYLD_INSERT_LIBRARIES', /macOS loader/],
-    [{ NODE_OPTIONS: '--import=data:text/javascript,process.exit(7)' }, '/environment/NODE_OPTIONS', /--require/],
+    [{ NODE_OPTIONS: '--import=data:text/javascript,process.exit(7)' }, '/environment/NODE_OPTIONS', /Node.js preloads the modules/],
     [{ GLIBC_TUNABLES: 'glibc.malloc.check=3' }, '/environment/GLIBC_TUNABLES', /CVE-2023-4911/],
     [{ BASH_ENV: '/tmp/run-me.sh' }, '/environment/BASH_ENV', /bash runs/],
     [{ PYTHONPATH: '/tmp' }, '/environment/PYTHONPATH', /Python loads/],

@@ -92,7 +92,7 @@ test('503 when no worker serves the platform', async (t) => {
   isProblem(t, start, 503, 'no-live-worker');
   t.is(start.body?.platform, 'process');
   const platforms = await call('GET', '/api/platforms');
-  t.like(platforms.body, { platforms: [{ platform: 'process', available: false, workers: [] }] });
+  t.like(platforms.body, { platforms: [{ platform: 'process', available: false, reason: 'no worker of this platform is running', workers: [] }] });
   // Never placed on a worker: no server ever wrote a log, so there is nothing to read (and no worker to ask).
   const logs = await call('GET', '/api/server/instances/test1/logs');
   t.is(logs.status, 200);
@@ -123,6 +123,7 @@ test('health, readiness, platforms, status and recent changes answer with string
   t.like((await call('GET', '/readyz')).body, { status: 'ready' });
   const platforms = await call('GET', '/api/platforms');
   t.like(platforms.body, { platforms: [{ platform: 'process', available: true }, { platform: 'docker', available: false }, { platform: 'kubernetes', available: false }] });
+  t.false('reason' in (platforms.body as { platforms: object[] }).platforms[0]!, 'an available platform has no reason');
   const replicas = await call('GET', '/api/replicas');
   t.is(replicas.status, 200);
   t.deepEqual(replicas.body, { replicaId: 'embedded', shardCount: 1, replicas: [{ replicaId: 'embedded', alive: true, shards: [0] }], unowned: [] });

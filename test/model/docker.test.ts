@@ -20,8 +20,9 @@ const unsupported: Partial<Record<ActionName, string>> = {
   'remove.fail': 'the same for the stop of a removal',
 };
 
-// A start that the path lets succeed must not time out on a loaded CI machine (container create, node boot, health wait).
-const timing = { startTimeoutMs: 15_000, replySlackMs: 1_000, stopGraceMs: 4_000 };
+// A start that the path lets succeed must not time out on a loaded CI machine (container create, node boot, health wait),
+// and a held stop must stay held until the path checks it (past the grace the engine kills the container).
+const timing = { startTimeoutMs: 15_000, replySlackMs: 1_000, stopGraceMs: 10_000 };
 const platform: Platform = {
   name: 'docker',
   actions: actionNames.filter((action) => !(action in unsupported)),

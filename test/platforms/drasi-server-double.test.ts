@@ -2,13 +2,14 @@
  * The Drasi Server test double honours the contract other tests rely on
  * (docs: /work/shared/drasi-server-contract.md, "What the test double must do").
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { delay, doubleExecutable, isGone, portPicker, tempDir } from './_support.js';
+import { startDoubleProcess as startDouble } from '../helpers/drasi-double.js';
 
 const freePort = portPicker(400);
 
@@ -16,49 +17,6 @@ const freePort = portPicker(400);
 async function runToExit(cwd: string, args: string[], env: Record<string, string> = {}) {
   const result = await execa(doubleExecutable, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, extendEnv: false, reject: false, timeout: 10_000 });
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
-}
-
-interface Running {
-  pid: number;
-  port: number;
-  lines: string[];
-  exited: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
-}
-
-/** Starts the double and resolves once it printed its `started` line. */
-async function startDouble(t: ExecutionContext, cwd: string, args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const subprocess = execa(doubleExecutable, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    extendEnv: false,
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-  });
-  const pid = subprocess.pid!;
-  t.teardown(() => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  });
-  const lines: string[] = [];
-  let pending = '';
-  const exited = subprocess.then((result) => ({ exitCode: result.exitCode, signal: result.signal }));
-  const port = await new Promise<number>((resolve, reject) => {
-    subprocess.stdout.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      for (const line of parts) {
-        lines.push(line);
-        if (line.startsWith('{"event":"started"')) resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
-    void exited.then((result) => reject(new Error(`double exited (${JSON.stringify(result)}) before starting: ${lines.join('\n')}`)));
-  });
-  return { pid, port, lines, exited };
 }
 
 function writeConfig(dir: string, config: Record<string, unknown> | string): string {
@@ -161,17 +119,17 @@ test('serves /health, the list endpoints and 404s; reports cwd, RUST_LOG and ${V
   t.is(body.status, 'ok');
   t.regex(body.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
 
-  t.deepEqual((await getJson(`http://127.0.0.1:${port}/api/v1/sources`)).body, { success: true, data: [{ id: 'sensors', status: 'Running' }], error: null });
+  t.deepEqual((await getJson(`http://127.0.0.1:${port}/api/v1/sources`)).body, { success: true, data: [{ id: 'sensors', status: 'Running', links: { self: '/api/v1/sources/sensors', full: '/api/v1/sources/sensors?view=full' } }], error: null });
   t.deepEqual((await getJson(`http://127.0.0.1:${port}/api/v1/queries`)).body, {
     success: true,
     // A query's autoStart defaults to false, as in the real server.
     data: [
-      { id: 'q1', status: 'Running' },
-      { id: 'q2', status: 'Stopped' },
+      { id: 'q1', status: 'Running', links: { self: '/api/v1/queries/q1', full: '/api/v1/queries/q1?view=full' } },
+      { id: 'q2', status: 'Stopped', links: { self: '/api/v1/queries/q2', full: '/api/v1/queries/q2?view=full' } },
     ],
     error: null,
   });
-  t.deepEqual((await getJson(`http://127.0.0.1:${port}/api/v1/reactions`)).body, { success: true, data: [{ id: 'console', status: 'Running' }], error: null });
+  t.deepEqual((await getJson(`http://127.0.0.1:${port}/api/v1/reactions`)).body, { success: true, data: [{ id: 'console', status: 'Running', links: { self: '/api/v1/reactions/console', full: '/api/v1/reactions/console?view=full' } }], error: null });
   const missing = await getJson(`http://127.0.0.1:${port}/api/v1/nothing`);
   t.is(missing.status, 404);
   t.like(missing.body as Record<string, unknown>, { code: 'NOT_FOUND' });

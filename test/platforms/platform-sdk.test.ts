@@ -103,7 +103,7 @@ test('draas up without --platforms: no engine socket → process only, without i
   const up = draasUp(['--data-dir', child.dir, '--drasi-server', doubleExecutable, '--docker-host', `unix://${socket}`], child);
   t.teardown(() => up.child.kill('SIGKILL'));
   await up.url;
-  t.regex(up.output(), new RegExp(`no Docker worker \\(no Docker Engine socket at ${socket}\\): running the process worker only`));
+  t.regex(up.output(), new RegExp(`no Docker worker \\(no Docker Engine socket at ${socket}\\); --platforms process,docker insists`));
   t.regex(up.output(), /platforms process;/);
   up.child.kill('SIGTERM');
   await up.child;
@@ -119,7 +119,7 @@ test('draas up without --platforms: an engine socket but no dockerode → proces
   const up = draasUp(['--data-dir', child.dir, '--drasi-server', doubleExecutable, '--docker-host', `unix://${socket}`], child);
   t.teardown(() => up.child.kill('SIGKILL'));
   await up.url;
-  t.regex(up.output(), /no Docker worker \(the docker platform needs the package "dockerode".*npm install dockerode.*\): running the process worker only/);
+  t.regex(up.output(), /no Docker worker \(the docker platform needs the package "dockerode".*npm install dockerode.*\); --platforms process,docker insists/);
   t.regex(up.output(), /platforms process;/);
   up.child.kill('SIGTERM');
   await up.child;

@@ -154,10 +154,9 @@ test('the log of an adopted server is bounded again', async (t) => {
   await waitFor(() => statSync(log).size > 2 * maxBytes, 5_000, 'the log grows while nobody watches');
   const second = driver();
   t.is((await second.recover()).adopted.length, 1);
-  await delay(800);
-  t.true(existsSync(`${log}.1`), 'rotated');
-  const size = statSync(log).size;
-  t.true(size <= 4 * maxBytes, `server.log is ${size} bytes`);
+  // Eventually, not after a fixed delay: on a loaded machine the first rotation may come later, while the flood goes on.
+  await waitFor(() => existsSync(`${log}.1`) && statSync(log).size <= 4 * maxBytes, 5_000, 'the adopted log is rotated and bounded');
+  t.pass(`server.log is ${statSync(log).size} bytes after the rotation`);
 });
 
 test('a server that died while no driver ran is reported lost and its state file removed', async (t) => {
