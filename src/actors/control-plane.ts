@@ -8,10 +8,12 @@ import {
   createInstanceRequestSchema,
   parseInstanceId,
   parseRequest,
+  patchConfigOptionsSchema,
   refuseDeepInput,
   reportSenderSchema,
   statusReportSchema,
   type CreateInstanceRequest,
+  type PatchConfigOptions,
   type ReportSender,
   type StatusReport,
 } from '../api/instance-requests.js';
@@ -302,7 +304,7 @@ export class ControlPlane {
       restart: ([id], options) => this.lifecycle('restart', id, options),
       delete: ([id], options) => this.lifecycle('delete', id, options),
       getConfig: ([id]) => this.getConfigHere(id),
-      patchConfig: ([id, patch]) => this.patchConfigHere(id, patch),
+      patchConfig: ([id, patch, options]) => this.patchConfigHere(id, patch, parseRequest(patchConfigOptionsSchema, options, 'configuration change options')),
       reportStatus: ([report, sender]) =>
         this.reportStatusHere(
           parseRequest(statusReportSchema, report, 'status report'),
@@ -369,6 +371,7 @@ export class ControlPlane {
         },
         environment: body.environment ?? {},
         ...(body.platformOptions !== undefined ? { platformOptions: body.platformOptions } : {}),
+        ...(body.updateStrategy !== undefined ? { updateStrategy: body.updateStrategy } : {}),
         configuration: configuration as Record<string, unknown>,
         generation: 1,
         createdAt: at,
@@ -464,17 +467,21 @@ export class ControlPlane {
 
   /**
    * Applies an RFC 6902 JSON Patch atomically: a patch that fails or yields an
-   * invalid config changes nothing. Bumps the generation; a running workload
-   * keeps its generation until it is restarted.
+   * invalid config changes nothing. Bumps the generation. A Running instance
+   * takes it by its update strategy (the instance's, or `options.updateStrategy`
+   * for this change): `auto` applies it to the running server where only
+   * components changed, else restarts; `restart` restarts; `manual` keeps the
+   * running generation until the next start. Resolves once recorded, not once applied.
    */
-  async patchConfig(id: string, patch: unknown): Promise<InstanceConfig> {
+  async patchConfig(id: string, patch: unknown, options: PatchConfigOptions | unknown = {}): Promise<InstanceConfig> {
     const instanceId = parseInstanceId(id);
     // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
     refuseDeepInput(patch, 'JSON Patch');
-    return this.router.call('patchConfig', [instanceId, patch]);
+    const checked = parseRequest(patchConfigOptionsSchema, options, 'configuration change options');
+    return this.router.call('patchConfig', [instanceId, patch, checked]);
   }
 
-  private async patchConfigHere(id: string, patch: unknown): Promise<InstanceConfig> {
+  private async patchConfigHere(id: string, patch: unknown, options: PatchConfigOptions): Promise<InstanceConfig> {
     const actor = this.registry.requireActor(id);
     return this.registry.serialized(id, async () => {
       const record = await this.registry.requireRecord(id);
@@ -485,17 +492,20 @@ export class ControlPlane {
       const facts = { ...recordFacts(record, this.defaultHost), configuration: configuration as Record<string, unknown> };
       refuseByPolicy(configurationIssues(facts, this.policy), `the configuration change of "${id}"`);
       const next = record.generation + 1;
-      const event = { type: 'instance.configure' as const, generation: next };
+      const event = { type: 'instance.configure' as const, generation: next, update: options.updateStrategy ?? record.updateStrategy ?? 'auto' };
       if (!actor.can(event)) {
         throw new ConflictError(`cannot change the configuration of "${id}" while it is ${actor.view.status}`, {
           state: actor.view.status,
         });
       }
+      // The server runs the record's own generation: keep a copy of it, to apply the change as a difference and judge drift by.
+      const runsCurrent = actor.view.context.observedGeneration === record.generation && actor.view.context.workload !== null;
       const updated: InstanceRecord = {
         ...record,
         configuration: configuration as Record<string, unknown>,
         generation: next,
         updatedAt: new Date(this.now()).toISOString(),
+        ...(runsCurrent ? { runningConfiguration: { generation: record.generation, serverConfiguration: record.serverConfiguration, configuration: record.configuration } } : {}),
       };
       await this.registry.saveRecord(updated);
       await actor.request(event, { timeoutMs: 1_000 });

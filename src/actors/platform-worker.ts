@@ -16,7 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BadRequestError, errorMessage } from '../errors.js';
+import { BadRequestError, ConflictError, errorMessage } from '../errors.js';
+import { applyComponentCalls, readObservedComponents } from '../platforms/component-api.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
@@ -25,6 +26,9 @@ import { OutcomeCache } from './outcome-cache.js';
 import { failureOf, within } from '../time-bounds.js';
 import { isWorkloadCommandType, type WorkloadCommands, type WorkloadCommandType } from './workload-commands.js';
 import { workloadCommandPayloadSchemas } from './workload-schemas.js';
+
+/** One request to a server's component API (a list, a full read, one create): a healthy server answers in milliseconds. */
+const SERVER_CALL_TIMEOUT_MS = 5_000;
 
 export interface PlatformWorkerOptions {
   transport: Transport;
@@ -85,7 +89,19 @@ export class PlatformWorker {
       return this.driver.readLogs(instanceId, { tail, ...(after !== null ? { after } : {}) });
     },
     'workload.list': async () => (await this.driver.list()).map((ref) => ({ ...ref, workerId: this.workerId })),
+    'workload.components': ({ instanceId, payload }) => readObservedComponents(this.serverEndpoint(instanceId), { full: payload.full, timeoutMs: SERVER_CALL_TIMEOUT_MS }),
+    'workload.apply': ({ instanceId, payload }) => applyComponentCalls(this.serverEndpoint(instanceId), payload.calls, { timeoutMs: SERVER_CALL_TIMEOUT_MS }),
   };
+
+  /** Where this worker reaches the instance's running server; a ConflictError when it cannot. */
+  private serverEndpoint(instanceId: string): string {
+    if (!this.driver.serverEndpoint) {
+      throw new ConflictError(`the ${this.platform} platform's worker cannot reach a server's own API`, { reason: 'server-api-unreachable' });
+    }
+    const endpoint = this.driver.serverEndpoint(instanceId);
+    if (endpoint === undefined) throw new ConflictError(`no server of "${instanceId}" runs on worker ${this.workerId}`, { reason: 'not-running' });
+    return endpoint;
+  }
 
   constructor(options: PlatformWorkerOptions) {
     this.transport = options.transport;

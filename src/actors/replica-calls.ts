@@ -4,7 +4,7 @@
  * by name, with their arguments, and the cancellation of such a call. The
  * owner re-validates what it runs, as it would for a call of its own.
  */
-import type { CreateInstanceRequest, ReportSender, StatusReport } from '../api/instance-requests.js';
+import type { CreateInstanceRequest, PatchConfigOptions, ReportSender, StatusReport } from '../api/instance-requests.js';
 import type { InstanceStatusView, InstanceView } from '../api/instance-view.js';
 import { z } from 'zod';
 import type { LogRead } from '../platforms/driver.js';
@@ -17,7 +17,7 @@ export interface ReplicaCallArgs {
   restart: [instanceId: string];
   delete: [instanceId: string];
   getConfig: [instanceId: string];
-  patchConfig: [instanceId: string, patch: unknown];
+  patchConfig: [instanceId: string, patch: unknown, options: PatchConfigOptions];
   reportStatus: [report: StatusReport, sender: ReportSender | null];
   status: [instanceId: string];
   logs: [instanceId: string, tail: number];
@@ -63,7 +63,7 @@ const arities: Record<ReplicaOp, number> = {
   restart: 1,
   delete: 1,
   getConfig: 1,
-  patchConfig: 2,
+  patchConfig: 3,
   reportStatus: 2,
   status: 1,
   logs: 2,

@@ -2,6 +2,8 @@
  * The commands a platform worker understands and the events it publishes:
  * the typed contract between the control plane and the workers.
  */
+import type { ComponentCall, ObservedComponents } from '../drasi/component-plan.js';
+import type { ApplyComponentCallsResult } from '../platforms/component-api.js';
 import type { LogRead, StopOutcome, WorkloadExit, WorkloadRef, WorkloadSpec, WorkloadState } from '../platforms/driver.js';
 
 export interface WorkloadCommands {
@@ -13,6 +15,10 @@ export interface WorkloadCommands {
   'workload.logs': { payload: { tail: number; after?: string | null }; result: { lines: string[]; cursor?: LogRead['cursor'] } };
   /** Every workload the worker runs (sent to one worker's own queue, with instance id `*`). */
   'workload.list': { payload: Record<string, never>; result: WorkloadRef[] };
+  /** What the running server reports about its sources, queries and reactions (`full`: with each one's config). */
+  'workload.components': { payload: { full: boolean }; result: ObservedComponents };
+  /** Runs component API calls against the running server, in order, stopping at the first that fails. */
+  'workload.apply': { payload: { calls: ComponentCall[] }; result: ApplyComponentCallsResult };
 }
 
 export type WorkloadCommandType = keyof WorkloadCommands;
@@ -23,6 +29,8 @@ export const workloadCommandTypes: readonly WorkloadCommandType[] = [
   'workload.inspect',
   'workload.logs',
   'workload.list',
+  'workload.components',
+  'workload.apply',
 ];
 
 export function isWorkloadCommandType(type: string): type is WorkloadCommandType {

@@ -19,13 +19,17 @@
  *   worker returns) and the machine records the workload as unknown.
  */
 import { fromPromise } from 'xstate';
+import { compareWithServer, planConfigChange } from '../drasi/component-plan.js';
 import { buildServerConfig, parseDrasiConfig } from '../drasi/index.js';
 import { WorkerLostError, errorMessage } from '../errors.js';
 import { createInstanceMachine, type InstanceMachine } from '../machines/instance.js';
-import type { StartWorkloadInput, StopWorkloadInput, StopWorkloadOutput } from '../machines/instance-types.js';
+import type { ApplyConfigurationInput, ApplyConfigurationOutput, StartWorkloadInput, StopWorkloadInput, StopWorkloadOutput } from '../machines/instance-types.js';
 import type { WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
-import type { InstanceRecord } from '../store/instance-store.js';
+import type { InstanceRecord, RunningConfiguration } from '../store/instance-store.js';
 import type { WorkloadClient } from './workload-client.js';
+
+/** The longest one apply (or one read of the server's components) may take at the worker. */
+const APPLY_TIMEOUT_MS = 30_000;
 
 export interface WorkloadEffectsDeps {
   now: () => number;
@@ -47,17 +51,35 @@ export interface WorkloadEffectsDeps {
   log: (message: string) => void;
 }
 
+/** The config document a server of this configuration runs (without its port, which the platform assigns). Pure. */
+export function serverDocument(id: string, running: Pick<RunningConfiguration, 'serverConfiguration' | 'configuration'>): Record<string, unknown> {
+  const server = running.serverConfiguration;
+  return buildServerConfig(parseDrasiConfig(running.configuration), {
+    id,
+    host: server.host,
+    ...(server.logLevel !== undefined ? { logLevel: server.logLevel } : {}),
+  });
+}
+
+/**
+ * The config document of the generation a server runs, when the record can
+ * tell: its own generation's, or the copy kept when a newer one was recorded
+ * while it ran. Undefined when neither is that generation. Pure.
+ */
+export function runningDocument(record: InstanceRecord, generation: number | null): Record<string, unknown> | undefined {
+  if (generation === null) return undefined;
+  if (generation === record.generation) return serverDocument(record.id, record);
+  const kept = record.runningConfiguration;
+  return kept?.generation === generation ? serverDocument(record.id, kept) : undefined;
+}
+
 /** What a worker needs to run the record's current generation. Pure. */
 export function workloadSpec(record: InstanceRecord, startTimeoutMs: number): WorkloadSpec {
   const server = record.serverConfiguration;
   const spec: WorkloadSpec = {
     instanceId: record.id,
     generation: record.generation,
-    config: buildServerConfig(parseDrasiConfig(record.configuration), {
-      id: record.id,
-      host: server.host,
-      ...(server.logLevel !== undefined ? { logLevel: server.logLevel } : {}),
-    }),
+    config: serverDocument(record.id, record),
     env: record.environment,
     startTimeoutMs,
   };
@@ -115,6 +137,51 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
     }
   }
 
+  /**
+   * Brings the running server to the generation to apply (a configuration
+   * change) or back to the one it runs (drift), through the server's own
+   * component API. Level-triggered: whatever the planned difference between
+   * the two generations, the calls made are those that turn what the server
+   * reports now into the target (so an apply cut short, or repeated after a
+   * control-plane restart, ends in the same place). Answers `restart`, with
+   * why, when only a restart can do it: server-level fields changed, a call
+   * failed, the server or its API cannot be reached. Throws only when the
+   * worker is lost (the server then runs what it ran; nothing is restarted).
+   */
+  async function applyConfiguration(input: ApplyConfigurationInput): Promise<ApplyConfigurationOutput> {
+    const record = await deps.record(input.instanceId);
+    const workerId = deps.placementOf(record);
+    if (!input.workload || workerId === undefined) return { outcome: 'restart', reasons: ['no running workload is known to apply it to'] };
+    const running = runningDocument(record, input.observedGeneration);
+    if (!running) return { outcome: 'restart', reasons: [`the configuration of generation ${input.observedGeneration ?? '?'}, which runs, is not recorded`] };
+    let target = running;
+    let generation = input.observedGeneration ?? record.generation;
+    let summary: string[] | undefined;
+    if (input.cause === 'configuration' && record.generation !== generation) {
+      target = serverDocument(record.id, record);
+      generation = record.generation;
+      const plan = planConfigChange(running, target);
+      if (plan.kind === 'restart') return { outcome: 'restart', reasons: plan.reasons };
+      summary = plan.kind === 'hot' ? plan.summary : [];
+    }
+    const options = { workerId, timeoutMs: APPLY_TIMEOUT_MS + deps.replySlackMs };
+    try {
+      const observed = await deps.workloads.send(record.platformType, 'workload.components', record.id, { full: true }, options);
+      const drift = compareWithServer(target, observed);
+      if (drift.repair.length > 0) {
+        const result = await deps.workloads.send(record.platformType, 'workload.apply', record.id, { calls: drift.repair }, options);
+        if (!result.ok) {
+          const after = result.applied.length > 0 ? ` (after ${result.applied.length} call(s) succeeded)` : '';
+          return { outcome: 'restart', reasons: [`${result.failed.message}${after}`] };
+        }
+      }
+      return { outcome: 'applied', generation, summary: summary ?? drift.differences.map((difference) => difference.message) };
+    } catch (error) {
+      if (error instanceof WorkerLostError) throw error;
+      return { outcome: 'restart', reasons: [errorMessage(error)] };
+    }
+  }
+
   return createInstanceMachine({ now: deps.now }).provide({
     actors: {
       startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async ({ input, signal }) => {
@@ -133,6 +200,7 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
       }),
       stopWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(({ input }) => stopOrRemove('workload.stop', input)),
       removeWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(({ input }) => stopOrRemove('workload.remove', input)),
+      applyConfiguration: fromPromise<ApplyConfigurationOutput, ApplyConfigurationInput>(({ input }) => applyConfiguration(input)),
     },
   });
 }

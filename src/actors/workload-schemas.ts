@@ -48,6 +48,21 @@ export const workloadCommandPayloadSchemas: { [K in WorkloadCommandType]: z.ZodT
   'workload.inspect': z.object({}).strict() as unknown as z.ZodType<Record<string, never>>,
   'workload.logs': z.object({ tail: z.number().int().min(0), after: z.string().nullable().optional() }),
   'workload.list': z.object({}).strict() as unknown as z.ZodType<Record<string, never>>,
+  'workload.components': z.object({ full: z.boolean() }),
+  'workload.apply': z.object({
+    calls: z
+      .array(
+        z.object({
+          method: z.enum(['POST', 'PUT', 'DELETE']),
+          // Only the component API of the server's own instance: a worker is no general HTTP client.
+          path: z.string().regex(/^\/api\/v1\/(?:instances\/[^/?#]+\/)?(?:sources|queries|reactions)(?:\/[^/?#]+(?:\/(?:start|stop))?)?$/),
+          body: z.unknown().optional(),
+          component: z.object({ kind: z.enum(['source', 'query', 'reaction']), id: z.string() }),
+          why: z.string(),
+        }),
+      )
+      .max(10_000),
+  }) as unknown as z.ZodType<WorkloadCommands['workload.apply']['payload']>,
 };
 
 /** Events the control plane acts on; others (health, progress) are only shown. */

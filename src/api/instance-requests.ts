@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MAX_JSON_DEPTH, measureJson } from '../drasi/json-limits.js';
 import { BadRequestError } from '../errors.js';
+import { updateStrategies } from '../machines/instance-types.js';
 import { platformTypes, type PlatformType } from '../platforms/driver.js';
 import { platformOptionSchemas } from '../platforms/platform-options.js';
 
@@ -43,6 +44,8 @@ export const createInstanceRequestSchema = z
     environment: environmentSchema.optional(),
     /** Options of the chosen platform (e.g. Docker's `image`, `memoryMb`, `cpus`, `network`), checked by that platform's schema. */
     platformOptions: z.record(z.string(), z.unknown()).optional(),
+    /** How configuration changes reach the instance while it runs (default `auto`). */
+    updateStrategy: z.enum(updateStrategies).optional(),
   })
   .strict()
   .superRefine((body, context) => {
@@ -57,6 +60,11 @@ export const createInstanceRequestSchema = z
   });
 
 export type CreateInstanceRequest = z.infer<typeof createInstanceRequestSchema>;
+
+/** Options of one configuration change: `updateStrategy` overrides the instance's own for this change. */
+export const patchConfigOptionsSchema = z.object({ updateStrategy: z.enum(updateStrategies).optional() }).strict();
+
+export type PatchConfigOptions = z.infer<typeof patchConfigOptionsSchema>;
 
 export const statusReportSchema = z
   .object({

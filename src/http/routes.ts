@@ -221,7 +221,8 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   router.patch('/api/configuration/instances/:id', async (ctx) => {
-    ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body);
+    // ?updateStrategy=auto|restart|manual: how a Running instance takes this change (the instance's own strategy otherwise).
+    ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body, { ...ctx.query });
   });
 
   router.post('/api/status/updates', async (ctx) => {

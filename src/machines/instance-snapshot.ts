@@ -58,4 +58,11 @@ export const instanceSnapshotMigrations: Readonly<Record<number, (snapshot: unkn
     if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
     return { ...candidate, context: { ...candidate.context, workerLost: null } };
   },
+  // Version 3 added the Reconfiguring state and `reconfigure`, `drift` and `note` to the context: none was known before.
+  2: (snapshot) => {
+    if (typeof snapshot !== 'object' || snapshot === null) return snapshot;
+    const candidate = snapshot as { context?: unknown };
+    if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
+    return { ...candidate, context: { ...candidate.context, reconfigure: null, drift: null, note: null } };
+  },
 };

@@ -9,6 +9,7 @@ export const instanceStatuses = [
   'Pending',
   'Starting',
   'Running',
+  'Reconfiguring',
   'Stopping',
   'Stopped',
   'Failed',
@@ -64,10 +65,31 @@ export interface HistoryEntry {
   reason?: string;
 }
 
+/**
+ * How a configuration change reaches a Running instance: `auto` applies it
+ * to the running server through its own API where only components changed,
+ * else restarts; `restart` always restarts; `manual` only records the new
+ * generation (it runs at the next start).
+ */
+export const updateStrategies = ['auto', 'restart', 'manual'] as const;
+export type UpdateStrategy = (typeof updateStrategies)[number];
+
+/** Why the instance is Reconfiguring: a new generation to apply, or drift to repair towards the generation that runs. */
+export type ReconfigureCause = 'configuration' | 'drift';
+
+/** The last drift found on the running server: what differed from what DRaaS says runs. */
+export interface DriftNote {
+  /** ISO 8601. */
+  at: string;
+  differences: string[];
+}
+
 export interface RestartPolicy {
   /** First delay after a failure while the desired state is Running. */
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /** A crash after the server ran this long counts as the first failure again (default 60 s). */
+  resetAfterMs?: number;
 }
 
 export interface InstanceContext {
@@ -110,6 +132,12 @@ export interface InstanceContext {
   retryAt: number | null;
   history: HistoryEntry[];
   historyLimit: number;
+  /** Set while Reconfiguring: what the apply is for. */
+  reconfigure: ReconfigureCause | null;
+  /** The last drift found (kept after its repair, for the Drifted condition's message). */
+  drift: DriftNote | null;
+  /** Why the next transition happens, recorded as its history entry's reason (then cleared). */
+  note: string | null;
 }
 
 export interface InstanceInput {
@@ -127,7 +155,8 @@ export type InstanceRequestEvent =
   | { type: 'instance.stop' }
   | { type: 'instance.restart' }
   | { type: 'instance.delete' }
-  | { type: 'instance.configure'; generation: number };
+  /** `update`: how a Running instance takes it (the instance's `updateStrategy`, or the request's); `manual` when absent. */
+  | { type: 'instance.configure'; generation: number; update?: UpdateStrategy };
 
 /**
  * Sent once by the control plane to an actor restored from a persisted
@@ -157,7 +186,9 @@ export type InstanceObservationEvent =
    * elsewhere.
    */
   | { type: 'worker.lost'; workerId: string; since: string; expired?: boolean }
-  | { type: 'worker.returned'; workerId: string };
+  | { type: 'worker.returned'; workerId: string }
+  /** The reconciler found the running server's components differ from the generation it runs. */
+  | { type: 'instance.drifted'; workloadId: string; differences: string[] };
 
 export type InstanceEvent = InstanceRequestEvent | InstanceObservationEvent | InstanceRecoverEvent;
 
@@ -176,6 +207,22 @@ export interface StopWorkloadInput {
   /** The workload that runs or may run (null: nothing of the instance can run anywhere). */
   workload: WorkloadRef | null;
 }
+
+export interface ApplyConfigurationInput {
+  instanceId: string;
+  /** The workload the change is applied to (the running server). */
+  workload: WorkloadRef | null;
+  cause: ReconfigureCause;
+  /** The generation to apply (cause `configuration`) or the one that runs (cause `drift`). */
+  generation: number;
+  /** The generation the server runs now. */
+  observedGeneration: number | null;
+}
+
+/** How an apply ended: applied without a restart (`generation` now runs), or a restart is needed, and why. */
+export type ApplyConfigurationOutput =
+  | { outcome: 'applied'; generation: number; summary: string[] }
+  | { outcome: 'restart'; reasons: string[] };
 
 /** How a stop or remove ended: done, or queued for a lost worker (it runs when that worker returns). */
 export interface StopWorkloadOutput {

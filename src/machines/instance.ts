@@ -14,6 +14,8 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type { WorkloadRef } from '../platforms/driver.js';
 import type {
+  ApplyConfigurationInput,
+  ApplyConfigurationOutput,
   DesiredState,
   Failure,
   HistoryEntry,
@@ -31,7 +33,7 @@ import type {
 export * from './instance-types.js';
 
 /** Bumped whenever the shape of the context or the states change (persisted snapshots carry it; see `instanceSnapshotMigrations`). */
-export const instanceMachineVersion = 2;
+export const instanceMachineVersion = 3;
 
 /** The lost-worker facts a failed command carries (`WorkerLostError` details), if it failed because its worker is lost. */
 export function workerLostFrom(error: unknown): WorkerLost | undefined {
@@ -44,7 +46,7 @@ export function workerLostFrom(error: unknown): WorkerLost | undefined {
 }
 
 /** States in which a workload of the instance may run (or be starting, or stopping). */
-const withWorkload: ReadonlySet<InstanceStatus> = new Set(['Starting', 'Running', 'Stopping', 'Deleting']);
+const withWorkload: ReadonlySet<InstanceStatus> = new Set(['Starting', 'Running', 'Reconfiguring', 'Stopping', 'Deleting']);
 
 export interface InstanceMachineDeps {
   /** Epoch milliseconds; injected so tests can use a simulated clock. */
@@ -54,6 +56,9 @@ export interface InstanceMachineDeps {
 function notProvided(name: string): never {
   throw new Error(`the "${name}" actor was not provided to the instance machine`);
 }
+
+/** How long a server must run before its earlier failures stop growing the backoff, unless the policy says. */
+export const DEFAULT_RESET_AFTER_MS = 60_000;
 
 /** Exponential backoff: initial * 2^(failures-1), capped. */
 export function restartBackoffMs(failures: number, policy: InstanceContext['restartPolicy']): number {
@@ -101,6 +106,10 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
     params: { desired, restartPending },
   });
 
+  /** The current workload has run at least the policy's healthy period: failures before it no longer count. */
+  const ranHealthy = (context: InstanceContext): boolean =>
+    context.workload !== null && deps.now() - Date.parse(context.workload.startedAt) >= (context.restartPolicy.resetAfterMs ?? DEFAULT_RESET_AFTER_MS);
+
   return setup({
     types: {
       context: {} as InstanceContext,
@@ -111,14 +120,17 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async () => notProvided('startWorkload')),
       stopWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => notProvided('stopWorkload')),
       removeWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => notProvided('removeWorkload')),
+      applyConfiguration: fromPromise<ApplyConfigurationOutput, ApplyConfigurationInput>(async () => notProvided('applyConfiguration')),
     },
     actions: {
       record: assign(({ context, event }, params: { to: InstanceStatus }) => {
         const entry: HistoryEntry = { at: iso(), from: context.status, to: params.to, cause: causeOf(event.type) };
         if (params.to === 'Failed' && context.failure) entry.reason = context.failure.reason;
+        else if (context.note) entry.reason = context.note;
         const history = [...context.history, entry];
         return {
           status: params.to,
+          note: null,
           history: history.length > context.historyLimit ? history.slice(-context.historyLimit) : history,
           // A deadline belongs to its state; it survives only a re-entry of that state (recovery).
           startDeadline: params.to === 'Starting' ? context.startDeadline : null,
@@ -141,6 +153,40 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         const deferred = 'output' in event && typeof event.output === 'object' && event.output !== null && 'deferredTo' in event.output;
         return deferred ? { observed: 'Unknown' as const } : { observed: 'Stopped' as const, workload: null, workerLost: null };
       }),
+      // The current workload exited while nobody asked (Running, or Reconfiguring it).
+      recordCrash: assign({
+        failure: ({ event }) => {
+          if (event.type !== 'workload.exited') throw new Error('unreachable');
+          const how = event.signal ? `signal ${event.signal}` : `code ${event.exitCode}`;
+          // The platform's own word for it (Kubernetes: OOMKilled, CrashLoopBackOff, …) belongs in the headline.
+          const platformReason = typeof event.details?.['reason'] === 'string' ? `: ${event.details['reason']}` : '';
+          const failure: Failure = {
+            reason: `workload exited unexpectedly with ${how}${platformReason}`,
+            at: iso(),
+            exitCode: event.exitCode,
+            signal: event.signal,
+            lastLogLines: event.lastLogLines,
+          };
+          if (event.details) failure.details = event.details;
+          return failure;
+        },
+        observed: 'Exited',
+        workload: null,
+        // A crash after a period of health starts a new count: the backoff grows only while it keeps failing soon.
+        consecutiveFailures: ({ context }) => (ranHealthy(context) ? 1 : context.consecutiveFailures + 1),
+      }),
+      // An apply that ended: the generation it applied runs now (an apply that needs a restart changed nothing).
+      recordApplied: assign(({ context, event }) => {
+        if (!('output' in event)) return {};
+        const output = event.output as ApplyConfigurationOutput;
+        if (output.outcome !== 'applied') return { note: `not applied without a restart: ${output.reasons.join('; ')}` };
+        // (Run after the state's exit action: `reconfigure` is cleared by now; the generation tells what it was.)
+        const what = output.generation === context.observedGeneration ? 'drift repaired' : `generation ${output.generation} applied without a restart`;
+        return {
+          observedGeneration: output.generation,
+          note: output.summary.length > 0 ? `${what}: ${output.summary.join('; ')}` : what,
+        };
+      }),
       markWorkerReturned: assign(({ context }) => ({
         workerLost: null,
         // What was unknown is known again: the worker re-adopted what still runs (the control plane verifies a
@@ -161,6 +207,23 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         event.generation > context.generation &&
         context.status !== 'Deleting' &&
         context.status !== 'Deleted',
+      appliesWhileRunning: ({ context, event }) =>
+        event.type === 'instance.configure' && event.generation > context.generation && event.update === 'auto' && context.workerLost === null,
+      restartsWhileRunning: ({ context, event }) =>
+        event.type === 'instance.configure' && event.generation > context.generation && event.update === 'restart',
+      isCurrentDrift: ({ context, event }) =>
+        event.type === 'instance.drifted' && context.workload?.workloadId === event.workloadId && context.workerLost === null,
+      // Applied, and nothing else asked for meanwhile (a stop, a delete, a restart).
+      appliedAndWantsRunning: ({ context, event }) =>
+        'output' in event && (event.output as ApplyConfigurationOutput).outcome === 'applied' && context.desired === 'Running' && !context.restartPending,
+      // …and a newer generation came while it was applied (the one applied is older than what is configured now).
+      configurationBehind: ({ context, event }) =>
+        context.reconfigure === 'configuration' &&
+        context.desired === 'Running' &&
+        !context.restartPending &&
+        'output' in event &&
+        (event.output as ApplyConfigurationOutput).outcome === 'applied' &&
+        (event.output as { generation: number }).generation < context.generation,
       reportsDown: ({ event }) => event.type === 'observed.report' && event.status !== 'Running',
       reportsRunning: ({ event }) => event.type === 'observed.report' && event.status === 'Running',
       // Only an instance that may have a workload on the lost worker is affected by the loss.
@@ -196,6 +259,9 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       retryAt: null,
       history: [],
       historyLimit: input.historyLimit ?? 32,
+      reconfigure: null,
+      drift: null,
+      note: null,
     }),
     on: {
       'instance.configure': {
@@ -256,7 +322,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
                 failure: null,
                 // A start that succeeded on the lost worker (it came back) or elsewhere (replacing it): nothing unknown remains.
                 workerLost: null,
-                consecutiveFailures: 0,
+                // The failure count stays until the server has run healthy for a while (see `ranHealthy`).
               }),
             },
           ],
@@ -335,28 +401,37 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           ],
           // Taken where an instance rests; one that is mid-command when its worker returns is told again once it rests.
           'worker.returned': { guard: 'lostWorkerReturned', actions: 'markWorkerReturned' },
-          'workload.exited': {
-            guard: 'isCurrentWorkload',
-            target: 'Failed',
+          'workload.exited': { guard: 'isCurrentWorkload', target: 'Failed', actions: 'recordCrash' },
+          'instance.configure': [
+            {
+              guard: 'appliesWhileRunning',
+              target: 'Reconfiguring',
+              actions: assign({
+                generation: ({ event }) => event.generation,
+                reconfigure: 'configuration',
+                note: ({ event }) => `generation ${event.generation}: applying it to the running server`,
+              }),
+            },
+            {
+              guard: 'restartsWhileRunning',
+              target: 'Stopping',
+              actions: [
+                want('Running', true),
+                assign({
+                  generation: ({ event }) => event.generation,
+                  note: ({ event }) => `generation ${event.generation}: restarting with it (update strategy restart)`,
+                }),
+              ],
+            },
+            // Otherwise (update strategy manual) the root's transition records the generation only.
+          ],
+          'instance.drifted': {
+            guard: 'isCurrentDrift',
+            target: 'Reconfiguring',
             actions: assign({
-              failure: ({ event }) => {
-                if (event.type !== 'workload.exited') throw new Error('unreachable');
-                const how = event.signal ? `signal ${event.signal}` : `code ${event.exitCode}`;
-                // The platform's own word for it (Kubernetes: OOMKilled, CrashLoopBackOff, …) belongs in the headline.
-                const platformReason = typeof event.details?.['reason'] === 'string' ? `: ${event.details['reason']}` : '';
-                const failure: Failure = {
-                  reason: `workload exited unexpectedly with ${how}${platformReason}`,
-                  at: iso(),
-                  exitCode: event.exitCode,
-                  signal: event.signal,
-                  lastLogLines: event.lastLogLines,
-                };
-                if (event.details) failure.details = event.details;
-                return failure;
-              },
-              observed: 'Exited',
-              workload: null,
-              consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
+              reconfigure: 'drift',
+              drift: ({ event }) => ({ at: iso(), differences: event.differences }),
+              note: ({ event }) => `drift: ${event.differences.join('; ')}`,
             }),
           },
           'observed.report': [
@@ -379,6 +454,65 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           ],
         },
       },
+      Reconfiguring: {
+        entry: enter('Reconfiguring'),
+        exit: assign({ reconfigure: null }),
+        invoke: {
+          id: 'applyConfiguration',
+          src: 'applyConfiguration',
+          input: ({ context }) => {
+            const cause = context.reconfigure ?? 'configuration';
+            return {
+              instanceId: context.instanceId,
+              workload: context.workload,
+              cause,
+              generation: cause === 'drift' ? (context.observedGeneration ?? context.generation) : context.generation,
+              observedGeneration: context.observedGeneration,
+            };
+          },
+          onDone: [
+            { guard: 'configurationBehind', target: 'Reconfiguring', reenter: true, actions: ['recordApplied', assign({ reconfigure: 'configuration' })] },
+            { guard: 'appliedAndWantsRunning', target: 'Running', actions: 'recordApplied' },
+            // A restart is needed, or asked for, or the instance is to stop or go: Stopping takes it on from there.
+            { target: 'Stopping', actions: ['recordApplied', assign({ restartPending: ({ context }) => context.desired === 'Running' })] },
+          ],
+          // Only a lost worker fails an apply (see applyConfiguration): its server runs what it ran, as far as is known.
+          onError: [
+            {
+              guard: 'wantsRunning',
+              target: 'Running',
+              actions: assign({
+                workerLost: ({ event, context }) => workerLostFrom(event.error) ?? context.workerLost,
+                observed: 'Unknown',
+                note: ({ event }) => `not applied: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
+              }),
+            },
+            {
+              target: 'Stopping',
+              actions: assign({
+                workerLost: ({ event, context }) => workerLostFrom(event.error) ?? context.workerLost,
+                note: ({ event }) => `not applied: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
+              }),
+            },
+          ],
+        },
+        on: {
+          'instance.recover': { target: 'Reconfiguring', reenter: true },
+          'instance.start': { actions: assign({ desired: 'Running' }) },
+          'instance.stop': { actions: want('Stopped') },
+          'instance.restart': { actions: want('Running', true) },
+          'instance.delete': { actions: want('Deleted') },
+          'workload.exited': { guard: 'isCurrentWorkload', target: 'Failed', actions: 'recordCrash' },
+          // A change made while another is applied: applied after it (auto), or a restart once it is done.
+          'instance.configure': [
+            { guard: 'appliesWhileRunning', actions: assign({ generation: ({ event }) => event.generation, reconfigure: 'configuration' }) },
+            {
+              guard: 'restartsWhileRunning',
+              actions: assign({ generation: ({ event }) => event.generation, restartPending: ({ context }) => context.desired === 'Running' }),
+            },
+          ],
+        },
+      },
       Stopping: {
         entry: [enter('Stopping'), assign({ observed: ({ context }) => (context.workerLost ? 'Unknown' : 'Running') })],
         invoke: {
@@ -388,7 +522,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           onDone: [
             { guard: 'wantsDeleted', target: 'Deleting', actions: 'recordStopped' },
             { guard: 'restartPending', target: 'Starting', actions: 'recordStopped' },
-            { target: 'Stopped', actions: ['recordStopped', assign({ failure: null })] },
+            { target: 'Stopped', actions: ['recordStopped', assign({ failure: null, consecutiveFailures: 0 })] },
           ],
           onError: {
             target: 'Failed',

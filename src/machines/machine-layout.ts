@@ -106,8 +106,8 @@ export function drawnPairs(graph: MachineGraph): DrawnPair[] {
 /**
  * A state order that most edges follow (Eades, Lin and Smyth's greedy heuristic for a small feedback arc set):
  * sinks go to the end and sources to the front as they appear, otherwise the state with the most outgoing less
- * incoming edges goes next. The initial state is put first, and ties go to the state defined first, so the main
- * flow of a machine reads top to bottom. Edges against this order are the ones drawn upward.
+ * incoming edges goes next, preferring states that the placed ones lead to. The initial state is put first, and
+ * ties go to the state defined first, so the main flow of a machine reads top to bottom. Edges against this order are the ones drawn upward.
  */
 function flowOrder(states: string[], initial: string, pairs: DrawnPair[]): Map<string, number> {
   const left = new Set(states);
@@ -141,7 +141,10 @@ function flowOrder(states: string[], initial: string, pairs: DrawnPair[]): Map<s
     if (left.size === 0) break;
     let best: string | undefined;
     let bestDelta = -Infinity;
-    for (const state of left) {
+    // States the placed ones lead to come first (the flow reads on from where it is), then any.
+    const placed = new Set(front);
+    const next = [...left].filter((state) => pairs.some((pair) => pair.to === state && placed.has(pair.from)));
+    for (const state of next.length > 0 ? next : left) {
       const delta = degree(state, 'out') - degree(state, 'in');
       if (delta > bestDelta) {
         best = state;
@@ -202,6 +205,8 @@ function assignLayers(states: string[], initial: string, pairs: DrawnPair[]): Ma
     const flatPairs = new Map<number, string>();
     for (const pair of pairs) {
       const span = (candidate.get(pair.to) ?? 0) - (candidate.get(pair.from) ?? 0);
+      // The spine of the flow (each state to the next in flow order) always points down: the main line reads top to bottom.
+      if (span <= 0 && (rank.get(pair.to) ?? 0) === (rank.get(pair.from) ?? 0) + 1) return Infinity;
       if (span === 0) {
         // Its two states must sit side by side, which only one pair per layer surely can.
         const key = [pair.from, pair.to].sort().join('\u0000');

@@ -118,6 +118,8 @@ export class DockerDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
   private readonly table: WorkloadTable<Workload>;
+  /** Where each instance's server API is reached (its last start's host), for `serverEndpoint`. */
+  private readonly apiHosts = new Map<string, string>();
   private events: Promise<DockerEventStream> | undefined;
   private closed = false;
 
@@ -173,6 +175,7 @@ export class DockerDriver implements PlatformDriver {
       if (statusCodeOf(error) !== 404) throw new WorkloadFailedError(`could not remove container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
     }
     this.table.forget(instanceId);
+    this.apiHosts.delete(instanceId);
   }
 
   async inspect(instanceId: string): Promise<WorkloadState> {
@@ -189,6 +192,13 @@ export class DockerDriver implements PlatformDriver {
 
   async list(): Promise<WorkloadRef[]> {
     return this.table.list();
+  }
+
+  serverEndpoint(instanceId: string): string | undefined {
+    const workload = this.table.get(instanceId);
+    if (workload?.phase !== 'running') return undefined;
+    // An adopted container's network was not seen by this driver: where published ports are reached.
+    return `http://${this.apiHosts.get(instanceId) ?? this.probeHost}:${workload.ref.port}`;
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
@@ -365,6 +375,7 @@ export class DockerDriver implements PlatformDriver {
     ready: (workload, spec, options, signal) => {
       // Bridge: the port is published on the Engine host's 127.0.0.1; host networking: where the server binds.
       const host = options.network === 'bridge' ? this.probeHost : probeHost(spec.config['host']);
+      this.apiHosts.set(spec.instanceId, host);
       return waitForHealthy({ url: `http://${host}:${workload.ref.port}/health`, timeoutMs: spec.startTimeoutMs, intervalMs: this.healthIntervalMs, signal, clock: this.clock });
     },
     kill: async (workload) => {

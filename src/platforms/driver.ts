@@ -212,6 +212,14 @@ export interface PlatformDriver {
    * Optional: a driver without a remote engine is always available.
    */
   availability?(): Promise<PlatformAvailability>;
+  /**
+   * The base URL (`http://host:port`) at which this driver's host reaches the
+   * running workload's own HTTP API (the Drasi Server component API), or
+   * undefined when none runs. Optional: a platform whose servers the worker
+   * cannot reach directly (a pod network) lacks it, and configuration changes
+   * there are applied by a restart.
+   */
+  serverEndpoint?(instanceId: string): string | undefined;
   /** Releases the driver's own resources. Leaves workloads running. Idempotent. */
   close(): Promise<void>;
 }

@@ -189,6 +189,8 @@ export class ProcessDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly adoptedPollMs: number;
   private readonly table: WorkloadTable<Workload>;
+  /** Where each instance's server API is reached (its last start's host), for `serverEndpoint`. */
+  private readonly apiHosts = new Map<string, string>();
   private readonly logSources = new Map<string, LogSource>();
   /** Cursors carry it: positions are in terms of this driver's rotation counts. */
   private readonly driverId = randomUUID();
@@ -253,6 +255,7 @@ export class ProcessDriver implements PlatformDriver {
     const dir = this.instanceDir(instanceId);
     await this.stop(instanceId, options);
     this.table.forget(instanceId);
+    this.apiHosts.delete(instanceId);
     this.logSources.delete(instanceId);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }
@@ -268,6 +271,13 @@ export class ProcessDriver implements PlatformDriver {
 
   async list(): Promise<WorkloadRef[]> {
     return this.table.list();
+  }
+
+  serverEndpoint(instanceId: string): string | undefined {
+    const workload = this.table.get(instanceId);
+    if (workload?.phase !== 'running') return undefined;
+    // An adopted server's host was not seen by this driver: the safe default host, where servers bind unless told otherwise.
+    return `http://${this.apiHosts.get(instanceId) ?? '127.0.0.1'}:${workload.ref.port}`;
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
@@ -510,9 +520,11 @@ export class ProcessDriver implements PlatformDriver {
     prepare: (spec, signal) => this.prepare(spec, signal),
     create: (spec, prepared, port, signal) => this.create(spec, prepared, port, signal),
     createFailed: (error) => new WorkloadFailedError(`could not launch the server: ${errorMessage(error)}`, noExit()),
-    ready: (workload, spec, _prepared, signal) =>
-      waitForHealthy({
-        url: `http://${probeHost(spec.config['host'])}:${workload.ref.port}/health`,
+    ready: (workload, spec, _prepared, signal) => {
+      const host = probeHost(spec.config['host']);
+      this.apiHosts.set(spec.instanceId, host);
+      return waitForHealthy({
+        url: `http://${host}:${workload.ref.port}/health`,
         timeoutMs: spec.startTimeoutMs,
         intervalMs: this.healthIntervalMs,
         signal,
@@ -520,7 +532,8 @@ export class ProcessDriver implements PlatformDriver {
         // A 200 from another program on this port (a race with someone outside this driver) is not our server.
         verify: async () =>
           (await listenerOwnedBy(workload.pid, workload.ref.port)) === false ? `port ${workload.ref.port} is answered by another process` : undefined,
-      }),
+      });
+    },
     onReady: (workload) => this.recordWorkload(workload, 'running'),
     kill: async (workload) => signalProcess(-workload.pid, 'SIGKILL'),
     settle: async (workload) => {

@@ -28,7 +28,7 @@
  * serializes read-modify-write per instance).
  */
 import type { PlatformType } from '../platforms/driver.js';
-import type { InstanceStatus } from '../machines/instance-types.js';
+import { updateStrategies, type InstanceStatus, type UpdateStrategy } from '../machines/instance-types.js';
 import type { LogLevel } from '../api/instance-requests.js';
 
 export interface InstanceRecord {
@@ -51,6 +51,21 @@ export interface InstanceRecord {
    * so every later command goes to that worker and no other can start it twice.
    */
   placement?: Placement;
+  /** How configuration changes reach the instance while it runs; `auto` when absent. */
+  updateStrategy?: UpdateStrategy;
+  /**
+   * The configuration of the generation the server runs, kept when a newer
+   * generation is recorded while it runs (so that the change can be applied
+   * as a difference, and drift judged against what runs). Absent while the
+   * server runs the record's own generation.
+   */
+  runningConfiguration?: RunningConfiguration;
+}
+
+export interface RunningConfiguration {
+  generation: number;
+  serverConfiguration: InstanceRecord['serverConfiguration'];
+  configuration: Record<string, unknown>;
 }
 
 export interface Placement {
@@ -205,6 +220,13 @@ export function instanceRecordProblem(value: unknown, id: string): string | unde
   if (value.platformOptions !== undefined && !isPlainObject(value.platformOptions)) return '"platformOptions" is not an object';
   if (value.placement !== undefined && (!isPlainObject(value.placement) || typeof value.placement.workerId !== 'string' || typeof value.placement.placedAt !== 'string')) {
     return '"placement" is not {workerId, placedAt}';
+  }
+  if (value.updateStrategy !== undefined && !(updateStrategies as readonly unknown[]).includes(value.updateStrategy)) {
+    return `"updateStrategy" is not one of ${updateStrategies.join(', ')}`;
+  }
+  const running = value.runningConfiguration;
+  if (running !== undefined && (!isPlainObject(running) || !Number.isInteger(running.generation) || !isPlainObject(running.configuration) || !isPlainObject(running.serverConfiguration))) {
+    return '"runningConfiguration" is not {generation, serverConfiguration, configuration}';
   }
   return undefined;
 }

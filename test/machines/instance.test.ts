@@ -218,7 +218,33 @@ test('Failed with desired Running restarts after an exponential backoff stored a
   t.is(h.state(), 'Starting');
   h.starts[2]!.resolve(ref('pid-3'));
   await flush();
-  t.is(h.context().consecutiveFailures, 0, 'a healthy start resets the backoff');
+  t.is(h.context().consecutiveFailures, 2, 'a start alone does not reset the count: a server that crashes soon after keeps backing off longer');
+});
+
+test('a crash soon after a start grows the backoff; one after a period of health counts as the first again; a stop resets the count', async (t) => {
+  const h = harness();
+  await running(h, 'pid-1');
+  h.send(exited('pid-1'));
+  h.clock.increment(1_000);
+  h.starts[1]!.resolve({ ...ref('pid-2'), startedAt: new Date(h.clock.now()).toISOString() });
+  await flush();
+  h.clock.increment(5_000);
+  h.send(exited('pid-2'));
+  t.is(h.context().consecutiveFailures, 2, 'crashed 5 s after its start');
+  t.is(h.context().retryAt, h.clock.now() + 2_000);
+  h.clock.increment(2_000);
+  h.starts[2]!.resolve({ ...ref('pid-3'), startedAt: new Date(h.clock.now()).toISOString() });
+  await flush();
+  h.clock.increment(60_000);
+  h.send(exited('pid-3'));
+  t.is(h.context().consecutiveFailures, 1, 'crashed after 60 s of health: a new count');
+  t.is(h.context().retryAt, h.clock.now() + 1_000);
+  h.send({ type: 'instance.stop' });
+  await flush();
+  h.stops[0]!.resolve({});
+  await flush();
+  t.is(h.state(), 'Stopped');
+  t.is(h.context().consecutiveFailures, 0, 'a stop ends the count');
 });
 
 test('restartBackoffMs doubles and is capped', (t) => {
