@@ -66,6 +66,10 @@ default an instance may not ask for what would let a caller run code on the host
 Lifecycle (up, control-plane):
   --start-timeout <ms>    time a server has to answer /health (DRAAS_START_TIMEOUT_MS, default 30000)
   --reply-timeout <ms>    extra time a worker gets to reply (DRAAS_REPLY_TIMEOUT_MS, default 10000)
+  --reconcile-interval <ms>
+                          compare each instance with what runs this often, spread over the interval:
+                          drift is recorded and repaired, a workload running against the desired state
+                          is stopped (DRAAS_RECONCILE_INTERVAL_MS, default 30000; 0: only on request)
   --worker-lost-timeout <ms|never>
                           control-plane only: start a Running instance on another worker once its
                           worker has been lost this long; the new worker first stops the old server
@@ -158,6 +162,7 @@ const optionSpec = {
   'replica-id': { type: 'string' },
   lease: { type: 'string' },
   'worker-lost-timeout': { type: 'string' },
+  'reconcile-interval': { type: 'string' },
   shards: { type: 'string' },
   allow: { type: 'string', multiple: true },
   'deny-env': { type: 'string', multiple: true },
@@ -174,11 +179,11 @@ const kubernetesOptions = ['kubeconfig', 'kube-context', 'kube-namespace', 'kube
 
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
-    ...httpOptions, 'start-timeout', 'reply-timeout', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
+    ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
     ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env',
   ],
   'control-plane': [
-    ...httpOptions, 'start-timeout', 'reply-timeout', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
+    ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
     'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env',
   ],
   worker: [
@@ -203,6 +208,8 @@ export interface LifecycleSettings {
   stopGraceMs: number;
   /** control-plane only: when a Running instance whose worker is lost is started elsewhere; null: never. */
   workerLostTimeoutMs?: number | null;
+  /** How often each instance is compared with what runs; null: only when asked. */
+  reconcileIntervalMs: number | null;
 }
 export interface WorkloadSettings {
   dataDir: string;
@@ -440,6 +447,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     startTimeoutMs: integer('start-timeout', need('start-timeout', 'DRAAS_START_TIMEOUT_MS', '30000'), 100, 3_600_000),
     replySlackMs: integer('reply-timeout', need('reply-timeout', 'DRAAS_REPLY_TIMEOUT_MS', '10000'), 100, 3_600_000),
     stopGraceMs: stopGraceMs(),
+    reconcileIntervalMs: integer('reconcile-interval', need('reconcile-interval', 'DRAAS_RECONCILE_INTERVAL_MS', '30000'), 0, 86_400_000) || null,
   });
   const workloads = (): WorkloadSettings => ({
     dataDir: need('data-dir', 'DRAAS_DATA_DIR', './.draas'),

@@ -17,6 +17,7 @@ import {
   type ReportSender,
   type StatusReport,
 } from '../api/instance-requests.js';
+import { Reconciler, type DriftComparison } from './reconciler.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { configurationIssues, instanceIssues, operatorPolicy, refuseByPolicy, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
@@ -40,7 +41,7 @@ import { SoleOwnership, type Ownership, type OwnershipView } from './ownership.j
 import type { ReplicaCallResults, ReplicaOp } from './replica-calls.js';
 import { ReplicaRouter, type OperationTable } from './replica-router.js';
 import type { StatusTransition } from './instance-actor.js';
-import { instanceMachineWithWorkloads } from './workload-effects.js';
+import { instanceMachineWithWorkloads, keptConfigurations } from './workload-effects.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { StatusChanges, type InstanceEventEnvelope, type StatusSubscribeOptions } from './status-changes.js';
 import { HeldSnapshots } from './held-snapshots.js';
@@ -92,6 +93,12 @@ export interface ControlPlaneOptions {
   /** How often worker presence is checked for lost and returning workers. Default 1 s. */
   workerCheckMs?: number;
   /**
+   * How often each instance is compared with what runs (drift; see
+   * `reconciler.ts`), spread over the interval. Default 30 s; null or 0: only
+   * when asked (`reconcile`).
+   */
+  reconcileIntervalMs?: number | null;
+  /**
    * What instances may ask for beyond the safe defaults (`allow`), and which
    * environment variables they may not set beyond the built-in list
    * (`deniedEnvironment`). Default: nothing allowed, the built-in list only.
@@ -112,6 +119,9 @@ export interface InstanceConfig {
 export interface CallOptions {
   signal?: AbortSignal;
 }
+
+/** The longest one reconcile check waits for its worker (`reconciler.ts`). */
+const RECONCILE_CHECK_MS = 10_000;
 
 /** How long one step of close() waits for the store or transport (four steps: well within a default shutdown grace). */
 const CLOSE_STEP_MS = 1_000;
@@ -148,6 +158,7 @@ export class ControlPlane {
   private readonly router: ReplicaRouter;
   /** Which worker each instance is placed on, and what workers report. */
   private readonly placements: WorkerPlacements;
+  private readonly reconciler: Reconciler;
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
 
@@ -178,6 +189,21 @@ export class ControlPlane {
       workerCheckMs: options.workerCheckMs ?? 1_000,
       stopGraceMs: this.stopGraceMs,
       replySlackMs: this.replySlackMs,
+      log: this.log,
+    });
+    this.reconciler = new Reconciler({
+      host: {
+        actor: (id) => this.registry.actor(id),
+        actors: () => this.registry.all(),
+        record: (id) => this.registry.requireRecord(id),
+        placementOf: (record) => this.placements.placementOf(record),
+        verifyRunning: (actors) => this.placements.verifyRunning(actors),
+      },
+      workloads: this.workloads,
+      intervalMs: options.reconcileIntervalMs === undefined ? 30_000 : options.reconcileIntervalMs,
+      stopGraceMs: this.stopGraceMs,
+      replySlackMs: this.replySlackMs,
+      now: this.now,
       log: this.log,
     });
     this.ownership = options.ownership ?? new SoleOwnership();
@@ -264,6 +290,7 @@ export class ControlPlane {
     if (this.ownership.shared) this.subscriptions.push(await this.router.open());
     await this.ownership.start({ gained: (shards) => this.shards.gain(shards), lost: async (shards) => this.shards.lose(shards) });
     this.placements.start();
+    this.reconciler.start();
   }
 
   private actorInput(record: InstanceRecord): InstanceInput {
@@ -282,6 +309,7 @@ export class ControlPlane {
     const { instanceId, to } = transition;
     if (to === 'Deleted') {
       this.registry.forget(instanceId);
+      this.reconciler.forget(instanceId);
       void this.store.delete(instanceId, this.registry.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
       this.heldSnapshots.forget(instanceId);
     }
@@ -313,11 +341,14 @@ export class ControlPlane {
       status: ([id]) => this.statusHere(id),
       logs: ([id, tail], options) => this.logsHere(id, tail, options),
       readLogs: ([id, tail, after], options) => this.readLogsHere(id, tail, after, options.signal),
+      drift: ([id]) => this.driftHere(id),
+      reconcile: ([id]) => this.reconcileHere(id),
     };
   }
 
   /** How long the owner may take to answer an operation. */
   private timeoutOf(op: ReplicaOp): number {
+    if (op === 'reconcile') return this.stopGraceMs + RECONCILE_CHECK_MS + 2 * this.replySlackMs; // may stop an unwanted workload
     return op === 'start' || op === 'stop' || op === 'restart' || op === 'delete' ? this.lifecycleTimeoutMs(op) : this.replySlackMs;
   }
 
@@ -455,6 +486,26 @@ export class ControlPlane {
     await this.router.call('delete', [parseInstanceId(id)], options);
   }
 
+  /** The last comparison of the instance with what runs (see `reconciler.ts`), or null before its first check. */
+  async drift(id: string): Promise<DriftComparison | null> {
+    return this.router.call('drift', [parseInstanceId(id)]);
+  }
+
+  private async driftHere(id: string): Promise<DriftComparison | null> {
+    this.registry.requireActor(id);
+    return this.reconciler.lastComparison(id) ?? null;
+  }
+
+  /** Compares the instance with what runs now; a difference found is repaired as by the periodic check. */
+  async reconcile(id: string): Promise<DriftComparison> {
+    return this.router.call('reconcile', [parseInstanceId(id)]);
+  }
+
+  private async reconcileHere(id: string): Promise<DriftComparison> {
+    this.registry.requireActor(id);
+    return this.reconciler.check(id);
+  }
+
   async getConfig(id: string): Promise<InstanceConfig> {
     return this.router.call('getConfig', [parseInstanceId(id)]);
   }
@@ -498,14 +549,16 @@ export class ControlPlane {
           state: actor.view.status,
         });
       }
-      // The server runs the record's own generation: keep a copy of it, to apply the change as a difference and judge drift by.
-      const runsCurrent = actor.view.context.observedGeneration === record.generation && actor.view.context.workload !== null;
+      // Copies of what the server runs (or an apply in flight brings it to): to apply the change as a difference and judge drift by.
+      const { context, status } = actor.view;
+      const kept = keptConfigurations(record, { observedGeneration: context.observedGeneration, hasWorkload: context.workload !== null, applying: status === 'Reconfiguring' });
+      const { runningConfigurations: _previous, ...rest } = record;
       const updated: InstanceRecord = {
-        ...record,
+        ...rest,
         configuration: configuration as Record<string, unknown>,
         generation: next,
         updatedAt: new Date(this.now()).toISOString(),
-        ...(runsCurrent ? { runningConfiguration: { generation: record.generation, serverConfiguration: record.serverConfiguration, configuration: record.configuration } } : {}),
+        ...(kept.length > 0 ? { runningConfigurations: kept } : {}),
       };
       await this.registry.saveRecord(updated);
       await actor.request(event, { timeoutMs: 1_000 });
@@ -627,6 +680,7 @@ export class ControlPlane {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.placements.stop();
+      this.reconciler.stop();
       // Each step waits for the store and transport a bounded time (a Redis that never answers must not hold a
       // shutdown); what does not land is logged by the step, with what happens to it instead.
       await within(Promise.all(this.subscriptions.map((subscription) => subscription.close())), CLOSE_STEP_MS);

@@ -8,6 +8,7 @@ import type { CreateInstanceRequest, PatchConfigOptions, ReportSender, StatusRep
 import type { InstanceStatusView, InstanceView } from '../api/instance-view.js';
 import { z } from 'zod';
 import type { LogRead } from '../platforms/driver.js';
+import type { DriftComparison } from './reconciler.js';
 
 export interface ReplicaCallArgs {
   create: [request: CreateInstanceRequest];
@@ -22,6 +23,8 @@ export interface ReplicaCallArgs {
   status: [instanceId: string];
   logs: [instanceId: string, tail: number];
   readLogs: [instanceId: string, tail: number, after: string | null];
+  drift: [instanceId: string];
+  reconcile: [instanceId: string];
 }
 
 export interface ReplicaCallResults {
@@ -37,6 +40,8 @@ export interface ReplicaCallResults {
   status: InstanceStatusView;
   logs: string[];
   readLogs: LogRead;
+  drift: DriftComparison | null;
+  reconcile: DriftComparison;
 }
 
 export type ReplicaOp = keyof ReplicaCallArgs;
@@ -68,6 +73,8 @@ const arities: Record<ReplicaOp, number> = {
   status: 1,
   logs: 2,
   readLogs: 3,
+  drift: 1,
+  reconcile: 1,
 };
 
 /** A call as it travels to the owner: the call, and when its caller stops waiting (epoch ms, on the sender's clock). */

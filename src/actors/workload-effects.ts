@@ -62,15 +62,29 @@ export function serverDocument(id: string, running: Pick<RunningConfiguration, '
 }
 
 /**
- * The config document of the generation a server runs, when the record can
- * tell: its own generation's, or the copy kept when a newer one was recorded
- * while it ran. Undefined when neither is that generation. Pure.
+ * The config document of a generation a server runs, when the record can
+ * tell: its own generation's, or a copy kept when a newer one was recorded
+ * while it ran. Undefined when it holds neither. Pure.
  */
 export function runningDocument(record: InstanceRecord, generation: number | null): Record<string, unknown> | undefined {
   if (generation === null) return undefined;
   if (generation === record.generation) return serverDocument(record.id, record);
-  const kept = record.runningConfiguration;
-  return kept?.generation === generation ? serverDocument(record.id, kept) : undefined;
+  const kept = record.runningConfigurations?.find((entry) => entry.generation === generation);
+  return kept ? serverDocument(record.id, kept) : undefined;
+}
+
+/**
+ * The copies to keep when a newer generation is recorded: of the generation
+ * the server runs, and, while an apply is in flight, of the record's
+ * generation until now (the apply may bring the server to it). Pure.
+ */
+export function keptConfigurations(record: InstanceRecord, running: { observedGeneration: number | null; hasWorkload: boolean; applying: boolean }): RunningConfiguration[] {
+  const own: RunningConfiguration = { generation: record.generation, serverConfiguration: record.serverConfiguration, configuration: record.configuration };
+  const candidates = [...(record.runningConfigurations ?? []), own];
+  const wanted = new Set<number>();
+  if (running.hasWorkload && running.observedGeneration !== null) wanted.add(running.observedGeneration);
+  if (running.applying) wanted.add(record.generation);
+  return candidates.filter((entry) => wanted.has(entry.generation));
 }
 
 /** What a worker needs to run the record's current generation. Pure. */

@@ -196,6 +196,11 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.body = await controlPlane.restart(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
+  // Compares the instance with what runs now (drift is repaired as by the periodic check) and answers the comparison.
+  router.post('/api/server/instances/:id/reconcile', async (ctx) => {
+    ctx.body = await controlPlane.reconcile(ctx.params.id!);
+  });
+
   router.get('/api/server/instances/:id/logs', async (ctx) => {
     const { follow, ...query } = parseRequest(logsQuerySchema, ctx.query, 'logs query');
     const signal = requestSignal(ctx);
@@ -257,6 +262,11 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
 
   router.get('/api/status/:id/status', async (ctx) => {
     ctx.body = await controlPlane.status(ctx.params.id!);
+  });
+
+  router.get('/api/status/:id/drift', async (ctx) => {
+    const comparison = await controlPlane.drift(ctx.params.id!);
+    ctx.body = comparison ?? { instanceId: ctx.params.id, outcome: 'not-checked', differences: [], repair: [], reason: 'not compared with what runs yet (see --reconcile-interval)' };
   });
 
   router.get('/api/replicas', async (ctx) => {

@@ -184,6 +184,8 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         const what = output.generation === context.observedGeneration ? 'drift repaired' : `generation ${output.generation} applied without a restart`;
         return {
           observedGeneration: output.generation,
+          // The same workload runs the applied generation now.
+          workload: context.workload ? { ...context.workload, generation: output.generation } : null,
           note: output.summary.length > 0 ? `${what}: ${output.summary.join('; ')}` : what,
         };
       }),

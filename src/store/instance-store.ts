@@ -54,12 +54,13 @@ export interface InstanceRecord {
   /** How configuration changes reach the instance while it runs; `auto` when absent. */
   updateStrategy?: UpdateStrategy;
   /**
-   * The configuration of the generation the server runs, kept when a newer
-   * generation is recorded while it runs (so that the change can be applied
-   * as a difference, and drift judged against what runs). Absent while the
-   * server runs the record's own generation.
+   * Configurations of older generations a server may run: the one it runs,
+   * and the one an apply in flight brings it to, kept when a newer generation
+   * is recorded (so that a change is applied as a difference, and drift
+   * judged against what runs). Empty or absent while the server runs the
+   * record's own generation.
    */
-  runningConfiguration?: RunningConfiguration;
+  runningConfigurations?: RunningConfiguration[];
 }
 
 export interface RunningConfiguration {
@@ -224,9 +225,11 @@ export function instanceRecordProblem(value: unknown, id: string): string | unde
   if (value.updateStrategy !== undefined && !(updateStrategies as readonly unknown[]).includes(value.updateStrategy)) {
     return `"updateStrategy" is not one of ${updateStrategies.join(', ')}`;
   }
-  const running = value.runningConfiguration;
-  if (running !== undefined && (!isPlainObject(running) || !Number.isInteger(running.generation) || !isPlainObject(running.configuration) || !isPlainObject(running.serverConfiguration))) {
-    return '"runningConfiguration" is not {generation, serverConfiguration, configuration}';
+  const running = value.runningConfigurations;
+  const isRunningConfiguration = (entry: unknown) =>
+    isPlainObject(entry) && Number.isInteger(entry.generation) && isPlainObject(entry.configuration) && isPlainObject(entry.serverConfiguration);
+  if (running !== undefined && (!Array.isArray(running) || !running.every(isRunningConfiguration))) {
+    return '"runningConfigurations" is not a list of {generation, serverConfiguration, configuration}';
   }
   return undefined;
 }

@@ -4,7 +4,8 @@
  * serves, it asks the test whether this launch succeeds (`ok`) or fails (exit
  * 1 before binding, as a server with a bad config does), and on SIGINT it asks
  * the test when to exit. The test holds both answers until the path it runs
- * lets them go (see test/model/gates.ts). Environment: MODEL_CONTROL_URL (the
+ * lets them go (see test/model/gates.ts), as are the changing calls to its
+ * component API (through the double's DRASI_DOUBLE_COMPONENT_GATE). Environment: MODEL_CONTROL_URL (the
  * test's control server), MODEL_INSTANCE (the instance id), MODEL_DOUBLE (optional).
  */
 const control = process.env.MODEL_CONTROL_URL;
@@ -26,6 +27,8 @@ async function ask(what) {
 
 // The double's own SIGINT handler only logs then; this one exits when the test says so.
 process.env.DRASI_DOUBLE_IGNORE_SIGINT = '1';
+// Each call to its component API (a hot apply, a drift repair) waits for the test too.
+process.env.DRASI_DOUBLE_COMPONENT_GATE = `${control}/apply/${encodeURIComponent(instance)}`;
 let stopping = false;
 process.on('SIGINT', () => {
   if (stopping) return;

@@ -19,7 +19,7 @@ import { takePorts } from '../helpers/port-window.js';
 import { controlServer } from './control-server.js';
 import type { Gates } from './gates.js';
 import { modelWorkerId } from './lifecycle-paths.js';
-import { launcher, servedGeneration } from './process-world.js';
+import { dropServedSource, launcher, servedGeneration } from './process-world.js';
 import type { PathWorld, Server } from './run-path.js';
 
 /** A one-file tar archive (ustar), for `putArchive`. */
@@ -109,6 +109,11 @@ export async function dockerWorld(gates: Gates, stopGraceMs: number): Promise<Pa
     workloadCount: async (name) => (await containersOf(docker, name)).length,
     kill: async (_name, workloadId) => {
       await docker.getContainer(workloadId).kill({ signal: 'SIGKILL' });
+    },
+    drift: async (name) => {
+      const containers = await containersOf(docker, name);
+      if (containers.length !== 1) throw new Error(`drift: ${containers.length} containers of ${name}`);
+      await dropServedSource(Number(containers[0]!.Labels[dockerLabels.port]));
     },
     loseWorker: () => worker.close(),
     returnWorker: async () => {

@@ -2,23 +2,35 @@
  * The memory driver, with every launch and every stop of a running workload
  * held at the gates until the path lets it go, as succeeded or failed (see
  * `causes` in lifecycle-paths.ts). A start that finds its workload, and a stop
- * that finds none, complete at once, as the process driver's do.
+ * that finds none, complete at once, as the process driver's do. Its servers'
+ * component API is `ComponentServers` (each changing call held too).
  */
 import { DraasError, WorkloadFailedError } from '../../src/errors.js';
 import type { StopOptions, StopOutcome, WorkloadRef, WorkloadSpec } from '../../src/platforms/driver.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';
+import type { ComponentServers } from './component-servers.js';
 import type { Gates } from './gates.js';
 
 export class GatedMemoryDriver extends MemoryDriver {
-  constructor(private readonly gates: Gates) {
+  constructor(
+    private readonly gates: Gates,
+    private readonly components: ComponentServers,
+  ) {
     super('process');
   }
 
   override async start(spec: WorkloadSpec): Promise<WorkloadRef> {
-    if (!this.running.has(spec.instanceId) && (await this.gates.hold('start', spec.instanceId)) === 'fail') {
+    const launches = !this.running.has(spec.instanceId);
+    if (launches && (await this.gates.hold('start', spec.instanceId)) === 'fail') {
       throw new WorkloadFailedError('the model test failed this start', { exitCode: 1, signal: null, lastLogLines: [] });
     }
-    return super.start(spec);
+    const ref = await super.start(spec);
+    if (launches) this.components.load(spec.instanceId, spec.config);
+    return ref;
+  }
+
+  serverEndpoint(instanceId: string): string | undefined {
+    return this.running.has(instanceId) ? this.components.endpoint(instanceId) : undefined;
   }
 
   override async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {

@@ -1,10 +1,10 @@
 /**
  * Operations the model test holds at the platform until a path lets them go:
- * launches of servers (`start`) and graceful stops (`stop`, also the stop of
- * a removal). Shared by the gated memory driver and the control server that
+ * launches of servers (`start`), graceful stops (`stop`, also the stop of
+ * a removal) and each call to a running server's component API (`apply`). Shared by the gated memory driver and the control server that
  * the controlled launcher asks.
  */
-export type GateKind = 'start' | 'stop';
+export type GateKind = 'start' | 'stop' | 'apply';
 export type Verdict = 'ok' | 'fail';
 
 export interface Held {
@@ -19,7 +19,7 @@ export class Gates {
 
   /** Resolves with the verdict once the test lets the operation go. */
   hold(kind: GateKind, instanceId: string): Promise<Verdict> {
-    if (this.draining) return Promise.resolve(kind === 'start' ? 'fail' : 'ok');
+    if (this.draining) return Promise.resolve(kind === 'stop' ? 'ok' : 'fail');
     return new Promise((resolve) => {
       const entry: Held = {
         kind,
@@ -43,8 +43,8 @@ export class Gates {
     this.releaseAll();
   }
 
-  /** Lets everything go: starts fail, stops succeed. */
+  /** Lets everything go: starts and component calls fail, stops succeed. */
   releaseAll(): void {
-    for (const entry of [...this.held]) entry.release(entry.kind === 'start' ? 'fail' : 'ok');
+    for (const entry of [...this.held]) entry.release(entry.kind === 'stop' ? 'ok' : 'fail');
   }
 }

@@ -24,6 +24,8 @@ export const actionNames = [
   'request.restart',
   'request.delete',
   'request.configure',
+  'request.configure.restart',
+  'request.configure.manual',
   'report.running',
   'report.failed',
   'report.stopped',
@@ -34,6 +36,9 @@ export const actionNames = [
   'stop.fail',
   'remove.succeed',
   'remove.fail',
+  'apply.succeed',
+  'apply.fail',
+  'server.drift',
   'workload.kill',
   'controlPlane.restart',
   'worker.lose',
@@ -60,7 +65,19 @@ export const causes: Record<string, { how: string; by: readonly (ActionName | 'w
   'instance.stop': { how: 'ControlPlane.stop (POST …/stop), not awaited', by: ['request.stop'] },
   'instance.restart': { how: 'ControlPlane.restart (POST …/restart), not awaited', by: ['request.restart'] },
   'instance.delete': { how: 'ControlPlane.delete (DELETE …), not awaited', by: ['request.delete'] },
-  'instance.configure': { how: 'ControlPlane.patchConfig: a JSON Patch naming the next generation in a source id', by: ['request.configure'] },
+  'instance.configure': {
+    how: 'ControlPlane.patchConfig: a JSON Patch naming the next generation in a source id (the default update strategy auto; or with updateStrategy restart or manual)',
+    by: ['request.configure', 'request.configure.restart', 'request.configure.manual'],
+  },
+  'instance.drifted': {
+    how: "the server's source is deleted behind DRaaS's back (not held at the gates), then ControlPlane.reconcile compares the instance with what runs",
+    by: ['server.drift'],
+  },
+  'xstate.done.actor.applyConfiguration': {
+    how: "every component call of the apply is held at the gates (the server asks before it runs one) and let go: all succeed; or the first fails (500), and a restart is needed",
+    by: ['apply.succeed', 'apply.fail'],
+  },
+  'xstate.error.actor.applyConfiguration': { how: 'the worker goes away while the apply is held: the control plane is told it is lost', by: ['worker.lose'] },
   'observed.report': { how: 'ControlPlane.reportStatus (POST /api/status/updates) saying Running, Failed or Stopped', by: ['report.running', 'report.failed', 'report.stopped'] },
   'workload.exited': { how: 'the running server is killed for real (SIGKILL, a container kill, the memory driver crashing it)', by: ['workload.kill'] },
   'instance.recover': { how: 'the control plane is closed and a new one opened on the same store, transport and worker (also the return in start.deadline)', by: ['controlPlane.restart', 'start.deadline'] },
@@ -116,6 +133,10 @@ export interface World {
   lost: boolean;
   /** A stop or remove waits in the lost worker's queue (it runs when the worker returns). */
   queued: boolean;
+  /** The running server's source was deleted behind DRaaS's back: it serves no generation until repaired. */
+  drifted: boolean;
+  /** The generation a held apply brings the server to (set when Reconfiguring is entered). */
+  applyGeneration: number | null;
 }
 
 /** What the API and the real workloads must show after a step. */
@@ -227,6 +248,8 @@ function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effec
   const context = snapshot.context;
   const request = (type: string): Effect => ({ events: [{ type }], world });
   const heldStart = state === 'Starting' && !world.live && !world.lost;
+  const heldApply = state === 'Reconfiguring' && world.live && !world.lost;
+  const applied = (generation: number) => ({ type: 'xstate.done.actor.applyConfiguration', output: { outcome: 'applied', generation, summary: [] } });
   switch (action) {
     case 'request.start':
       return request('instance.start');
@@ -237,7 +260,25 @@ function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effec
     case 'request.delete':
       return request('instance.delete');
     case 'request.configure':
-      return { events: [{ type: 'instance.configure', generation: context.generation + 1 }], world };
+      return { events: [{ type: 'instance.configure', generation: context.generation + 1, update: 'auto' }], world };
+    case 'request.configure.restart':
+      return { events: [{ type: 'instance.configure', generation: context.generation + 1, update: 'restart' }], world };
+    case 'request.configure.manual':
+      return { events: [{ type: 'instance.configure', generation: context.generation + 1, update: 'manual' }], world };
+    case 'apply.succeed': {
+      if (!heldApply || world.applyGeneration === null) return undefined;
+      const events: AnyEventObject[] = [applied(world.applyGeneration)];
+      // The calls are let go until the instance leaves Reconfiguring: a newer generation recorded meanwhile is applied right after.
+      const behind = context.reconfigure === 'configuration' && context.desired === 'Running' && !context.restartPending && world.applyGeneration < context.generation;
+      if (behind) events.push(applied(context.generation));
+      return { events, world: { ...world, liveGeneration: behind ? context.generation : world.applyGeneration, drifted: false } };
+    }
+    case 'apply.fail':
+      if (!heldApply) return undefined;
+      return { events: [{ type: 'xstate.done.actor.applyConfiguration', output: { outcome: 'restart', reasons: ['model: a component call failed'] } }], world };
+    case 'server.drift':
+      if (state !== 'Running' || !world.live || world.lost || world.drifted || !context.workload) return undefined;
+      return { events: [{ type: 'instance.drifted', workloadId: context.workload.workloadId, differences: ['model: the source is missing'] }], world: { ...world, drifted: true } };
     case 'report.running':
     case 'report.failed':
     case 'report.stopped': {
@@ -288,8 +329,9 @@ function perform(graph: MachineGraph, node: WalkNode, action: ActionName): Effec
       if (world.timers === 'prompt' || world.lost || !world.placed) return undefined;
       const lost = { type: 'worker.lost', workerId: modelWorkerId, since: lostSince };
       const events: AnyEventObject[] = [lost];
-      // A start waiting for the worker's reply fails at once (after the machine is told of the loss).
+      // A start or an apply waiting for the worker's reply fails at once (after the machine is told of the loss).
       if (heldStart) events.push({ type: 'xstate.error.actor.startWorkload', error: workerLostError() });
+      if (heldApply) events.push({ type: 'xstate.error.actor.applyConfiguration', error: workerLostError() });
       // Past the timeout, a Running instance is told again (the control plane checks after every presence check).
       if (world.lostTimeout === 'short' && state === 'Running') events.push({ ...lost, expired: true });
       // A held stop or remove is let go as done once the machine has moved on (its request failed): the server ends.
@@ -312,6 +354,7 @@ function reaction(graph: MachineGraph, node: WalkNode): Effect | undefined {
   if (world.lost) {
     // Commands for a lost worker: a start fails, a stop or remove is queued for it (done, deferred).
     if (state === 'Starting') return { events: [{ type: 'xstate.error.actor.startWorkload', error: startErrorWhileLost(snapshot.context, world) }], world };
+    if (state === 'Reconfiguring') return { events: [{ type: 'xstate.error.actor.applyConfiguration', error: workerLostError() }], world };
     if (state === 'Stopping') return { events: [{ type: 'xstate.done.actor.stopWorkload', output: { deferredTo: modelWorkerId } }], world: { ...world, queued: true } };
     if (state === 'Deleting') return { events: [{ type: 'xstate.done.actor.removeWorkload', output: { deferredTo: modelWorkerId } }], world: { ...world, queued: true } };
   }
@@ -345,7 +388,15 @@ function entered(before: Snapshot, after: Snapshot, world: World): World {
   if (String(after.value) === 'Starting' && reentered && !world.live && world.launchGeneration === null) {
     return { ...world, launchGeneration: after.context.generation };
   }
-  if (String(after.value) !== 'Starting' && world.launchGeneration !== null) return { ...world, launchGeneration: null };
+  if (String(after.value) !== 'Starting' && world.launchGeneration !== null) world = { ...world, launchGeneration: null };
+  // An apply sent now brings the server to the generation of now (a drift repair: back to the one it runs).
+  if (String(after.value) === 'Reconfiguring' && reentered) {
+    const context = after.context;
+    world = { ...world, applyGeneration: context.reconfigure === 'drift' ? context.observedGeneration : context.generation };
+  }
+  if (String(after.value) !== 'Reconfiguring' && world.applyGeneration !== null) world = { ...world, applyGeneration: null };
+  // A server that no longer runs is no longer drifted.
+  if (!world.live && world.drifted) world = { ...world, drifted: false };
   return world;
 }
 
@@ -386,7 +437,7 @@ function relative(value: number | null | undefined, generation: number): string 
 }
 
 /** Context fields that tell nothing about what may happen next (ids, clocks, texts). */
-const irrelevant = new Set(['instanceId', 'platform', 'status', 'history', 'historyLimit', 'startTimeoutMs', 'restartPolicy', 'startDeadline', 'retryAt', 'failure', 'lastWorkerId']);
+const irrelevant = new Set(['instanceId', 'platform', 'status', 'history', 'historyLimit', 'startTimeoutMs', 'restartPolicy', 'startDeadline', 'retryAt', 'failure', 'lastWorkerId', 'drift', 'note']);
 
 /** The node's identity for the walk: the state, and the context and world abstracted to what guards and the world can tell apart. Unknown context fields count as they are. */
 function keyOf(node: WalkNode): string {
@@ -411,6 +462,8 @@ function keyOf(node: WalkNode): string {
     world.placed,
     world.lost,
     world.queued,
+    world.drifted,
+    relative(world.applyGeneration, generation),
   ];
   return JSON.stringify([node.snapshot.value, node.snapshot.status, abstract, worldKey]);
 }
@@ -425,7 +478,7 @@ function expectationOf(node: WalkNode): Expectation {
     generation: context.generation,
     observedGeneration: context.observedGeneration,
     history: context.history.map((entry) => [entry.from, entry.to, entry.cause]),
-    serverGeneration: world.live ? world.liveGeneration : null,
+    serverGeneration: world.live && !world.drifted ? world.liveGeneration : null,
     conditions: context.workerLost ? ['WorkerLost'] : [],
   };
 }
@@ -449,7 +502,7 @@ export function planPaths(options: { actions?: readonly ActionName[]; machine?: 
   // A short worker-lost timeout only with held timers (see worker.lose).
   for (const [timers, lostTimeout] of [['held', 'never'], ['prompt', 'never'], ['held', 'short']] as const) {
     const [snapshot] = initialTransition(machine, walkInput);
-    const world: World = { live: false, liveGeneration: null, launchGeneration: null, timers, lostTimeout, placed: false, lost: false, queued: false };
+    const world: World = { live: false, liveGeneration: null, launchGeneration: null, timers, lostTimeout, placed: false, lost: false, queued: false, drifted: false, applyGeneration: null };
     const node: WalkNode = { snapshot, world };
     roots.set(rootOf(world), node);
     const key = keyOf(node);

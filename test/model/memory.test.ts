@@ -9,6 +9,7 @@ import test from 'ava';
 import { PlatformWorker } from '../../src/actors/platform-worker.js';
 import { MemoryInstanceStore } from '../../src/store/instance-store.js';
 import { MemoryTransport } from '../../src/transport/memory.js';
+import { ComponentServers } from './component-servers.js';
 import { GatedMemoryDriver } from './gated-memory-driver.js';
 import { actionNames, describePath, modelWorkerId, planPaths } from './lifecycle-paths.js';
 import { runPath, type Platform } from './run-path.js';
@@ -29,7 +30,9 @@ const memory: Platform = {
   timing: { startTimeoutMs: 3_000, replySlackMs: 300, stopGraceMs: 1_000 },
   async open(gates) {
     const transport = new MemoryTransport();
-    const driver = new GatedMemoryDriver(gates);
+    const components = new ComponentServers(gates);
+    await components.listen();
+    const driver = new GatedMemoryDriver(gates, components);
     // Its presence never expires within a path: the worker is lost only when it closes (withdraws).
     const startWorker = async () => {
       const started = new PlatformWorker({ transport, driver, workerId: modelWorkerId, heartbeatMs: 60_000 });
@@ -41,12 +44,15 @@ const memory: Platform = {
       transport,
       store: new MemoryInstanceStore(),
       createFields: () => ({}),
+      // What a server serves: the generation of its source (a hot apply changes it, a drift removes it).
       servers: async (name) => {
         const ref = driver.running.get(name);
-        return ref ? [{ workloadId: ref.workloadId, generation: ref.generation }] : [];
+        const generation = ref ? components.generationOf(name) : undefined;
+        return ref && generation !== undefined ? [{ workloadId: ref.workloadId, generation }] : [];
       },
       workloadCount: async (name) => (driver.running.has(name) ? 1 : 0),
       kill: async (name) => driver.crash(name),
+      drift: async (name) => components.dropSource(name),
       loseWorker: () => worker.close(),
       returnWorker: async () => {
         worker = await startWorker();
@@ -54,6 +60,7 @@ const memory: Platform = {
       close: async () => {
         await worker.close();
         await transport.close();
+        await components.close();
       },
     };
   },

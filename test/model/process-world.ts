@@ -46,6 +46,14 @@ export async function servedGeneration(port: number): Promise<number | undefined
   }
 }
 
+/** Deletes the generation source a server serves, behind DRaaS's back (the double lets it through its gate). */
+export async function dropServedSource(port: number): Promise<void> {
+  const generation = await servedGeneration(port);
+  if (generation === undefined) throw new Error(`the server on port ${port} serves no generation to drop`);
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/sources/gen-${generation}`, { method: 'DELETE', headers: { 'x-double-ungated': '1' }, signal: AbortSignal.timeout(5_000) });
+  if (response.status !== 200) throw new Error(`DELETE of source gen-${generation} answered ${response.status}: ${await response.text()}`);
+}
+
 export async function processWorld(gates: Gates, stopGraceMs: number): Promise<PathWorld> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'draas-model-'));
   const control = await controlServer(gates);
@@ -70,6 +78,11 @@ export async function processWorld(gates: Gates, stopGraceMs: number): Promise<P
     workloadCount: async (name) => pidsWithArgument(instanceDir(name)).length,
     kill: async (_name, workloadId) => {
       process.kill(Number(workloadId), 'SIGKILL');
+    },
+    drift: async (name) => {
+      const ports = pidsWithArgument(instanceDir(name)).map(portOf).filter((port): port is number => port !== undefined);
+      if (ports.length !== 1) throw new Error(`drift: ${ports.length} servers of ${name}`);
+      await dropServedSource(ports[0]!);
     },
     loseWorker: () => worker.close(),
     returnWorker: async () => {
