@@ -28,6 +28,20 @@ import type { WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
 import type { InstanceRecord, RunningConfiguration } from '../store/instance-store.js';
 import type { WorkloadClient } from './workload-client.js';
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** The longest one apply (or one read of the server's components) may take at the worker. */
 const APPLY_TIMEOUT_MS = 30_000;
 
@@ -162,7 +176,7 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
    * failed, the server or its API cannot be reached. Throws only when the
    * worker is lost (the server then runs what it ran; nothing is restarted).
    */
-  async function applyConfiguration(input: ApplyConfigurationInput): Promise<ApplyConfigurationOutput> {
+  async function applyConfiguration(input: ApplyConfigurationInput, signal: AbortSignal): Promise<ApplyConfigurationOutput> {
     const record = await deps.record(input.instanceId);
     const workerId = deps.placementOf(record);
     if (!input.workload || workerId === undefined) return { outcome: 'restart', reasons: ['no running workload is known to apply it to'] };
@@ -179,6 +193,17 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
       summary = plan.kind === 'hot' ? plan.summary : [];
     }
     const options = { workerId, timeoutMs: APPLY_TIMEOUT_MS + deps.replySlackMs };
+    /**
+     * A server that did not answer may have died: then its exit (with its
+     * facts) is what the instance reports, not a failed apply. That report
+     * moves the instance on, which ends this apply; a server that still runs
+     * is restarted.
+     */
+    const restartUnlessGone = async (reason: string): Promise<ApplyConfigurationOutput> => {
+      const state = await deps.workloads.send(record.platformType, 'workload.inspect', record.id, {}, options).catch(() => undefined);
+      if (state !== undefined && state.state !== 'running') await abortableDelay(deps.replySlackMs, signal);
+      return { outcome: 'restart', reasons: [reason] };
+    };
     try {
       const observed = await deps.workloads.send(record.platformType, 'workload.components', record.id, { full: true }, options);
       const drift = compareWithServer(target, observed);
@@ -186,13 +211,14 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
         const result = await deps.workloads.send(record.platformType, 'workload.apply', record.id, { calls: drift.repair }, options);
         if (!result.ok) {
           const after = result.applied.length > 0 ? ` (after ${result.applied.length} call(s) succeeded)` : '';
-          return { outcome: 'restart', reasons: [`${result.failed.message}${after}`] };
+          const reason = `${result.failed.message}${after}`;
+          return result.failed.retryable ? restartUnlessGone(reason) : { outcome: 'restart', reasons: [reason] };
         }
       }
       return { outcome: 'applied', generation, summary: summary ?? drift.differences.map((difference) => difference.message) };
     } catch (error) {
       if (error instanceof WorkerLostError) throw error;
-      return { outcome: 'restart', reasons: [errorMessage(error)] };
+      return restartUnlessGone(errorMessage(error));
     }
   }
 
@@ -214,7 +240,7 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
       }),
       stopWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(({ input }) => stopOrRemove('workload.stop', input)),
       removeWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(({ input }) => stopOrRemove('workload.remove', input)),
-      applyConfiguration: fromPromise<ApplyConfigurationOutput, ApplyConfigurationInput>(({ input }) => applyConfiguration(input)),
+      applyConfiguration: fromPromise<ApplyConfigurationOutput, ApplyConfigurationInput>(({ input, signal }) => applyConfiguration(input, signal)),
     },
   });
 }
