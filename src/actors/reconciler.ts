@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { compareWithServer, type Difference } from '../drasi/component-plan.js';
-import { ConflictError, WorkerLostError, errorMessage } from '../errors.js';
+import { DraasError, WorkerLostError, errorMessage } from '../errors.js';
 import type { InstanceStatus } from '../machines/instance-types.js';
 import { nameCall } from '../platforms/component-api.js';
 import type { InstanceRecord } from '../store/instance-store.js';
@@ -127,7 +127,7 @@ export class Reconciler {
       const id = actor.id;
       let dueAt = this.due.get(id);
       if (dueAt === undefined) {
-        dueAt = now + spread(id, interval);
+        dueAt = now + spreadOffset(id, interval);
         this.due.set(id, dueAt);
       }
       if (dueAt > now || this.inFlight.has(id)) continue;
@@ -166,11 +166,13 @@ export class Reconciler {
     try {
       observed = await this.options.workloads.send(record.platformType, 'workload.components', actor.id, { full: true }, { workerId, timeoutMs: CHECK_TIMEOUT_MS + this.options.replySlackMs });
     } catch (error) {
-      if (error instanceof ConflictError && error.details?.['reason'] === 'not-running') {
+      // (A worker's error arrives as a DraasError with its code and details.)
+      const reason = error instanceof DraasError && error.code === 'conflict' ? error.details['reason'] : undefined;
+      if (reason === 'not-running') {
         await this.options.host.verifyRunning([actor]);
         return { ...base, outcome: 'workload-gone', generation, reason: errorMessage(error) };
       }
-      if (error instanceof ConflictError && error.details?.['reason'] === 'server-api-unreachable') {
+      if (reason === 'server-api-unreachable') {
         // The worker cannot ask the server; whether the workload runs it can still say.
         await this.options.host.verifyRunning([actor]);
         return { ...base, outcome: 'not-comparable', generation, reason: errorMessage(error) };
@@ -224,6 +226,6 @@ export class Reconciler {
 }
 
 /** A fixed offset in [0, interval) per instance id, so that checks spread over the interval. */
-function spread(instanceId: string, intervalMs: number): number {
+export function spreadOffset(instanceId: string, intervalMs: number): number {
   return createHash('sha1').update(instanceId).digest().readUInt32BE(0) % Math.max(1, Math.floor(intervalMs));
 }

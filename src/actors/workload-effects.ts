@@ -42,6 +42,10 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** How often, and how far apart, an apply that lost its server asks whether the server exited. */
+const EXIT_CHECKS = 5;
+const EXIT_CHECK_MS = 200;
+
 /** The longest one apply (or one read of the server's components) may take at the worker. */
 const APPLY_TIMEOUT_MS = 30_000;
 
@@ -200,8 +204,15 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
      * is restarted.
      */
     const restartUnlessGone = async (reason: string): Promise<ApplyConfigurationOutput> => {
-      const state = await deps.workloads.send(record.platformType, 'workload.inspect', record.id, {}, options).catch(() => undefined);
-      if (state !== undefined && state.state !== 'running') await abortableDelay(deps.replySlackMs, signal);
+      // A broken connection is often seen before the platform has seen the exit: ask a few times.
+      for (let attempt = 0; attempt < EXIT_CHECKS && !signal.aborted; attempt++) {
+        const state = await deps.workloads.send(record.platformType, 'workload.inspect', record.id, {}, options).catch(() => undefined);
+        if (state !== undefined && state.state !== 'running') {
+          await abortableDelay(deps.replySlackMs, signal);
+          break;
+        }
+        await abortableDelay(EXIT_CHECK_MS, signal);
+      }
       return { outcome: 'restart', reasons: [reason] };
     };
     try {

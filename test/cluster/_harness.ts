@@ -277,6 +277,8 @@ export interface ControlPlaneFlags extends RedisFlags {
   workerLostTimeoutMs?: number;
   /** Serve POST /api/status/updates (--accept-status-reports; default: refused with 403). */
   acceptStatusReports?: boolean;
+  /** --reconcile-interval (default: the control plane's own, 30 s). */
+  reconcileIntervalMs?: number;
 }
 
 export interface ControlPlaneProcess {
@@ -297,6 +299,7 @@ export async function startControlPlane(t: ExecutionContext, redisUrl: string, f
     ...(flags.leaseMs !== undefined ? ['--lease', String(flags.leaseMs)] : []),
     ...(flags.workerLostTimeoutMs !== undefined ? ['--worker-lost-timeout', String(flags.workerLostTimeoutMs)] : []),
     ...(flags.acceptStatusReports ? ['--accept-status-reports'] : []),
+    ...(flags.reconcileIntervalMs !== undefined ? ['--reconcile-interval', String(flags.reconcileIntervalMs)] : []),
     ...redisArgs(redisUrl, flags),
   ];
   const node = spawnNode(t, `control-plane${flags.replicaId ? ` ${flags.replicaId}` : ''}`, args);

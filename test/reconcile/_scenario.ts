@@ -38,6 +38,18 @@ export const pipeline = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A `Call` over HTTP to the API at `url`. */
+export function httpCall(url: string): Call {
+  return async (method, route, body) => {
+    const response = await fetch(url + route, {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+}
+
 async function view(world: ScenarioWorld, name: string): Promise<View> {
   const [instance, status] = await Promise.all([world.call('GET', `/api/server/instances/${name}`), world.call('GET', `/api/status/${name}/status`)]);
   return { ...(instance.body as unknown as View), history: (status.body as unknown as View).history };

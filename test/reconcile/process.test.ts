@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { embedded } from '../helpers/embedded.js';
-import { configurationChanges, crashRecovered, driftRepaired, failedCallRestarts, type ScenarioWorld } from './_scenario.js';
+import { configurationChanges, crashRecovered, driftRepaired, failedCallRestarts, httpCall, type ScenarioWorld } from './_scenario.js';
 
 const reconcileIntervalMs = 500;
 
@@ -12,14 +12,7 @@ async function world(t: Parameters<typeof embedded>[0]): Promise<ScenarioWorld> 
   const { draas } = await embedded(t, { reconcileIntervalMs, restartPolicy: { initialBackoffMs: 300, maxBackoffMs: 2_000 } });
   const { url } = await draas.listen({ port: 0 });
   return {
-    call: async (method, route, body) => {
-      const response = await fetch(url + route, {
-        method,
-        ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-    },
+    call: httpCall(url),
     createFields: {},
     kill: async (workloadId) => {
       process.kill(Number(workloadId), 'SIGKILL');
