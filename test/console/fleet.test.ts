@@ -252,8 +252,8 @@ test.serial('screenshot of the fleet for the docs (docs/images/console-fleet.png
   }
   for (const name of ['analytics', 'billing-events', 'fraud-detector', 'orders', 'sensor-gateway']) await call('POST', '/api/server/instances/' + name + '/start');
   await call('POST', '/api/server/instances/billing-events/stop');
-  // A changed configuration while it runs: generation 2, the workload still runs 1 (the row marks it behind).
-  t.is((await call('PATCH', '/api/configuration/instances/orders', [{ op: 'replace', path: '/sources/0/id', value: 'sensors-v2' }])).status, 200);
+  // A changed configuration kept for the next restart (update strategy manual): generation 2, the workload still runs 1 (the row marks it behind).
+  t.is((await call('PATCH', '/api/configuration/instances/orders?updateStrategy=manual', [{ op: 'replace', path: '/sources/0/id', value: 'sensors-v2' }])).status, 200);
   // A crash: the double killed, the restart far off, so it stays Failed.
   const fraud = await call('GET', '/api/server/instances/fraud-detector');
   process.kill(Number(fraud.body.runtime!.workloadId), 'SIGKILL');

@@ -7,10 +7,10 @@
  */
 
 /**
- * @typedef {'Pending' | 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Failed' | 'Deleting' | 'Deleted'} InstanceStatus
+ * @typedef {'Pending' | 'Starting' | 'Running' | 'Reconfiguring' | 'Stopping' | 'Stopped' | 'Failed' | 'Deleting' | 'Deleted'} InstanceStatus
  * @typedef {{ reason: string, message: string, at: string, exitCode?: number | null, signal?: string | null, lastLogLines?: string[], details?: Record<string, unknown> }} Failure
  * @typedef {{ at: string, from: InstanceStatus | null, to: InstanceStatus, cause: string, reason?: string }} HistoryEntry
- * @typedef {{ type: string, workerId: string, since: string, message: string }} InstanceCondition
+ * @typedef {{ type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, since?: string }} InstanceCondition
  * @typedef {{
  *   id: string, name: string, description: string, platformType: string, status: InstanceStatus,
  *   desiredState: string, observedState: string, generation: number, observedGeneration: number | null,
@@ -31,7 +31,7 @@
  */
 
 /** Every status, in the order the lifecycle usually runs through them. */
-export const statuses = /** @type {const} */ (['Pending', 'Starting', 'Running', 'Stopping', 'Stopped', 'Failed', 'Deleting', 'Deleted']);
+export const statuses = /** @type {const} */ (['Pending', 'Starting', 'Running', 'Reconfiguring', 'Stopping', 'Stopped', 'Failed', 'Deleting', 'Deleted']);
 
 /** An answer other than 2xx, with the problem+json document that explains it. */
 export class ApiError extends Error {

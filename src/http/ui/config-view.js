@@ -11,7 +11,7 @@ import { toYaml } from './to-yaml.js';
 /** @typedef {{ instanceId: string, generation: number, configuration: unknown }} InstanceConfig */
 
 /** The statuses in which a workload runs (or is being started or stopped), so a generation "runs". */
-const workloadStatuses = new Set(['Starting', 'Running', 'Stopping']);
+const workloadStatuses = new Set(['Starting', 'Running', 'Reconfiguring', 'Stopping']);
 
 /**
  * The sentence on generations.

@@ -2,7 +2,8 @@
 /**
  * What went wrong, when something did: the failure (reason, message, exit
  * code or signal, the server's last log lines), the next retry and how many
- * restarts failed in a row, and conditions such as WorkerLost.
+ * restarts failed in a row, and the conditions that tell of something wrong
+ * (a lost worker, drift being repaired, a crash loop, a configuration not applied).
  */
 import { age, clockTime, h } from './dom.js';
 
@@ -16,7 +17,11 @@ export function createFailureView() {
     element,
     /** @param {InstanceView} view */
     update(view) {
-      const { failure, conditions } = view;
+      const { failure } = view;
+      // Ready follows from the status shown above; the others matter when they tell of something wrong.
+      const conditions = view.conditions.filter((condition) =>
+        condition.type === 'ConfigApplied' ? condition.status === 'False' : condition.type !== 'Ready' && condition.status === 'True',
+      );
       const shown = failure !== null || conditions.length > 0 || view.nextRetryAt !== null;
       element.hidden = !shown;
       if (!shown) {
@@ -65,7 +70,7 @@ export function createFailureView() {
             'ul',
             { class: 'conditions' },
             conditions.map((condition) =>
-              h('li', {}, h('strong', {}, condition.type), ` on worker ${condition.workerId} for ${age(condition.since)}: ${condition.message}`),
+              h('li', {}, h('strong', {}, condition.type), condition.since ? ` for ${age(condition.since)}` : '', `: ${condition.message}`),
             ),
           ),
         );
