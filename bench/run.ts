@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport,kubernetes]`:
+ * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport,kubernetes,reconfigure]`:
  * runs the benchmarks, prints one table per part and writes
  * bench/results/<part>.json. Every figure sits beside a baseline measured in
  * the same run; only ratios compare across machines.
@@ -10,6 +10,7 @@ import { benchFanOut } from './fan-out.js';
 import { benchKubernetes } from './kubernetes.js';
 import { benchLifecycleHttp } from './lifecycle-http.js';
 import { benchMemory } from './memory.js';
+import { benchReconfigure } from './reconfigure.js';
 import { benchRecovery } from './recovery.js';
 import { formatTable, machineDescription, writeResult, type Row } from './lib/results.js';
 import { benchTransport } from './transport.js';
@@ -22,6 +23,7 @@ const parts: Record<string, (options: { quick: boolean; large: boolean }) => Pro
   recovery: benchRecovery,
   transport: benchTransport,
   kubernetes: benchKubernetes,
+  reconfigure: benchReconfigure,
 };
 
 const { values } = parseArgs({

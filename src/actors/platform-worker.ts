@@ -16,8 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BadRequestError, ConflictError, errorMessage } from '../errors.js';
-import { applyComponentCalls, readObservedComponents } from '../platforms/component-api.js';
+import { BadRequestError, ConflictError, WorkloadFailedError, errorMessage } from '../errors.js';
+import { applyComponentCalls, ComponentApiError, readObservedComponents } from '../platforms/component-api.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
@@ -89,7 +89,17 @@ export class PlatformWorker {
       return this.driver.readLogs(instanceId, { tail, ...(after !== null ? { after } : {}) });
     },
     'workload.list': async () => (await this.driver.list()).map((ref) => ({ ...ref, workerId: this.workerId })),
-    'workload.components': ({ instanceId, payload }) => readObservedComponents(this.serverEndpoint(instanceId), { full: payload.full, timeoutMs: SERVER_CALL_TIMEOUT_MS }),
+    'workload.components': async ({ instanceId, payload }) => {
+      try {
+        return await readObservedComponents(this.serverEndpoint(instanceId), { full: payload.full, timeoutMs: SERVER_CALL_TIMEOUT_MS });
+      } catch (error) {
+        // Told apart from a transport failure by its reason: the server itself did not answer, or answered nonsense.
+        if (error instanceof ComponentApiError) {
+          throw new WorkloadFailedError(error.message, { reason: 'server-api-failed', status: error.status, code: error.code, retryable: error.retryable });
+        }
+        throw error;
+      }
+    },
     'workload.apply': ({ instanceId, payload }) => applyComponentCalls(this.serverEndpoint(instanceId), payload.calls, { timeoutMs: SERVER_CALL_TIMEOUT_MS }),
   };
 

@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { compareWithServer, type Difference } from '../drasi/component-plan.js';
-import { DraasError, WorkerLostError, errorMessage } from '../errors.js';
+import { DraasError, errorMessage } from '../errors.js';
 import type { InstanceStatus } from '../machines/instance-types.js';
 import { nameCall } from '../platforms/component-api.js';
 import type { InstanceRecord } from '../store/instance-store.js';
@@ -177,14 +177,15 @@ export class Reconciler {
         await this.options.host.verifyRunning([actor]);
         return { ...base, outcome: 'not-comparable', generation, reason: errorMessage(error) };
       }
-      if (error instanceof WorkerLostError) return { ...base, outcome: 'not-comparable', generation, reason: errorMessage(error) };
+      const serverFailed = error instanceof DraasError && error.code === 'workload-failed' && error.details['reason'] === 'server-api-failed';
+      // No answer through the transport (Redis down, the worker slow or lost) says nothing about the server.
+      if (!serverFailed) return { ...base, outcome: 'not-comparable', generation, reason: errorMessage(error) };
       // The server does not answer its API (or answers nonsense): a difference of its own, repaired by the apply (which restarts it).
-      const differences: Difference[] = [];
       const message = `the server's API does not answer: ${errorMessage(error)}`;
       if (actor.view.status === 'Running' && actor.view.context.workload?.workloadId === workload.workloadId) {
         actor.observe({ type: 'instance.drifted', workloadId: workload.workloadId, differences: [message] });
       }
-      return { ...base, outcome: 'drifted', generation, differences, reason: message };
+      return { ...base, outcome: 'drifted', generation, reason: message };
     }
     const report = compareWithServer(document, observed);
     if (!report.drifted) return { ...base, outcome: 'in-sync', generation };

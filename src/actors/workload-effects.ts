@@ -21,7 +21,7 @@
 import { fromPromise } from 'xstate';
 import { compareWithServer, planConfigChange } from '../drasi/component-plan.js';
 import { buildServerConfig, parseDrasiConfig } from '../drasi/index.js';
-import { WorkerLostError, errorMessage } from '../errors.js';
+import { DraasError, WorkerLostError, errorMessage, errorTable } from '../errors.js';
 import { createInstanceMachine, type InstanceMachine } from '../machines/instance.js';
 import type { ApplyConfigurationInput, ApplyConfigurationOutput, StartWorkloadInput, StopWorkloadInput, StopWorkloadOutput } from '../machines/instance-types.js';
 import type { WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
@@ -228,7 +228,9 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
       }
       return { outcome: 'applied', generation, summary: summary ?? drift.differences.map((difference) => difference.message) };
     } catch (error) {
-      if (error instanceof WorkerLostError) throw error;
+      // No answer through the transport (Redis down, the worker lost or slow): nothing is known of the server, so
+      // nothing is restarted; the machine records the change as not applied.
+      if (error instanceof WorkerLostError || (error instanceof DraasError && errorTable[error.code].retryable)) throw error;
       return restartUnlessGone(errorMessage(error));
     }
   }

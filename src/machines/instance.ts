@@ -478,14 +478,15 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             // A restart is needed, or asked for, or the instance is to stop or go: Stopping takes it on from there.
             { target: 'Stopping', actions: ['recordApplied', assign({ restartPending: ({ context }) => context.desired === 'Running' })] },
           ],
-          // Only a lost worker fails an apply (see applyConfiguration): its server runs what it ran, as far as is known.
+          // Only an apply that got no answer fails (its worker lost, the transport down; see applyConfiguration):
+          // the server runs what it ran, as far as is known.
           onError: [
             {
               guard: 'wantsRunning',
               target: 'Running',
               actions: assign({
                 workerLost: ({ event, context }) => workerLostFrom(event.error) ?? context.workerLost,
-                observed: 'Unknown',
+                observed: ({ event, context }) => (workerLostFrom(event.error) ? 'Unknown' : context.observed),
                 note: ({ event }) => `not applied: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
               }),
             },

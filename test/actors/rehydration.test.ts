@@ -41,7 +41,7 @@ test('a restarted control plane finds every instance in its state with the same 
   const before = new Map<string, string>();
   for (const name of names.slice(0, 15)) before.set(name, (await first.controlPlane.start(name)).runtime!.workloadId);
   await first.controlPlane.stop('inst-14');
-  await first.controlPlane.patchConfig('inst-0', [{ op: 'add', path: '/sources', value: [] }]);
+  await first.controlPlane.patchConfig('inst-0', [{ op: 'add', path: '/sources', value: [] }], { updateStrategy: 'manual' });
   await first.controlPlane.close();
   await first.store.close();
 

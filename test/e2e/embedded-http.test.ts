@@ -139,7 +139,8 @@ test('the library API drives the same lifecycle without HTTP', async (t) => {
   const started = await draas.start('lib');
   t.is(started.status, 'Running');
   t.is(await health(started.runtime!.port), 200);
-  await draas.patchConfig('lib', [{ op: 'add', path: '/reactions', value: [] }]);
+  // Kept for the restart (update strategy manual): the restart runs it.
+  await draas.patchConfig('lib', [{ op: 'add', path: '/reactions', value: [] }], { updateStrategy: 'manual' });
   const restarted = await draas.restart('lib');
   t.like(restarted, { status: 'Running', generation: 2, observedGeneration: 2 });
   t.not(restarted.runtime!.workloadId, started.runtime!.workloadId);

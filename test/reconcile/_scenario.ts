@@ -16,11 +16,13 @@ export interface ScenarioWorld {
   call: Call;
   /** Extra fields of every create (platformType, platformOptions). */
   createFields: Record<string, unknown>;
-  /** Kills the instance's running server for real (SIGKILL the process, kill the container). */
-  kill(workloadId: string): Promise<void>;
+  /** Kills the instance's running server for real (SIGKILL the process, kill the container, OOM-kill the pod). */
+  kill(workloadId: string, name: string): Promise<void>;
+  /** Where the test reaches the running server's own API (default: the view's runtime.url, on this host). */
+  serverUrl?(name: string, view: View): Promise<string>;
 }
 
-interface View {
+export interface View {
   status: string;
   generation: number;
   observedGeneration: number | null;
@@ -91,6 +93,10 @@ function patch(world: ScenarioWorld, name: string, operations: unknown[], query 
   return world.call('PATCH', `/api/configuration/instances/${name}${query}`, operations);
 }
 
+function serverUrl(world: ScenarioWorld, name: string, view: View): Promise<string> {
+  return world.serverUrl ? world.serverUrl(name, view) : Promise.resolve(view.runtime!.url);
+}
+
 function condition(v: View, type: string) {
   return v.conditions.find((each) => each.type === type);
 }
@@ -99,7 +105,7 @@ function condition(v: View, type: string) {
 export async function configurationChanges(t: ExecutionContext, world: ScenarioWorld, name: string): Promise<void> {
   const running = await createAndStart(t, world, name);
   const workloadId = running.runtime!.workloadId;
-  const url = running.runtime!.url;
+  const url = await serverUrl(world, name, running);
   t.like(condition(running, 'ConfigApplied'), { status: 'True', reason: 'Applied' });
 
   // 1. A query added: applied through the server's own API, same workload.
@@ -127,7 +133,7 @@ export async function configurationChanges(t: ExecutionContext, world: ScenarioW
   t.not(restarted.runtime!.workloadId, workloadId, 'a new server');
   const why = restarted.history.findLast((entry) => entry.from === 'Reconfiguring' && entry.to === 'Stopping');
   t.regex(why?.reason ?? '', /not applied without a restart: .*logLevel/, JSON.stringify(restarted.history));
-  const newUrl = restarted.runtime!.url;
+  const newUrl = await serverUrl(world, name, restarted);
   t.deepEqual(await serverComponents(newUrl, 'queries'), ['added', 'hot'], 'the restarted server runs the whole current generation');
 
   // 4. updateStrategy manual (this change only): recorded, not applied, until the next restart.
@@ -144,20 +150,20 @@ export async function configurationChanges(t: ExecutionContext, world: ScenarioW
   const restart = await world.call('POST', `/api/server/instances/${name}/restart`);
   t.is(restart.status, 200);
   const afterRestart = await until(world, name, 'generation 5 running', (v) => v.status === 'Running' && v.observedGeneration === 5);
-  t.deepEqual(await serverComponents(afterRestart.runtime!.url, 'queries'), ['added', 'hot', 'later'], 'a restart runs the current generation');
+  t.deepEqual(await serverComponents(await serverUrl(world, name, afterRestart), 'queries'), ['added', 'hot', 'later'], 'a restart runs the current generation');
 
   // 5. updateStrategy restart: a component change restarts too.
   await patch(world, name, [{ op: 'remove', path: '/queries/2' }], '?updateStrategy=restart');
   const byRestart = await until(world, name, 'generation 6 running', (v) => v.status === 'Running' && v.observedGeneration === 6);
   t.not(byRestart.runtime!.workloadId, afterRestart.runtime!.workloadId);
   t.regex(byRestart.history.findLast((entry) => entry.from === 'Running' && entry.to === 'Stopping')?.reason ?? '', /update strategy restart/);
-  t.deepEqual(await serverComponents(byRestart.runtime!.url, 'queries'), ['added', 'hot']);
+  t.deepEqual(await serverComponents(await serverUrl(world, name, byRestart), 'queries'), ['added', 'hot']);
 }
 
 /** A query deleted on the server behind DRaaS's back is back within a reconcile interval, and the history says so. */
 export async function driftRepaired(t: ExecutionContext, world: ScenarioWorld, name: string, reconcileIntervalMs: number): Promise<void> {
   const running = await createAndStart(t, world, name);
-  const url = running.runtime!.url;
+  const url = await serverUrl(world, name, running);
   // The reaction reads the query: it goes first (the server refuses to delete what others depend on).
   for (const path of ['/api/v1/reactions/console', '/api/v1/queries/hot']) {
     const deleted = await fetch(`${url}${path}`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) });
@@ -191,18 +197,18 @@ export async function failedCallRestarts(t: ExecutionContext, world: ScenarioWor
   const restarted = await until(world, name, 'generation 2 running', (v) => v.status === 'Running' && v.observedGeneration === 2);
   t.not(restarted.runtime!.workloadId, running.runtime!.workloadId, 'restarted');
   t.regex(restarted.history.find((entry) => entry.from === 'Reconfiguring' && entry.to === 'Stopping')?.reason ?? '', /POST \/api\/v1\/queries \(query "refused"\): 500/);
-  t.deepEqual(await serverComponents(restarted.runtime!.url, 'queries'), ['hot', 'refused'], 'the new server runs it from its config');
+  t.deepEqual(await serverComponents(await serverUrl(world, name, restarted), 'queries'), ['hot', 'refused'], 'the new server runs it from its config');
 }
 
 /** A killed server: Failed with CrashLooping facts once it fails again soon, then Running again after the backoff. */
 export async function crashRecovered(t: ExecutionContext, world: ScenarioWorld, name: string): Promise<void> {
   const running = await createAndStart(t, world, name);
-  await world.kill(running.runtime!.workloadId);
+  await world.kill(running.runtime!.workloadId, name);
   const failed = await until(world, name, 'Failed', (v) => v.status === 'Failed');
   t.like(condition(failed, 'CrashLooping'), { status: 'False', failures: 1 });
   const again = await until(world, name, 'Running again', (v) => v.status === 'Running' && v.runtime?.workloadId !== running.runtime!.workloadId);
   // Killed again soon after its start: the count goes on, and the condition says it is looping.
-  await world.kill(again.runtime!.workloadId);
+  await world.kill(again.runtime!.workloadId, name);
   const looping = await until(world, name, 'Failed again', (v) => v.status === 'Failed');
   const crashLooping = condition(looping, 'CrashLooping');
   t.like(crashLooping, { status: 'True', reason: 'BackOff', failures: 2 });
