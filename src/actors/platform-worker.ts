@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, ConflictError, WorkloadFailedError, errorMessage } from '../errors.js';
 import { applyComponentCalls, ComponentApiError, readObservedComponents } from '../platforms/component-api.js';
+import type { ServerHttp } from '../platforms/timed-fetch.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
@@ -91,7 +92,7 @@ export class PlatformWorker {
     'workload.list': async () => (await this.driver.list()).map((ref) => ({ ...ref, workerId: this.workerId })),
     'workload.components': async ({ instanceId, payload }) => {
       try {
-        return await readObservedComponents(this.serverEndpoint(instanceId), { full: payload.full, timeoutMs: SERVER_CALL_TIMEOUT_MS });
+        return await readObservedComponents(this.serverApi(instanceId), { full: payload.full, timeoutMs: SERVER_CALL_TIMEOUT_MS });
       } catch (error) {
         // Told apart from a transport failure by its reason: the server itself did not answer, or answered nonsense.
         if (error instanceof ComponentApiError) {
@@ -100,17 +101,17 @@ export class PlatformWorker {
         throw error;
       }
     },
-    'workload.apply': ({ instanceId, payload }) => applyComponentCalls(this.serverEndpoint(instanceId), payload.calls, { timeoutMs: SERVER_CALL_TIMEOUT_MS }),
+    'workload.apply': ({ instanceId, payload }) => applyComponentCalls(this.serverApi(instanceId), payload.calls, { timeoutMs: SERVER_CALL_TIMEOUT_MS }),
   };
 
-  /** Where this worker reaches the instance's running server; a ConflictError when it cannot. */
-  private serverEndpoint(instanceId: string): string {
-    if (!this.driver.serverEndpoint) {
+  /** How this worker reaches the instance's running server; a ConflictError when it cannot. */
+  private serverApi(instanceId: string): ServerHttp {
+    if (!this.driver.serverApi) {
       throw new ConflictError(`the ${this.platform} platform's worker cannot reach a server's own API`, { reason: 'server-api-unreachable' });
     }
-    const endpoint = this.driver.serverEndpoint(instanceId);
-    if (endpoint === undefined) throw new ConflictError(`no server of "${instanceId}" runs on worker ${this.workerId}`, { reason: 'not-running' });
-    return endpoint;
+    const server = this.driver.serverApi(instanceId);
+    if (server === undefined) throw new ConflictError(`no server of "${instanceId}" runs on worker ${this.workerId}`, { reason: 'not-running' });
+    return server;
   }
 
   constructor(options: PlatformWorkerOptions) {

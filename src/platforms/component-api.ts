@@ -1,6 +1,6 @@
 import type { ComponentCall, ComponentKind, ObservedComponent, ObservedComponents } from '../drasi/component-plan.js';
 import { isPlainObject } from '../drasi/plain-object.js';
-import { timedFetch, type TimedFetchOptions } from './timed-fetch.js';
+import { directServerHttp, type ServerHttp, type TimedFetchOptions } from './timed-fetch.js';
 
 /**
  * The I/O edge of hot config changes and drift checks: runs the calls that
@@ -70,10 +70,8 @@ type Exchange =
  * One request with its own time limit covering headers and body. Never
  * throws: a missing answer is an outcome. `body` is JSON text already.
  */
-async function exchange(url: string, method: string, body: string | undefined, options: ComponentRequestOptions): Promise<Exchange> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const outcome = await timedFetch(url, { method, headers, ...(body !== undefined ? { body } : {}) }, options, (response) => response.text());
+async function exchange(server: ServerHttp, path: string, method: string, body: string | undefined, options: ComponentRequestOptions): Promise<Exchange> {
+  const outcome = await server({ method, path, ...(body !== undefined ? { body } : {}) }, options);
   if (!outcome.answered) {
     return { ...outcome, detail: outcome.reason === 'connection' ? `connection failed (${outcome.detail})` : outcome.detail };
   }
@@ -83,6 +81,13 @@ async function exchange(url: string, method: string, body: string | undefined, o
     // Not JSON: judged by the caller from `parsed: false`.
     return { answered: true, status: outcome.status, body: undefined, parsed: false };
   }
+}
+
+/** The server to talk to: a base URL reached directly, or an exchange function (see `ServerHttp`). */
+export type ServerTarget = string | ServerHttp;
+
+function serverOf(target: ServerTarget): ServerHttp {
+  return typeof target === 'string' ? directServerHttp(target) : target;
 }
 
 function isSuccessEnvelope(body: unknown): body is { success: true; data: unknown; error: null } {
@@ -115,23 +120,21 @@ function judge(result: Exchange): Judged {
   return { ok: false, status, code, reason, retryable: false };
 }
 
-function joinUrl(baseUrl: string, path: string): string {
-  return `${baseUrl.replace(/\/+$/, '')}${path}`;
-}
 
 // ---------------------------------------------------------------- apply
 
 /**
- * Runs `calls` in order against the server at `baseUrl` (e.g.
- * `http://127.0.0.1:8080`; the calls' paths start with `/api/v1`), each with
+ * Runs `calls` in order against the server (a base URL such as
+ * `http://127.0.0.1:8080`, or a `ServerHttp`; the calls' paths start with `/api/v1`), each with
  * its own time limit, and stops at the first failure: the plan's order is what
  * makes the later calls valid, so they are not attempted after one fails.
  */
-export async function applyComponentCalls(baseUrl: string, calls: readonly ComponentCall[], options: ComponentRequestOptions): Promise<ApplyComponentCallsResult> {
+export async function applyComponentCalls(target: ServerTarget, calls: readonly ComponentCall[], options: ComponentRequestOptions): Promise<ApplyComponentCallsResult> {
+  const server = serverOf(target);
   const applied: ComponentCall[] = [];
   for (const call of calls) {
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-    const judged = judge(await exchange(joinUrl(baseUrl, call.path), call.method, body, options));
+    const judged = judge(await exchange(server, call.path, call.method, body, options));
     if (!judged.ok) {
       const readOnlyConfig = judged.status === 409 && judged.code === 'CONFIG_READ_ONLY';
       return {
@@ -164,12 +167,13 @@ export interface ReadObservedOptions extends ComponentRequestOptions {
  * when a list cannot be read; a component gone between its list and its full
  * read (404) is kept without `config`, since that is a normal race.
  */
-export async function readObservedComponents(baseUrl: string, options: ReadObservedOptions): Promise<ObservedComponents> {
+export async function readObservedComponents(target: ServerTarget, options: ReadObservedOptions): Promise<ObservedComponents> {
+  const server = serverOf(target);
   const apiBase = options.apiBase ?? '/api/v1';
   const lists = {} as Record<ComponentKind, ObservedComponent[]>;
   for (const kind of KINDS) {
     const path = `${apiBase}/${LIST_KEY[kind]}`;
-    const data = await read(baseUrl, path, options);
+    const data = await read(server, path, options);
     lists[kind] = parseList(data, path);
   }
   if (options.full === true) {
@@ -181,7 +185,7 @@ export async function readObservedComponents(baseUrl: string, options: ReadObser
         const job = jobs[next++]!;
         const path = `${apiBase}/${LIST_KEY[job.kind]}/${encodeURIComponent(job.entry.id)}?view=full`;
         try {
-          const data = await read(baseUrl, path, options, true);
+          const data = await read(server, path, options, true);
           if (data === undefined) continue;
           const [one] = parseList([data], path);
           // The full read is newer than the list: its status goes with its config.
@@ -198,8 +202,8 @@ export async function readObservedComponents(baseUrl: string, options: ReadObser
 }
 
 /** One GET, unwrapped; `undefined` for a 404 when `missingIsEmpty`. */
-async function read(baseUrl: string, path: string, options: ComponentRequestOptions, missingIsEmpty = false): Promise<unknown> {
-  const judged = judge(await exchange(joinUrl(baseUrl, path), 'GET', undefined, options));
+async function read(server: ServerHttp, path: string, options: ComponentRequestOptions, missingIsEmpty = false): Promise<unknown> {
+  const judged = judge(await exchange(server, path, 'GET', undefined, options));
   if (judged.ok) return judged.data;
   if (missingIsEmpty && judged.status === 404) return undefined;
   throw new ComponentApiError(`GET ${path}: ${judged.reason}`, { method: 'GET', path, status: judged.status, code: judged.code, retryable: judged.retryable });

@@ -38,6 +38,7 @@ import type {
   WorkloadState,
 } from './driver.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
+import { directServerHttp, type ServerHttp } from './timed-fetch.js';
 import { HostPorts } from './port-assignment.js';
 import type { PortRange } from './port-allocator.js';
 import { startWorkload, throwIfAborted, type StartFailureExit, type WorkloadLauncher } from './workload-start.js';
@@ -118,7 +119,7 @@ export class DockerDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
   private readonly table: WorkloadTable<Workload>;
-  /** Where each instance's server API is reached (its last start's host), for `serverEndpoint`. */
+  /** Where each instance's server API is reached (its last start's host), for `serverApi`. */
   private readonly apiHosts = new Map<string, string>();
   private events: Promise<DockerEventStream> | undefined;
   private closed = false;
@@ -194,11 +195,11 @@ export class DockerDriver implements PlatformDriver {
     return this.table.list();
   }
 
-  serverEndpoint(instanceId: string): string | undefined {
+  serverApi(instanceId: string): ServerHttp | undefined {
     const workload = this.table.get(instanceId);
     if (workload?.phase !== 'running') return undefined;
     // An adopted container's network was not seen by this driver: where published ports are reached.
-    return `http://${this.apiHosts.get(instanceId) ?? this.probeHost}:${workload.ref.port}`;
+    return directServerHttp(`http://${this.apiHosts.get(instanceId) ?? this.probeHost}:${workload.ref.port}`);
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {

@@ -11,6 +11,7 @@
  * assume that calls for one instance never overlap, except `logs` and
  * `readLogs` (read-only), which may run alongside any other call.
  */
+import type { ServerHttp } from './timed-fetch.js';
 
 export type PlatformType = 'process' | 'docker' | 'kubernetes';
 export const platformTypes: readonly PlatformType[] = ['process', 'docker', 'kubernetes'];
@@ -213,13 +214,13 @@ export interface PlatformDriver {
    */
   availability?(): Promise<PlatformAvailability>;
   /**
-   * The base URL (`http://host:port`) at which this driver's host reaches the
-   * running workload's own HTTP API (the Drasi Server component API), or
-   * undefined when none runs. Optional: a platform whose servers the worker
-   * cannot reach directly (a pod network) lacks it, and configuration changes
-   * there are applied by a restart.
+   * How this driver reaches the running workload's own HTTP API (the Drasi
+   * Server component API): directly on its host and port, or through what
+   * stands between (Kubernetes: the API server's pod proxy). Undefined when
+   * none runs. Optional: where a platform's servers cannot be reached, it
+   * lacks it, and configuration changes there are applied by a restart.
    */
-  serverEndpoint?(instanceId: string): string | undefined;
+  serverApi?(instanceId: string): ServerHttp | undefined;
   /** Releases the driver's own resources. Leaves workloads running. Idempotent. */
   close(): Promise<void>;
 }

@@ -32,6 +32,8 @@ import type {
 import type { KubeconfigEnvironment, KubeconfigSettings } from './kubeconfig-source.js';
 import { loadKubeconfig } from './kubernetes-config.js';
 import { PodLogReader, sinceTimeOf } from './kubernetes-logs.js';
+import { podProxyHttp } from './kubernetes-proxy.js';
+import type { ServerHttp } from './timed-fetch.js';
 import {
   defaultContainerPort,
   deploymentName,
@@ -407,6 +409,13 @@ export class KubernetesDriver implements PlatformDriver {
     if (workload?.phase === 'exited') await (workload.settling ?? workload.exited);
     const last = this.table.lastExit(instanceId);
     return last ? { state: 'exited', ref: last.ref, exit: last.exit } : { state: 'absent' };
+  }
+
+  serverApi(instanceId: string): ServerHttp | undefined {
+    const workload = this.table.get(instanceId);
+    const pod = workload?.phase === 'running' ? workload.pod?.name : undefined;
+    if (!workload || pod === undefined) return undefined;
+    return podProxyHttp(this.config, this.server, { namespace: workload.namespace, pod, port: workload.ref.port });
   }
 
   async list(): Promise<WorkloadRef[]> {

@@ -22,6 +22,7 @@ import type {
 } from './driver.js';
 import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
+import { directServerHttp, type ServerHttp } from './timed-fetch.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { decodeLogCursor, encodeLogCursor, positionLostMarker, skippedMarker, workloadStartedMarker } from './log-cursor.js';
 import type { LogChunk } from './bounded-log.js';
@@ -189,7 +190,7 @@ export class ProcessDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly adoptedPollMs: number;
   private readonly table: WorkloadTable<Workload>;
-  /** Where each instance's server API is reached (its last start's host), for `serverEndpoint`. */
+  /** Where each instance's server API is reached (its last start's host), for `serverApi`. */
   private readonly apiHosts = new Map<string, string>();
   private readonly logSources = new Map<string, LogSource>();
   /** Cursors carry it: positions are in terms of this driver's rotation counts. */
@@ -273,11 +274,11 @@ export class ProcessDriver implements PlatformDriver {
     return this.table.list();
   }
 
-  serverEndpoint(instanceId: string): string | undefined {
+  serverApi(instanceId: string): ServerHttp | undefined {
     const workload = this.table.get(instanceId);
     if (workload?.phase !== 'running') return undefined;
     // An adopted server's host was not seen by this driver: the safe default host, where servers bind unless told otherwise.
-    return `http://${this.apiHosts.get(instanceId) ?? '127.0.0.1'}:${workload.ref.port}`;
+    return directServerHttp(`http://${this.apiHosts.get(instanceId) ?? '127.0.0.1'}:${workload.ref.port}`);
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {

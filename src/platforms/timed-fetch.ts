@@ -46,6 +46,30 @@ export async function timedFetch<T>(
   }
 }
 
+/** One request to a server's own HTTP API: a path on the server (`/api/v1/queries`), JSON text as the body. */
+export interface ServerRequest {
+  method: string;
+  path: string;
+  body?: string;
+}
+
+/**
+ * How a worker reaches a running server's own HTTP API: one exchange, never
+ * throwing, the answer's body as text. Directly (`directServerHttp`), or
+ * through whatever stands between (the Kubernetes API server's pod proxy).
+ */
+export type ServerHttp = (request: ServerRequest, options: TimedFetchOptions) => Promise<TimedFetchOutcome<string>>;
+
+/** A server reached directly at `baseUrl`, e.g. `http://127.0.0.1:8080`. */
+export function directServerHttp(baseUrl: string): ServerHttp {
+  const base = baseUrl.replace(/\/+$/, '');
+  return (request, options) => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    return timedFetch(`${base}${request.path}`, { method: request.method, headers, ...(request.body !== undefined ? { body: request.body } : {}) }, options, (response) => response.text());
+  };
+}
+
 /** Why a fetch failed, as its cause says it (`ECONNREFUSED`, or the cause's message), else its own message. */
 function describeFetchError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

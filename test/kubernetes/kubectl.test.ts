@@ -1,7 +1,7 @@
 /**
  * kubectl against the Kubernetes API double over TLS, with the generated
  * kubeconfig: if kubectl's discovery, validation, apply, scale, logs,
- * delete and watches work, the double speaks the real protocol.
+ * pod proxy, delete and watches work, the double speaks the real protocol.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -139,6 +139,18 @@ suite('kubectl create -f, wait, get (table and JSON), logs and delete', async (t
   await eventually(() => (followed.split('\n').filter((line) => line !== '').length >= 2 ? true : undefined), 'kubectl logs -f streams new lines', 30_000);
   t.regex(followed, /heartbeat/);
   follower.kill('SIGINT');
+
+  // pods/proxy, as kubectl addresses it (by port number and by port name): the server's own API through the API server.
+  const pod = names(json)[0] ?? '';
+  for (const target of [`${pod}:8080`, `${pod}:http`, `http:${pod}:8080`]) {
+    const proxied = JSON.parse(await ok('get', '--raw', `/api/v1/namespaces/${ns}/pods/${target}/proxy/api/v1/sources`)) as unknown;
+    t.is(field(proxied, 'success'), true, `${target}: ${JSON.stringify(proxied)}`);
+  }
+  const refused = await kubectl('get', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}:9999/proxy/health`);
+  t.not(refused.code, 0, 'a port the pod does not serve');
+  t.regex(refused.stderr, /ServiceUnavailable|error trying to reach service/);
+  const absent = await kubectl('get', '--raw', `/api/v1/namespaces/${ns}/pods/nobody:8080/proxy/health`);
+  t.regex(absent.stderr, /NotFound|not found/);
 
   const deleted = await ok('-n', ns, 'delete', 'deployment', 'drasi');
   t.regex(deleted, /deployment.apps "drasi" deleted/);

@@ -7,6 +7,7 @@
  */
 import { DraasError, WorkloadFailedError } from '../../src/errors.js';
 import type { StopOptions, StopOutcome, WorkloadRef, WorkloadSpec } from '../../src/platforms/driver.js';
+import { directServerHttp, type ServerHttp } from '../../src/platforms/timed-fetch.js';
 import { MemoryDriver } from '../fixtures/memory-driver.js';
 import type { ComponentServers } from './component-servers.js';
 import type { Gates } from './gates.js';
@@ -29,8 +30,8 @@ export class GatedMemoryDriver extends MemoryDriver {
     return ref;
   }
 
-  serverEndpoint(instanceId: string): string | undefined {
-    return this.running.has(instanceId) ? this.components.endpoint(instanceId) : undefined;
+  serverApi(instanceId: string): ServerHttp | undefined {
+    return this.running.has(instanceId) ? directServerHttp(this.components.endpoint(instanceId)) : undefined;
   }
 
   override async stop(instanceId: string, options: StopOptions): Promise<StopOutcome> {
