@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
+import { applyComponentCalls, readObservedComponents } from '../../src/platforms/component-api.js';
 import { WorkloadFailedError } from '../../src/errors.js';
 import { toolAvailable } from '../helpers/engines.js';
 import type { PolicyRule, RequestRecord } from '../helpers/kube-api.js';
@@ -122,8 +123,20 @@ test('RBAC: the Kubernetes driver needs exactly the worker Role — nothing it u
   await cluster.core.deleteNamespacedConfigMap({ name: 'draas-rbac-nomap-config', namespace: 'draas' });
   cluster.kube.knobs.setNodeCapacity({ cpu: 8, memory: 32 * 1024 ** 3 });
   await t.throwsAsync(nomap, { instanceOf: WorkloadFailedError, message: /FailedMount/ });
+  // The server's own API through pods/proxy (a configuration change without a restart, a drift check): read, create, upsert, delete.
+  const server = driver.serverApi('rbac-kept');
+  t.truthy(server, 'a running pod has a server API');
+  const source = { kind: 'mock', id: 'added' };
+  const applied = await applyComponentCalls(server!, [
+    { method: 'POST', path: '/api/v1/sources', body: source, component: { kind: 'source', id: 'added' }, why: 'rbac' },
+    { method: 'PUT', path: '/api/v1/sources/added', body: { ...source, intervalMs: 500 }, component: { kind: 'source', id: 'added' }, why: 'rbac' },
+    { method: 'DELETE', path: '/api/v1/sources/added', component: { kind: 'source', id: 'added' }, why: 'rbac' },
+  ], { timeoutMs: 10_000 });
+  t.like(applied, { ok: true });
+  t.true(Array.isArray((await readObservedComponents(server!, { full: true, timeoutMs: 10_000 })).sources));
   // Stop, then a new generation.
   await driver.stop('rbac-kept', { graceMs: 3_000 });
+  t.is(driver.serverApi('rbac-kept'), undefined, 'none once stopped');
   await driver.start(spec('rbac-kept', { generation: 2 }));
   // A restarted worker: recovery adopts, reap of the lost worker's workload, removal of everything.
   const successor = cluster.driver();
