@@ -3,7 +3,7 @@
  * Enums are strings.
  */
 import type { SnapshotView } from '../actors/request-settlement.js';
-import type { Failure, HistoryEntry, InstanceStatus } from '../machines/instance-types.js';
+import type { Failure, HistoryEntry, InstanceStatus, UpdateStrategy } from '../machines/instance-types.js';
 import type { InstanceRecord } from '../store/instance-store.js';
 
 export interface InstanceView {
@@ -19,6 +19,8 @@ export interface InstanceView {
   serverConfiguration: InstanceRecord['serverConfiguration'];
   /** The platform's options as given at create (empty when none). */
   platformOptions: Record<string, unknown>;
+  /** How configuration changes reach it while it runs (`auto`, `restart`, `manual`). */
+  updateStrategy: UpdateStrategy;
   /** Where the workload runs, while it runs. */
   runtime: { workloadId: string; port: number; url: string; startedAt: string; generation: number } | null;
   /** The worker the instance is placed on: every command for it goes there (it keeps its working directory and logs). */
@@ -161,6 +163,7 @@ export function instanceView(record: InstanceRecord, view: SnapshotView): Instan
     observedGeneration: context.observedGeneration,
     serverConfiguration: record.serverConfiguration,
     platformOptions: record.platformOptions ?? {},
+    updateStrategy: record.updateStrategy ?? 'auto',
     runtime: workload
       ? {
           workloadId: workload.workloadId,

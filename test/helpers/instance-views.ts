@@ -15,6 +15,7 @@ export function sampleView(name: string, at: string, overrides: Partial<Instance
     observedGeneration: 1,
     serverConfiguration: {} as InstanceView['serverConfiguration'],
     platformOptions: {},
+    updateStrategy: 'auto',
     runtime: null,
     workerId: null,
     conditions: [],

@@ -82,6 +82,7 @@ test('update strategies: a bad one is refused at create and per change, and noth
   t.regex(String(bad.body?.['detail'] ?? ''), /updateStrategy/);
   t.is((await call('GET', '/api/server/instances/strat')).status, 404, 'nothing created');
   t.is((await call('POST', '/api/server/instances', { name: 'strat', updateStrategy: 'manual' })).status, 201);
+  t.is((await call('GET', '/api/server/instances/strat')).body?.['updateStrategy'], 'manual');
   const patch = [{ op: 'add', path: '/sources', value: [{ kind: 'mock', id: 's' }] }];
   for (const query of ['?updateStrategy=sometimes', '?updateStrategy=auto&updateStrategy=restart', '?unknown=1']) {
     const refused = await call('PATCH', `/api/configuration/instances/strat${query}`, patch);
