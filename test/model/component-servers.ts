@@ -27,6 +27,8 @@ async function bodyOf(request: IncomingMessage): Promise<Record<string, unknown>
 
 export class ComponentServers {
   private readonly servers = new Map<string, Record<Kind, Map<string, Component>>>();
+  /** Instances whose server takes reads and never answers them (a hung server). */
+  private readonly stalled = new Set<string>();
   private readonly server: Server;
   private url = '';
 
@@ -65,6 +67,11 @@ export class ComponentServers {
     return id === undefined ? undefined : Number(id.slice(4));
   }
 
+  /** From now on the instance's server never answers a read (until `close`). */
+  stall(instanceId: string): void {
+    this.stalled.add(instanceId);
+  }
+
   /** Deletes the generation source behind DRaaS's back (not held). */
   dropSource(instanceId: string): void {
     const generation = this.generationOf(instanceId);
@@ -90,6 +97,7 @@ export class ComponentServers {
     const components = this.servers.get(instanceId);
     if (!components) return error(503, 'UNAVAILABLE', `no server of ${instanceId} runs`);
     const list = components[kind];
+    if (request.method === 'GET' && this.stalled.has(instanceId)) return new Promise(() => undefined);
     if (request.method === 'GET') {
       if (id === undefined) return ok([...list.values()].map(({ id: each, status }) => ({ id: each, status })));
       const found = list.get(id);
