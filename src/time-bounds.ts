@@ -24,6 +24,23 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<Bounde
   }
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** Why a bounded wait did not succeed, for a log line. */
 export function failureOf(bounded: Bounded<unknown>, ms: number): string | undefined {
   if (!bounded.settled) return `no answer within ${ms} ms`;

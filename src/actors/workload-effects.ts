@@ -26,21 +26,8 @@ import { createInstanceMachine, type InstanceMachine } from '../machines/instanc
 import type { ApplyConfigurationInput, ApplyConfigurationOutput, StartWorkloadInput, StopWorkloadInput, StopWorkloadOutput } from '../machines/instance-types.js';
 import type { WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
 import type { InstanceRecord, RunningConfiguration } from '../store/instance-store.js';
+import { sleep } from '../time-bounds.js';
 import type { WorkloadClient } from './workload-client.js';
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** How often, and how far apart, an apply that lost its server asks whether the server exited. */
 const EXIT_CHECKS = 5;
@@ -208,10 +195,10 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
       for (let attempt = 0; attempt < EXIT_CHECKS && !signal.aborted; attempt++) {
         const state = await deps.workloads.send(record.platformType, 'workload.inspect', record.id, {}, options).catch(() => undefined);
         if (state !== undefined && state.state !== 'running') {
-          await abortableDelay(deps.replySlackMs, signal);
+          await sleep(deps.replySlackMs, signal);
           break;
         }
-        await abortableDelay(EXIT_CHECK_MS, signal);
+        await sleep(EXIT_CHECK_MS, signal);
       }
       return { outcome: 'restart', reasons: [reason] };
     };

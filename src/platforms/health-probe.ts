@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { timedFetch, type TimedFetchOptions } from './timed-fetch.js';
+import { sleep } from '../time-bounds.js';
 
 export interface HealthProbeOptions {
   /** E.g. `http://127.0.0.1:18081/health`. */
@@ -85,19 +86,4 @@ export function probeHost(host: unknown): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 

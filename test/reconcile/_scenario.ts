@@ -218,3 +218,32 @@ export async function crashRecovered(t: ExecutionContext, world: ScenarioWorld, 
   t.is(retried.status, 200);
   t.is((retried.body as { status?: string }).status, 'Running');
 }
+
+/**
+ * Registers the four scenarios for one platform and mode. `world` builds a
+ * fresh world per test (the instance's name is given, for what it must clean
+ * up); `extra` runs after the configuration-change scenario with its world.
+ */
+export function registerScenarios<W extends ScenarioWorld>(
+  register: (title: string, run: (t: ExecutionContext) => Promise<void>) => void,
+  label: string,
+  options: {
+    world: (t: ExecutionContext, name: string) => Promise<W>;
+    name: (prefix: string) => string;
+    reconcileIntervalMs: number;
+    afterChanges?: (t: ExecutionContext, world: W) => void;
+  },
+): void {
+  const scenario = (title: string, run: (t: ExecutionContext, world: W, name: string) => Promise<void>, prefix: string) =>
+    register(`${label}: ${title}`, async (t) => {
+      const name = options.name(prefix);
+      await run(t, await options.world(t, name), name);
+    });
+  scenario('config changes reach the running server without a restart where they can, with one where they must', async (t, world, name) => {
+    await configurationChanges(t, world, name);
+    options.afterChanges?.(t, world);
+  }, 'rc-changes');
+  scenario('a query and reaction deleted on the server are put back within a reconcile interval', (t, world, name) => driftRepaired(t, world, name, options.reconcileIntervalMs), 'rc-drift');
+  scenario('a component call the server refuses makes the change a restart', failedCallRestarts, 'rc-refused');
+  scenario('a killed server is Failed, backs off, counts a crash soon after its start, and runs again', crashRecovered, 'rc-crash');
+}
