@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The saved configuration as JSON or YAML (a toggle), and which generation
- * runs: "generation N runs", or "generation M saved; restart to apply" while
- * the workload runs an older one.
+ * runs: "generation N runs", or "generation M saved; being applied" (or
+ * "restart to apply", when kept for the next restart) while the workload
+ * runs an older one.
  */
 import { call } from './api.js';
 import { h } from './dom.js';
@@ -21,6 +22,7 @@ const workloadStatuses = new Set(['Starting', 'Running', 'Reconfiguring', 'Stopp
  */
 export function generationText(saved, observed, status) {
   if (observed === null || !workloadStatuses.has(status)) return `generation ${saved} saved; not running`;
+  if (observed !== saved && status === 'Reconfiguring') return `generation ${observed} runs; generation ${saved} saved; being applied`;
   if (observed !== saved) return `generation ${observed} runs; generation ${saved} saved; restart to apply`;
   return `generation ${saved} runs`;
 }
