@@ -164,8 +164,9 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
    * reports now into the target (so an apply cut short, or repeated after a
    * control-plane restart, ends in the same place). Answers `restart`, with
    * why, when only a restart can do it: server-level fields changed, a call
-   * failed, the server or its API cannot be reached. Throws only when the
-   * worker is lost (the server then runs what it ran; nothing is restarted).
+   * failed, the server or its API cannot be reached. Throws only when no
+   * answer came (the worker lost, the transport down): the server then runs
+   * what it ran, and nothing is restarted.
    */
   async function applyConfiguration(input: ApplyConfigurationInput, signal: AbortSignal): Promise<ApplyConfigurationOutput> {
     const record = await deps.record(input.instanceId);

@@ -212,9 +212,8 @@ export interface ApplyConfigurationInput {
   instanceId: string;
   /** The workload the change is applied to (the running server). */
   workload: WorkloadRef | null;
+  /** `configuration`: the record's generation is applied; `drift`: the server is brought back to the one it runs. */
   cause: ReconfigureCause;
-  /** The generation to apply (cause `configuration`) or the one that runs (cause `drift`). */
-  generation: number;
   /** The generation the server runs now. */
   observedGeneration: number | null;
 }

@@ -462,16 +462,12 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         invoke: {
           id: 'applyConfiguration',
           src: 'applyConfiguration',
-          input: ({ context }) => {
-            const cause = context.reconfigure ?? 'configuration';
-            return {
-              instanceId: context.instanceId,
-              workload: context.workload,
-              cause,
-              generation: cause === 'drift' ? (context.observedGeneration ?? context.generation) : context.generation,
-              observedGeneration: context.observedGeneration,
-            };
-          },
+          input: ({ context }) => ({
+            instanceId: context.instanceId,
+            workload: context.workload,
+            cause: context.reconfigure ?? 'configuration',
+            observedGeneration: context.observedGeneration,
+          }),
           onDone: [
             { guard: 'configurationBehind', target: 'Reconfiguring', reenter: true, actions: ['recordApplied', assign({ reconfigure: 'configuration' })] },
             { guard: 'appliedAndWantsRunning', target: 'Running', actions: 'recordApplied' },
