@@ -55,6 +55,8 @@ export class ComponentServers {
       }
     }
     this.servers.set(instanceId, components);
+    // A new server answers again.
+    this.stalled.delete(instanceId);
   }
 
   endpoint(instanceId: string): string {
@@ -67,7 +69,7 @@ export class ComponentServers {
     return id === undefined ? undefined : Number(id.slice(4));
   }
 
-  /** From now on the instance's server never answers a read (until `close`). */
+  /** From now on the instance's server never answers a read (until a new server of it is loaded). */
   stall(instanceId: string): void {
     this.stalled.add(instanceId);
   }

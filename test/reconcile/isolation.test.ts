@@ -5,49 +5,13 @@
  * drift of the other instances is found and repaired on their own schedule.
  */
 import test from 'ava';
-import { ControlPlane } from '../../src/actors/control-plane.js';
-import { PlatformWorker } from '../../src/actors/platform-worker.js';
-import { MemoryTransport } from '../../src/transport/memory.js';
-import { ComponentServers } from '../model/component-servers.js';
-import { GatedMemoryDriver } from '../model/gated-memory-driver.js';
-import { Gates } from '../model/gates.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { gatedControlPlane } from './_memory-world.js';
 
 test('a check that hangs on one instance and a repair that hangs on another hold up neither the checks nor the repairs of the others', async (t) => {
-  const gates = new Gates();
-  const components = new ComponentServers(gates);
-  await components.listen();
-  const transport = new MemoryTransport();
-  const driver = new GatedMemoryDriver(gates, components);
-  const worker = new PlatformWorker({ transport, driver, heartbeatMs: 60_000 });
-  await worker.start();
-  const controlPlane = new ControlPlane({ transport, startTimeoutMs: 2_000, replySlackMs: 200, stopGraceMs: 100, reconcileIntervalMs: 200 });
-  await controlPlane.open();
-  t.teardown(async () => {
-    await controlPlane.close();
-    gates.drain();
-    await worker.close();
-    await transport.close();
-    await components.close();
-  });
-
+  const { gates, components, controlPlane, running, until } = await gatedControlPlane(t, 200);
   const names = ['hung', 'stuck', 'other-1', 'other-2'];
-  for (const name of names) {
-    await controlPlane.create({ name, configuration: { sources: [{ kind: 'mock', id: 'gen-1' }] } });
-    const starting = controlPlane.start(name);
-    while (gates.pending(name, 'start').length === 0) await sleep(5);
-    for (const held of gates.pending(name, 'start')) held.release('ok');
-    t.is((await starting).status, 'Running');
-  }
+  for (const name of names) t.is((await running(name)).status, 'Running');
   const statusOf = async (name: string) => (await controlPlane.get(name)).status;
-  const until = async (what: string, check: () => Promise<boolean>, withinMs = 10_000) => {
-    const end = Date.now() + withinMs;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`${what} not within ${withinMs} ms`);
-      await sleep(10);
-    }
-  };
   // Each read of the hung server waits for the worker's 5 s limit: checks queued behind it could not keep this bound.
   const promptly = 4_000;
 
