@@ -54,13 +54,22 @@ function checkPort(port: number, what: string): void {
 }
 
 /**
+ * Ports that WHATWG fetch (Node's `fetch` included) refuses to connect to
+ * ("bad port"): a server on one could never be probed or called, so none is
+ * handed out. The list of the Fetch standard, from 1024 up (the ports below
+ * are privileged anyway).
+ */
+const FETCH_BLOCKED_PORTS: ReadonlySet<number> = new Set([1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);
+
+/**
  * Hands out TCP ports to owners (instance ids) from a range.
  *
  * - Never the same port to two owners: a candidate is reserved synchronously
  *   before it is probed, so concurrent allocations cannot pick the same one;
  *   reservations are shared by every allocator of the process.
  * - A port is handed out only when it is actually bindable on 127.0.0.1 (the
- *   probe), so ports used by other programs are skipped.
+ *   probe), so ports used by other programs are skipped; and never one that
+ *   fetch refuses to connect to.
  * - One port per owner: allocating again for an owner that holds a port
  *   returns that port.
  * - Free ports are searched round-robin from after the last one handed out,
@@ -109,13 +118,16 @@ export class PortAllocator {
       if (holder !== undefined) {
         throw new PortUnavailableError(`port ${options.required} is already used by instance "${holder}"`, options.required);
       }
+      if (FETCH_BLOCKED_PORTS.has(options.required)) {
+        throw new PortUnavailableError(`port ${options.required} is one that HTTP clients refuse to connect to (a "bad port" of the Fetch standard)`, options.required);
+      }
       if (reservedInProcess.has(options.required)) {
         throw new PortUnavailableError(`port ${options.required} is already used by another driver of this process`, options.required);
       }
       if (await this.tryTake(owner, options.required)) return options.required;
       throw new PortUnavailableError(`port ${options.required} is in use by another program`, options.required);
     }
-    if (options.preferred !== undefined && Number.isInteger(options.preferred) && options.preferred >= 1 && options.preferred <= 65535) {
+    if (options.preferred !== undefined && Number.isInteger(options.preferred) && options.preferred >= 1 && options.preferred <= 65535 && !FETCH_BLOCKED_PORTS.has(options.preferred)) {
       if (await this.tryTake(owner, options.preferred)) return options.preferred;
       const taken = this.byOwner.get(owner);
       if (taken !== undefined) return taken;
@@ -123,7 +135,7 @@ export class PortAllocator {
     const size = this.range.max - this.range.min + 1;
     for (let i = 0; i < size; i++) {
       const port = this.range.min + ((this.cursor - this.range.min + i) % size);
-      if (reservedInProcess.has(port)) continue;
+      if (reservedInProcess.has(port) || FETCH_BLOCKED_PORTS.has(port)) continue;
       if (await this.tryTake(owner, port)) {
         this.cursor = port + 1 > this.range.max ? this.range.min : port + 1;
         return port;

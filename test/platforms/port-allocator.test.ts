@@ -77,3 +77,15 @@ test('isPortBindable tells a bound port from a free one', async (t) => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   t.true(await isPortBindable(port));
 });
+
+test('ports fetch refuses to connect to ("bad ports", e.g. 10080) are never handed out, and asking for one says why', async (t) => {
+  const ports = new PortAllocator({ min: 10079, max: 10081 }, { probe: free });
+  t.deepEqual([await ports.allocate('a'), await ports.allocate('b')], [10079, 10081]);
+  await t.throwsAsync(ports.allocate('c'), { instanceOf: PortUnavailableError, message: /no free port/ });
+  const asked = new PortAllocator({ min: 6000, max: 6001 }, { probe: free });
+  await t.throwsAsync(asked.allocate('x', { required: 6000 }), { instanceOf: PortUnavailableError, message: /port 6000 is one that HTTP clients refuse to connect to/ });
+  t.is(await asked.allocate('y', { preferred: 6000 }), 6001, 'a preferred bad port is passed over');
+  // fetch itself: what the allocator spares the health probe.
+  const refused = await t.throwsAsync(fetch('http://127.0.0.1:10080/health'));
+  t.regex(String((refused?.cause as Error | undefined)?.message), /bad port/);
+});
