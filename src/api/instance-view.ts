@@ -76,11 +76,6 @@ export interface InstanceStatusView {
   history: HistoryEntry[];
 }
 
-/** Whether a condition tells of something wrong (Ready or ConfigApplied not True; the others True). */
-export function isAbnormal(condition: InstanceCondition): boolean {
-  return condition.type === 'Ready' || condition.type === 'ConfigApplied' ? condition.status !== 'True' : condition.status === 'True';
-}
-
 /** The instance's conditions, from its machine's context alone. Pure. */
 export function conditionsOf(status: InstanceStatus, context: SnapshotView['context']): InstanceCondition[] {
   const last = context.history.at(-1);

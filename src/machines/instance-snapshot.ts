@@ -52,17 +52,15 @@ export function toRestorable(snapshot: unknown, instanceId: string): RestorableS
  */
 export const instanceSnapshotMigrations: Readonly<Record<number, (snapshot: unknown) => unknown>> = {
   // Version 2 added `workerLost` to the context (a lost worker's instances): none was known before.
-  1: (snapshot) => {
-    if (typeof snapshot !== 'object' || snapshot === null) return snapshot;
-    const candidate = snapshot as { context?: unknown };
-    if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
-    return { ...candidate, context: { ...candidate.context, workerLost: null } };
-  },
+  1: (snapshot) => withContextFields(snapshot, { workerLost: null }),
   // Version 3 added the Reconfiguring state and `reconfigure`, `drift` and `note` to the context: none was known before.
-  2: (snapshot) => {
-    if (typeof snapshot !== 'object' || snapshot === null) return snapshot;
-    const candidate = snapshot as { context?: unknown };
-    if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
-    return { ...candidate, context: { ...candidate.context, reconfigure: null, drift: null, note: null } };
-  },
+  2: (snapshot) => withContextFields(snapshot, { reconfigure: null, drift: null, note: null }),
 };
+
+/** The snapshot with `fields` added to its context (anything else is left for the shape check to refuse). */
+function withContextFields(snapshot: unknown, fields: Record<string, unknown>): unknown {
+  if (typeof snapshot !== 'object' || snapshot === null) return snapshot;
+  const candidate = snapshot as { context?: unknown };
+  if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
+  return { ...candidate, context: { ...candidate.context, ...fields } };
+}

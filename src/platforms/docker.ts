@@ -38,7 +38,7 @@ import type {
   WorkloadState,
 } from './driver.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
-import { directServerHttp, type ServerHttp } from './timed-fetch.js';
+import type { ServerHttp } from './timed-fetch.js';
 import { HostPorts } from './port-assignment.js';
 import type { PortRange } from './port-allocator.js';
 import { startWorkload, throwIfAborted, type StartFailureExit, type WorkloadLauncher } from './workload-start.js';
@@ -119,8 +119,6 @@ export class DockerDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
   private readonly table: WorkloadTable<Workload>;
-  /** Where each instance's server API is reached (its last start's host), for `serverApi`. */
-  private readonly apiHosts = new Map<string, string>();
   private events: Promise<DockerEventStream> | undefined;
   private closed = false;
 
@@ -176,7 +174,6 @@ export class DockerDriver implements PlatformDriver {
       if (statusCodeOf(error) !== 404) throw new WorkloadFailedError(`could not remove container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
     }
     this.table.forget(instanceId);
-    this.apiHosts.delete(instanceId);
   }
 
   async inspect(instanceId: string): Promise<WorkloadState> {
@@ -196,10 +193,8 @@ export class DockerDriver implements PlatformDriver {
   }
 
   serverApi(instanceId: string): ServerHttp | undefined {
-    const workload = this.table.get(instanceId);
-    if (workload?.phase !== 'running') return undefined;
-    // An adopted container's network was not seen by this driver: where published ports are reached.
-    return directServerHttp(`http://${this.apiHosts.get(instanceId) ?? this.probeHost}:${workload.ref.port}`);
+    // An adopted workload's host was not seen by this driver: where published ports are reached.
+    return this.table.serverApi(instanceId, this.probeHost);
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
@@ -376,7 +371,7 @@ export class DockerDriver implements PlatformDriver {
     ready: (workload, spec, options, signal) => {
       // Bridge: the port is published on the Engine host's 127.0.0.1; host networking: where the server binds.
       const host = options.network === 'bridge' ? this.probeHost : probeHost(spec.config['host']);
-      this.apiHosts.set(spec.instanceId, host);
+      this.table.serveApiAt(spec.instanceId, host);
       return waitForHealthy({ url: `http://${host}:${workload.ref.port}/health`, timeoutMs: spec.startTimeoutMs, intervalMs: this.healthIntervalMs, signal, clock: this.clock });
     },
     kill: async (workload) => {

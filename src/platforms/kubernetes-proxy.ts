@@ -10,7 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ServerHttp, TimedFetchOutcome } from './timed-fetch.js';
+import { serverRequestHeaders, type ServerHttp, type TimedFetchOutcome } from './timed-fetch.js';
 
 export interface PodTarget {
   namespace: string;
@@ -24,9 +24,7 @@ export function podProxyHttp(config: KubeConfig, server: string, target: PodTarg
   return async (request, options) => {
     if (options.signal?.aborted) return { answered: false, reason: 'aborted', detail: 'aborted' };
     const url = new URL(`${base}${request.path}`);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (request.body !== undefined) headers['content-type'] = 'application/json';
-    const requestOptions: https.RequestOptions = { method: request.method, headers };
+    const requestOptions: https.RequestOptions = { method: request.method, headers: serverRequestHeaders(request) };
     try {
       // Adds the credentials, the CA and the client certificate (an https agent) as the client library does.
       await config.applyToHTTPSOptions(requestOptions);

@@ -22,7 +22,7 @@ import type {
 } from './driver.js';
 import { ExecutableError, resolveExecutable } from './executable.js';
 import { probeHost, waitForHealthy } from './health-probe.js';
-import { directServerHttp, type ServerHttp } from './timed-fetch.js';
+import type { ServerHttp } from './timed-fetch.js';
 import { listenerOwnedBy } from './listener-owner.js';
 import { decodeLogCursor, encodeLogCursor, positionLostMarker, skippedMarker, workloadStartedMarker } from './log-cursor.js';
 import type { LogChunk } from './bounded-log.js';
@@ -190,8 +190,6 @@ export class ProcessDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly adoptedPollMs: number;
   private readonly table: WorkloadTable<Workload>;
-  /** Where each instance's server API is reached (its last start's host), for `serverApi`. */
-  private readonly apiHosts = new Map<string, string>();
   private readonly logSources = new Map<string, LogSource>();
   /** Cursors carry it: positions are in terms of this driver's rotation counts. */
   private readonly driverId = randomUUID();
@@ -256,7 +254,6 @@ export class ProcessDriver implements PlatformDriver {
     const dir = this.instanceDir(instanceId);
     await this.stop(instanceId, options);
     this.table.forget(instanceId);
-    this.apiHosts.delete(instanceId);
     this.logSources.delete(instanceId);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   }
@@ -275,10 +272,8 @@ export class ProcessDriver implements PlatformDriver {
   }
 
   serverApi(instanceId: string): ServerHttp | undefined {
-    const workload = this.table.get(instanceId);
-    if (workload?.phase !== 'running') return undefined;
-    // An adopted server's host was not seen by this driver: the safe default host, where servers bind unless told otherwise.
-    return directServerHttp(`http://${this.apiHosts.get(instanceId) ?? '127.0.0.1'}:${workload.ref.port}`);
+    // An adopted workload's host was not seen by this driver: the safe default host, where servers bind unless told otherwise.
+    return this.table.serverApi(instanceId, '127.0.0.1');
   }
 
   async logs(instanceId: string, options: LogOptions): Promise<string[]> {
@@ -523,7 +518,7 @@ export class ProcessDriver implements PlatformDriver {
     createFailed: (error) => new WorkloadFailedError(`could not launch the server: ${errorMessage(error)}`, noExit()),
     ready: (workload, spec, _prepared, signal) => {
       const host = probeHost(spec.config['host']);
-      this.apiHosts.set(spec.instanceId, host);
+      this.table.serveApiAt(spec.instanceId, host);
       return waitForHealthy({
         url: `http://${host}:${workload.ref.port}/health`,
         timeoutMs: spec.startTimeoutMs,

@@ -60,14 +60,21 @@ export interface ServerRequest {
  */
 export type ServerHttp = (request: ServerRequest, options: TimedFetchOptions) => Promise<TimedFetchOutcome<string>>;
 
+/** The headers of a request to a server's API: JSON answers, and a JSON body when there is one. */
+export function serverRequestHeaders(request: ServerRequest): Record<string, string> {
+  return { accept: 'application/json', ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}) };
+}
+
 /** A server reached directly at `baseUrl`, e.g. `http://127.0.0.1:8080`. */
 export function directServerHttp(baseUrl: string): ServerHttp {
   const base = baseUrl.replace(/\/+$/, '');
-  return (request, options) => {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (request.body !== undefined) headers['content-type'] = 'application/json';
-    return timedFetch(`${base}${request.path}`, { method: request.method, headers, ...(request.body !== undefined ? { body: request.body } : {}) }, options, (response) => response.text());
-  };
+  return (request, options) =>
+    timedFetch(
+      `${base}${request.path}`,
+      { method: request.method, headers: serverRequestHeaders(request), ...(request.body !== undefined ? { body: request.body } : {}) },
+      options,
+      (response) => response.text(),
+    );
 }
 
 /** Why a fetch failed, as its cause says it (`ECONNREFUSED`, or the cause's message), else its own message. */

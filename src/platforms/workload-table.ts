@@ -9,6 +9,7 @@ import { errorMessage, WorkloadFailedError } from '../errors.js';
 import type { WorkloadEvent, WorkloadExit, WorkloadRef, WorkloadSpec } from './driver.js';
 import type { PortAssignment } from './port-assignment.js';
 import { coalescedStart, noExit, WorkloadListeners } from './workload-support.js';
+import { directServerHttp, type ServerHttp } from './timed-fetch.js';
 
 export type WorkloadPhase = 'starting' | 'running' | 'exited';
 
@@ -39,6 +40,8 @@ export class WorkloadTable<W extends TrackedWorkload> {
   private readonly starts = new Map<string, Promise<WorkloadRef>>();
   private readonly lastExits = new Map<string, { ref: WorkloadRef; exit: WorkloadExit }>();
   private readonly lastPorts = new Map<string, number>();
+  /** Where each instance's server API was reached at its last start (see `serverApi`). */
+  private readonly apiHosts = new Map<string, string>();
   private readonly listeners = new WorkloadListeners();
   private readonly ports: PortAssignment;
   private readonly clock: () => number;
@@ -168,9 +171,26 @@ export class WorkloadTable<W extends TrackedWorkload> {
   /** After a remove: nothing of the instance is kept, and its port is free. */
   forget(instanceId: string): void {
     this.workloads.delete(instanceId);
+    this.apiHosts.delete(instanceId);
     this.lastExits.delete(instanceId);
     this.lastPorts.delete(instanceId);
     this.ports.release(instanceId);
+  }
+
+  /** Records the host at which this driver reaches the instance's server (its health probe's host). */
+  serveApiAt(instanceId: string, host: string): void {
+    this.apiHosts.set(instanceId, host);
+  }
+
+  /**
+   * The running workload's own HTTP API, reached directly on its port; a
+   * workload adopted from an earlier driver, whose host this one never saw,
+   * at `defaultHost`. Undefined when none runs.
+   */
+  serverApi(instanceId: string, defaultHost: string): ServerHttp | undefined {
+    const workload = this.workloads.get(instanceId);
+    if (workload?.phase !== 'running') return undefined;
+    return directServerHttp(`http://${this.apiHosts.get(instanceId) ?? defaultHost}:${workload.ref.port}`);
   }
 
   watch(listener: (event: WorkloadEvent) => void): () => void {
