@@ -17,7 +17,7 @@ import {
   type ReportSender,
   type StatusReport,
 } from '../api/instance-requests.js';
-import { Reconciler, type DriftComparison } from './reconciler.js';
+import { CHECK_TIMEOUT_MS, Reconciler, type DriftComparison } from './reconciler.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { configurationIssues, instanceIssues, operatorPolicy, refuseByPolicy, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
@@ -119,9 +119,6 @@ export interface InstanceConfig {
 export interface CallOptions {
   signal?: AbortSignal;
 }
-
-/** The longest one reconcile check waits for its worker (`reconciler.ts`). */
-const RECONCILE_CHECK_MS = 10_000;
 
 /** How long one step of close() waits for the store or transport (four steps: well within a default shutdown grace). */
 const CLOSE_STEP_MS = 1_000;
@@ -348,7 +345,7 @@ export class ControlPlane {
 
   /** How long the owner may take to answer an operation. */
   private timeoutOf(op: ReplicaOp): number {
-    if (op === 'reconcile') return this.stopGraceMs + RECONCILE_CHECK_MS + 2 * this.replySlackMs; // may stop an unwanted workload
+    if (op === 'reconcile') return this.stopGraceMs + CHECK_TIMEOUT_MS + 2 * this.replySlackMs; // may stop an unwanted workload
     return op === 'start' || op === 'stop' || op === 'restart' || op === 'delete' ? this.lifecycleTimeoutMs(op) : this.replySlackMs;
   }
 

@@ -73,7 +73,7 @@ export interface ReconcilerOptions {
 }
 
 /** The longest a check waits for its worker's answer, beyond the reply slack. */
-const CHECK_TIMEOUT_MS = 10_000;
+export const CHECK_TIMEOUT_MS = 10_000;
 const KEPT_DIFFERENCES = 50;
 
 export class Reconciler {
