@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import Router from '@koa/router';
+import Router, { type RouterMiddleware } from '@koa/router';
 import { z } from 'zod';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { instanceIdSchema, parseRequest, statusReportSchema } from '../api/instance-requests.js';
@@ -16,6 +16,7 @@ import { DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http-defau
 import { StreamSlots } from './stream-slots.js';
 import { platformTypes } from '../platforms/driver.js';
 import type { WorkerPresence } from '../transport/transport.js';
+import { operations, type OperationId } from './operations.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -119,10 +120,15 @@ function unavailableReason(workers: WorkerPresence[]): string {
 
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
+  // Each route under its operation id, at the method and path the catalog gives it.
+  const route = (id: OperationId, handler: RouterMiddleware): void => {
+    const { method, path } = operations[id];
+    router.register(path, [method], handler, { name: id });
+  };
   const eventStreams = new StreamSlots(options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS, 'SSE clients', '--max-event-clients / DRAAS_MAX_EVENT_CLIENTS');
   const logFollows = new StreamSlots(options.maxLogFollows ?? DEFAULT_MAX_LOG_FOLLOWS, 'followed logs', '--max-log-follows / DRAAS_MAX_LOG_FOLLOWS');
   // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id; heartbeats on request.
-  router.get('/api/events', async (ctx) => {
+  route('streamEvents', async (ctx) => {
     const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
     eventStreams.hold(ctx);
     const after = resumePosition(ctx.get('Last-Event-ID') || undefined, query.lastEventId);
@@ -143,11 +149,11 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   // The lifecycle machine as data (states, transitions, a layout to draw), Mermaid or Graphviz DOT.
-  router.get('/api/machines', (ctx) => {
+  route('listMachines', (ctx) => {
     ctx.body = { machines: machineIds.map((id) => ({ id, href: `/api/machines/${id}` })) };
   });
 
-  router.get('/api/machines/:id', (ctx) => {
+  route('getMachine', (ctx) => {
     const id = ctx.params.id!;
     if (!(machineIds as readonly string[]).includes(id)) {
       throw new NotFoundError(`no machine "${id}"; the machines are: ${machineIds.join(', ')}`, { machines: [...machineIds] });
@@ -164,44 +170,44 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.body = instanceMachineText(format);
   });
 
-  router.post('/api/server/instances', async (ctx) => {
+  route('createInstance', async (ctx) => {
     const view = await controlPlane.create(ctx.request.body ?? {});
     ctx.status = 201;
     ctx.set('Location', `/api/server/instances/${view.id}`);
     ctx.body = view;
   });
 
-  router.get('/api/server/instances', async (ctx) => {
+  route('listInstances', async (ctx) => {
     ctx.body = await controlPlane.list();
   });
 
-  router.get('/api/server/instances/:id', async (ctx) => {
+  route('getInstance', async (ctx) => {
     ctx.body = await controlPlane.get(ctx.params.id!);
   });
 
-  router.delete('/api/server/instances/:id', async (ctx) => {
+  route('deleteInstance', async (ctx) => {
     await controlPlane.delete(ctx.params.id!, { signal: requestSignal(ctx) });
     ctx.status = 204;
   });
 
-  router.post('/api/server/instances/:id/start', async (ctx) => {
+  route('startInstance', async (ctx) => {
     ctx.body = await controlPlane.start(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
-  router.post('/api/server/instances/:id/stop', async (ctx) => {
+  route('stopInstance', async (ctx) => {
     ctx.body = await controlPlane.stop(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
-  router.post('/api/server/instances/:id/restart', async (ctx) => {
+  route('restartInstance', async (ctx) => {
     ctx.body = await controlPlane.restart(ctx.params.id!, { signal: requestSignal(ctx) });
   });
 
   // Compares the instance with what runs now (drift is repaired as by the periodic check) and answers the comparison.
-  router.post('/api/server/instances/:id/reconcile', async (ctx) => {
+  route('reconcileInstance', async (ctx) => {
     ctx.body = await controlPlane.reconcile(ctx.params.id!);
   });
 
-  router.get('/api/server/instances/:id/logs', async (ctx) => {
+  route('getInstanceLogs', async (ctx) => {
     const { follow, ...query } = parseRequest(logsQuerySchema, ctx.query, 'logs query');
     const signal = requestSignal(ctx);
     if (follow !== 'true') {
@@ -221,16 +227,16 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.res.flushHeaders();
   });
 
-  router.get('/api/configuration/instances/:id', async (ctx) => {
+  route('getConfiguration', async (ctx) => {
     ctx.body = await controlPlane.getConfig(ctx.params.id!);
   });
 
-  router.patch('/api/configuration/instances/:id', async (ctx) => {
+  route('patchConfiguration', async (ctx) => {
     // ?updateStrategy=auto|restart|manual: how a Running instance takes this change (the instance's own strategy otherwise).
     ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body, { ...ctx.query });
   });
 
-  router.post('/api/status/updates', async (ctx) => {
+  route('reportStatus', async (ctx) => {
     if (options.acceptStatusReports !== true) {
       throw new DraasError(
         'forbidden',
@@ -251,7 +257,7 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.body = view;
   });
 
-  router.get('/api/status/recent-changes', async (ctx) => {
+  route('listRecentChanges', async (ctx) => {
     const query = parseRequest(recentChangesQuerySchema, ctx.query, 'recent-changes query');
     ctx.body = await controlPlane.recentChanges({
       ...(query.limit !== undefined ? { limit: query.limit } : {}),
@@ -260,20 +266,20 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     });
   });
 
-  router.get('/api/status/:id/status', async (ctx) => {
+  route('getStatus', async (ctx) => {
     ctx.body = await controlPlane.status(ctx.params.id!);
   });
 
-  router.get('/api/status/:id/drift', async (ctx) => {
+  route('getDrift', async (ctx) => {
     const comparison = await controlPlane.drift(ctx.params.id!);
     ctx.body = comparison ?? { instanceId: ctx.params.id, outcome: 'not-checked', differences: [], repair: [], reason: 'not compared with what runs yet (see --reconcile-interval)' };
   });
 
-  router.get('/api/replicas', async (ctx) => {
+  route('listReplicas', async (ctx) => {
     ctx.body = await controlPlane.replicas();
   });
 
-  router.get('/api/platforms', async (ctx) => {
+  route('listPlatforms', async (ctx) => {
     const workers = await controlPlane.platforms();
     const platforms = platformTypes.map((platform) => {
       const live = workers.filter((worker) => worker.platform === platform);
@@ -283,11 +289,11 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.body = { platforms };
   });
 
-  router.get('/healthz', (ctx) => {
+  route('health', (ctx) => {
     ctx.body = { status: 'ok' };
   });
 
-  router.get('/readyz', async (ctx) => {
+  route('readiness', async (ctx) => {
     const ready = await controlPlane.ready();
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'not ready' };
