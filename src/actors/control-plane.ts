@@ -52,6 +52,7 @@ import { InstanceRegistry } from './instance-registry.js';
 import { ShardLoading, restoreSnapshot } from './shard-loading.js';
 import { within } from '../time-bounds.js';
 import type { WorkloadCommands } from './workload-commands.js';
+import { inSpan } from '../observability/tracing.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 
@@ -459,7 +460,10 @@ export class ControlPlane {
     const timeoutMs = this.lifecycleTimeoutMs(op);
     const actor = this.registry.requireActor(id);
     const event = { type: `instance.${op}` } as Extract<InstanceRequestEvent, { type: `instance.${LifecycleOp}` }>;
-    await actor.request(event, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    // The span covers the machine's whole answer: the commands it sends to the worker are its children.
+    await inSpan(`instance.${op}`, { attributes: { 'draas.instance_id': id, 'draas.request': event.type } }, () =>
+      actor.request(event, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }),
+    );
     return (op === 'delete' ? null : await this.registry.view(id)) as ReplicaCallResults[K];
   }
 
@@ -558,7 +562,9 @@ export class ControlPlane {
         ...(kept.length > 0 ? { runningConfigurations: kept } : {}),
       };
       await this.registry.saveRecord(updated);
-      await actor.request(event, { timeoutMs: 1_000 });
+      await inSpan('instance.configure', { attributes: { 'draas.instance_id': id, 'draas.request': event.type, 'draas.generation': next } }, () =>
+        actor.request(event, { timeoutMs: 1_000 }),
+      );
       return { instanceId: id, generation: next, configuration: updated.configuration };
     });
   }

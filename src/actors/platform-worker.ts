@@ -22,6 +22,7 @@ import type { ServerHttp } from '../platforms/timed-fetch.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
+import { contextOf, inSpan, SpanKind } from '../observability/tracing.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { OutcomeCache } from './outcome-cache.js';
 import { failureOf, within } from '../time-bounds.js';
@@ -71,25 +72,26 @@ export class PlatformWorker {
       const { replaces, ...spec } = command.payload;
       // The instance's previous workload ran on a worker that was lost: where this driver can reach it, it goes first.
       if (replaces && this.driver.reap) {
-        const outcome = await this.driver.reap(replaces);
+        const reap = this.driver.reap.bind(this.driver);
+        const outcome = await this.driverCall('reap', command.instanceId, () => reap(replaces));
         this.log?.(`${this.workerId}: previous workload ${replaces.workloadId} of "${command.instanceId}" (worker ${replaces.workerId ?? '?'}): ${outcome.reaped ? 'stopped' : 'left alone'}: ${outcome.reason}`);
       }
-      return { ...(await this.driver.start(spec)), workerId: this.workerId };
+      return { ...(await this.driverCall('start', command.instanceId, () => this.driver.start(spec))), workerId: this.workerId };
     },
-    'workload.stop': (command) => this.driver.stop(command.instanceId, command.payload),
+    'workload.stop': (command) => this.driverCall('stop', command.instanceId, () => this.driver.stop(command.instanceId, command.payload)),
     'workload.remove': async (command) => {
-      await this.driver.remove(command.instanceId, command.payload);
+      await this.driverCall('remove', command.instanceId, () => this.driver.remove(command.instanceId, command.payload));
       return { removed: true as const };
     },
     'workload.inspect': async (command) => {
-      const state = await this.driver.inspect(command.instanceId);
+      const state = await this.driverCall('inspect', command.instanceId, () => this.driver.inspect(command.instanceId));
       return state.state === 'absent' ? state : { ...state, ref: { ...state.ref, workerId: this.workerId } };
     },
     'workload.logs': async ({ instanceId, payload: { tail, after } }) => {
-      if (after === undefined) return { lines: await this.driver.logs(instanceId, { tail }) };
-      return this.driver.readLogs(instanceId, { tail, ...(after !== null ? { after } : {}) });
+      if (after === undefined) return { lines: await this.driverCall('logs', instanceId, () => this.driver.logs(instanceId, { tail })) };
+      return this.driverCall('readLogs', instanceId, () => this.driver.readLogs(instanceId, { tail, ...(after !== null ? { after } : {}) }));
     },
-    'workload.list': async () => (await this.driver.list()).map((ref) => ({ ...ref, workerId: this.workerId })),
+    'workload.list': async () => (await this.driverCall('list', '*', () => this.driver.list())).map((ref) => ({ ...ref, workerId: this.workerId })),
     'workload.components': async ({ instanceId, payload }) => {
       try {
         return await readObservedComponents(this.serverApi(instanceId), { full: payload.full, timeoutMs: SERVER_CALL_TIMEOUT_MS });
@@ -103,6 +105,11 @@ export class PlatformWorker {
     },
     'workload.apply': ({ instanceId, payload }) => applyComponentCalls(this.serverApi(instanceId), payload.calls, { timeoutMs: SERVER_CALL_TIMEOUT_MS }),
   };
+
+  /** A driver call in its own span (`driver.start`, ...): what the platform took, e.g. a process spawn, inside the command's span. */
+  private driverCall<T>(call: string, instanceId: string, run: () => Promise<T>): Promise<T> {
+    return inSpan(`driver.${call}`, { attributes: { 'draas.platform': this.platform, 'draas.instance_id': instanceId, 'draas.worker_id': this.workerId } }, run);
+  }
 
   /** How this worker reaches the instance's running server; a ConflictError when it cannot. */
   private serverApi(instanceId: string): ServerHttp {
@@ -205,8 +212,31 @@ export class PlatformWorker {
     await Promise.all(consumers.map((consumer) => consumer.close()));
   }
 
-  /** Dispatches on `type`; runs once per command id, one at a time per instance. */
+  /**
+   * Dispatches on `type`; runs once per command id, one at a time per
+   * instance. In a `CONSUMER` span whose parent is the trace context the
+   * command carries (the control plane's span that sent it).
+   */
   handle(command: CommandEnvelope): Promise<unknown> {
+    const type = isWorkloadCommandType(command.type) ? command.type : 'unknown';
+    return inSpan(
+      `process ${type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextOf(command.trace),
+        attributes: {
+          'messaging.operation.type': 'process',
+          'messaging.message.id': command.commandId,
+          'draas.command.type': type,
+          'draas.instance_id': command.instanceId,
+          'draas.worker_id': this.workerId,
+        },
+      },
+      () => this.handleCommand(command),
+    );
+  }
+
+  private handleCommand(command: CommandEnvelope): Promise<unknown> {
     const type = command.type;
     if (!isWorkloadCommandType(type)) return Promise.reject(new BadRequestError(`unknown command type "${type}"`));
     const payload = workloadCommandPayloadSchemas[type].safeParse(command.payload);

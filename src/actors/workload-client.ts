@@ -18,9 +18,21 @@
  */
 import { NoLiveWorkerError, WorkerLostError } from '../errors.js';
 import type { PlatformType } from '../platforms/driver.js';
-import { newCommand } from '../transport/envelope.js';
+import { inSpan, SpanKind } from '../observability/tracing.js';
+import { newCommand, type CommandEnvelope } from '../transport/envelope.js';
 import { queues, type Transport, type WorkerPresence } from '../transport/transport.js';
 import type { WorkloadCommands, WorkloadCommandType } from './workload-commands.js';
+
+/** The attributes of a command's spans (messaging conventions, plus what draas calls things). */
+function commandAttributes(type: string, instanceId: string, queue: string, workerId: string): Record<string, string> {
+  return {
+    'messaging.operation.type': 'send',
+    'messaging.destination.name': queue,
+    'draas.command.type': type,
+    'draas.instance_id': instanceId,
+    'draas.worker_id': workerId,
+  };
+}
 
 interface LostWorker {
   workerId: string;
@@ -141,7 +153,22 @@ export class WorkloadClient {
       throw new WorkerLostError(instanceId, { workerId, since: new Date(since).toISOString() });
     }
     if (!worker.available) throw new NoLiveWorkerError(platform);
-    const command = newCommand(type, instanceId, payload);
+    const queue = queues.workerCommands(platform, workerId);
+    // The command carries this span's context (newCommand reads the active span): the worker's span is its child.
+    return inSpan(`send ${type}`, { kind: SpanKind.PRODUCER, attributes: commandAttributes(type, instanceId, queue, workerId) }, (span) => {
+      const command = newCommand(type, instanceId, payload);
+      span.setAttribute('messaging.message.id', command.commandId);
+      return this.request<K>(workerId, instanceId, queue, command, options);
+    });
+  }
+
+  private async request<K extends WorkloadCommandType>(
+    workerId: string,
+    instanceId: string,
+    queue: string,
+    command: CommandEnvelope,
+    options: SendOptions,
+  ): Promise<WorkloadCommands[K]['result']> {
     const aborted = new AbortController();
     const onAbort = () => aborted.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -155,7 +182,7 @@ export class WorkloadClient {
     if (!waiting) this.waiting.set(workerId, (waiting = new Set()));
     waiting.add(fail);
     try {
-      return (await this.transport.request(queues.workerCommands(platform, workerId), command, {
+      return (await this.transport.request(queue, command, {
         timeoutMs: options.timeoutMs,
         signal: aborted.signal,
       })) as WorkloadCommands[K]['result'];
@@ -179,7 +206,10 @@ export class WorkloadClient {
     payload: WorkloadCommands[K]['payload'],
     workerId: string,
   ): Promise<void> {
-    await this.transport.send(queues.workerCommands(platform, workerId), newCommand(type, instanceId, payload));
+    const queue = queues.workerCommands(platform, workerId);
+    await inSpan(`send ${type}`, { kind: SpanKind.PRODUCER, attributes: { ...commandAttributes(type, instanceId, queue, workerId), 'draas.deferred': true } }, () =>
+      this.transport.send(queue, newCommand(type, instanceId, payload)),
+    );
   }
 
   /** Whether the worker is alive (announced itself recently, and has not withdrawn since). */

@@ -26,9 +26,15 @@ import { originCheck, parseCorsOrigin } from './origin-check.js';
 import { problemMiddleware } from './problem.js';
 import { createRoutes, type RouteOptions } from './routes.js';
 import { consoleMiddleware } from './console.js';
+import { requestTelemetry } from './request-telemetry.js';
+import { isLogger, toLogger, type LogOption } from '../observability/logger.js';
 
-export interface HttpAppOptions extends RouteOptions {
-  log?: (message: string) => void;
+export interface HttpAppOptions extends Omit<RouteOptions, 'log'> {
+  /**
+   * Where the API logs: a `Logger` gets one access line per request (info)
+   * besides failures; a plain function only the failures (default: stderr).
+   */
+  log?: LogOption;
   /**
    * Host names the API answers for besides IP addresses and `localhost`:
    * `draas.internal` (any port), `draas.internal:443` (that port only), or
@@ -57,14 +63,16 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
     if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer of at least ${min}, got ${value}`);
   }
   const app = new Koa();
-  const log = options.log ?? ((message) => console.error(message));
-  const router = createRoutes(controlPlane, { ...options, log });
+  const logger = toLogger(options.log ?? ((message) => console.error(message)));
+  const log = (message: string) => logger.error(message);
+  const router = createRoutes(controlPlane, { ...options, log: logger });
   // What escapes the problem middleware: failures while a streamed body is sent.
   app.on('error', (error: unknown) => {
     // A client that stops following a log closes the stream early: that is how a follow ends.
     if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     log(`error while responding: ${error instanceof Error ? error.message : String(error)}`);
   });
+  app.use(requestTelemetry(logger, { accessLog: isLogger(options.log) }));
   app.use(problemMiddleware(log));
   app.use(hostCheck(allowedHosts));
   app.use(originCheck(corsOrigins));

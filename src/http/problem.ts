@@ -2,6 +2,7 @@
  * The one place errors become HTTP responses: `application/problem+json`
  * (RFC 9457) with a stable `type`, never a stack trace.
  */
+import { trace } from '@opentelemetry/api';
 import type { Context, Next } from 'koa';
 import { DraasError, errorTable, type ErrorCode } from '../errors.js';
 
@@ -48,6 +49,8 @@ function codeForStatus(status: number): ErrorCode {
 
 /** Writes a problem+json answer; its `type` and `title` come from the error table. */
 export function sendProblem(ctx: Context, code: ErrorCode, status: number, detail: string, extra: Record<string, unknown> = {}): void {
+  // The request's id (request-telemetry.ts), so a caller can quote it and an operator find the log line.
+  const requestId: unknown = (ctx.state as { requestId?: unknown }).requestId;
   const body: ProblemDocument = {
     ...extra,
     type: problemType(code),
@@ -55,6 +58,7 @@ export function sendProblem(ctx: Context, code: ErrorCode, status: number, detai
     status,
     detail,
     instance: ctx.path,
+    ...(typeof requestId === 'string' ? { requestId } : {}),
   };
   ctx.status = status;
   ctx.type = 'application/problem+json';
@@ -92,6 +96,7 @@ export function problemMiddleware(log: (message: string) => void) {
         sendProblem(ctx, codeForStatus(http.status), http.status, http.expose ? http.message : errorTable[codeForStatus(http.status)].title);
         return;
       }
+      trace.getActiveSpan()?.recordException(error instanceof Error ? error : String(error));
       log(`unhandled error on ${ctx.method} ${ctx.path}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       sendProblem(ctx, 'internal', 500, 'internal error; see the control plane log');
     }

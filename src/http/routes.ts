@@ -17,6 +17,8 @@ import { StreamSlots } from './stream-slots.js';
 import { platformTypes } from '../platforms/driver.js';
 import type { WorkerPresence } from '../transport/transport.js';
 import { operations, type OperationId } from './operations.js';
+import { toLogger, type LogOption } from '../observability/logger.js';
+import type { RequestTelemetryState } from './request-telemetry.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -107,8 +109,8 @@ export interface RouteOptions {
    * callers can be told apart, any caller could mark any instance Failed.
    */
   acceptStatusReports?: boolean;
-  /** Where accepted status reports are logged. */
-  log?: (message: string) => void;
+  /** Where accepted status reports are logged (warn: someone outside marked an instance). */
+  log?: LogOption;
 }
 
 /** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
@@ -250,8 +252,9 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     const remoteAddress = ctx.req.socket.remoteAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
     const report = parseRequest(statusReportSchema, ctx.request.body ?? {}, 'status report');
     const view = await controlPlane.reportStatus(report, remoteAddress !== undefined ? { remoteAddress } : undefined);
-    options.log?.(
+    toLogger(options.log).warn(
       `status report on "${report.instanceId}" accepted: ${report.status} from ${JSON.stringify(report.source ?? 'api')} at ${remoteAddress ?? 'an unknown address'}`,
+      { instanceId: report.instanceId, requestId: (ctx.state as Partial<RequestTelemetryState>).requestId },
     );
     ctx.status = 202;
     ctx.body = view;

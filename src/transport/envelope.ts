@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DraasError, type ErrorCode } from '../errors.js';
+import { currentTraceContext } from '../observability/tracing.js';
 
 export interface TraceContext {
   /** W3C `traceparent`: version-traceid-parentid-flags. */
@@ -45,6 +46,11 @@ function randomHex(bytes: number): string {
   return randomUUID().replaceAll('-', '').slice(0, bytes * 2);
 }
 
+/**
+ * A fresh trace context (a child of `parent` when given). Envelopes made while
+ * a span is active carry that span instead (see `currentTraceContext`), so a
+ * trace follows a command across the transport.
+ */
 export function newTraceContext(parent?: TraceContext): TraceContext {
   const traceId = parent?.traceparent.split('-')[1] ?? randomUUID().replaceAll('-', '');
   return { traceparent: `00-${traceId}-${randomHex(8)}-01` };
@@ -61,7 +67,7 @@ export function newCommand<TType extends string, TPayload>(
     commandId: options.commandId ?? randomUUID(),
     instanceId,
     timestamp: new Date(options.now ?? Date.now()).toISOString(),
-    trace: options.trace ?? newTraceContext(),
+    trace: options.trace ?? currentTraceContext() ?? newTraceContext(),
     payload,
   };
 }
@@ -77,7 +83,7 @@ export function newEvent<TType extends string, TPayload>(
     eventId: randomUUID(),
     instanceId,
     timestamp: new Date(options.now ?? Date.now()).toISOString(),
-    trace: options.trace ?? newTraceContext(),
+    trace: options.trace ?? currentTraceContext() ?? newTraceContext(),
     payload,
   };
 }
