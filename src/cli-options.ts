@@ -15,6 +15,8 @@ import type { DockerWorkerSettings, KubernetesWorkerSettings } from './platform-
 import { defaultDockerImage, dockerNetworkModes, type DockerNetworkMode } from './platforms/docker-options.js';
 import { imageReferenceSchema } from './platforms/image-reference.js';
 import { platformTypes, type PlatformType } from './platforms/driver.js';
+import { logFormats, logThresholds, type LogFormat, type LogThreshold } from './observability/logger.js';
+import { traceSettings, type TraceSettings } from './observability/trace-settings.js';
 import { defaultKubernetesNamespace, kubernetesNameSchema } from './platforms/kubernetes-options.js';
 
 export class UsageError extends Error {
@@ -122,6 +124,14 @@ Replicas (control-plane; several may share one Redis):
   --shards <n>            lease shards the instances are spread over; the same on every replica
                           (DRAAS_SHARDS, default 16)
 
+Logs and traces (up, control-plane, worker; see docs/operations.md):
+  --log-level <level>     trace, debug, info, warn, error, fatal or silent (DRAAS_LOG_LEVEL, default info)
+  --log-format <f>        json (one object a line) or pretty (one readable line); logs go to stderr
+                          (DRAAS_LOG_FORMAT, default pretty when stderr is a terminal, else json)
+  Traces are exported when the standard OpenTelemetry variables ask: OTEL_TRACES_EXPORTER (otlp,
+  console or none) or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (OTLP over
+  http/protobuf); OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and the other OTEL_* variables apply. Off by default.
+
   -h, --help              show this help
   -v, --version           print the version of draas
 `;
@@ -166,6 +176,8 @@ const optionSpec = {
   shards: { type: 'string' },
   allow: { type: 'string', multiple: true },
   'deny-env': { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const satisfies ParseArgsConfig['options'];
@@ -174,21 +186,23 @@ type OptionName = keyof typeof optionSpec;
 
 const httpOptions: OptionName[] = ['port', 'host', 'allowed-hosts', 'cors-origins', 'max-body', 'max-event-clients', 'max-log-follows', 'accept-status-reports'];
 
+const logOptions = ['log-level', 'log-format'] as const satisfies OptionName[];
+
 const dockerOptions = ['docker-host', 'docker-image', 'docker-network'] as const satisfies OptionName[];
 const kubernetesOptions = ['kubeconfig', 'kube-context', 'kube-namespace', 'kube-image'] as const satisfies OptionName[];
 
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
-    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env',
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env', ...logOptions,
   ],
   'control-plane': [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env',
+    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env', ...logOptions,
   ],
   worker: [
     'platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace',
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', ...logOptions,
   ],
 };
 
@@ -233,6 +247,14 @@ export interface PolicySettings {
   deniedEnvironment: string[];
 }
 
+/** Where and how the command logs (see src/observability/), and whether it exports traces. */
+export interface ObservabilitySettings {
+  logLevel: LogThreshold;
+  /** Undefined: pretty when stderr is a terminal, else json (decided at start). */
+  logFormat?: LogFormat;
+  tracing: TraceSettings;
+}
+
 export interface ReplicaSettings {
   replicaId?: string;
   leaseMs: number;
@@ -253,6 +275,7 @@ export type CliCommand =
       /** Undefined: process, plus docker when an engine answers (decided at start). */
       platforms?: PlatformType[];
       shutdownGraceMs: number;
+      observability: ObservabilitySettings;
     }
   | {
       command: 'control-plane';
@@ -262,8 +285,17 @@ export type CliCommand =
       replicas: ReplicaSettings;
       policy: PolicySettings;
       shutdownGraceMs: number;
+      observability: ObservabilitySettings;
     }
-  | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings; shutdownGraceMs: number };
+  | {
+      command: 'worker';
+      platform: PlatformType;
+      workerId?: string;
+      workloads: WorkloadSettings;
+      redis: RedisSettings;
+      shutdownGraceMs: number;
+      observability: ObservabilitySettings;
+    };
 
 function integer(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -377,6 +409,20 @@ function policySettings(allow: string[], denied: string[]): PolicySettings {
   return { allow: [...new Set(allow as AllowSwitch[])], deniedEnvironment: [...new Set(deniedEnvironment)] };
 }
 
+function observabilitySettings(level: string, format: string | undefined, env: Env): ObservabilitySettings {
+  if (!(logThresholds as readonly string[]).includes(level)) throw new UsageError(`--log-level must be one of ${logThresholds.join(', ')}, got "${level}"`);
+  if (format !== undefined && !(logFormats as readonly string[]).includes(format)) {
+    throw new UsageError(`--log-format must be ${logFormats.join(' or ')}, got "${format}"`);
+  }
+  let tracing: TraceSettings;
+  try {
+    tracing = traceSettings(env);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return { logLevel: level as LogThreshold, ...(format !== undefined ? { logFormat: format as LogFormat } : {}), tracing };
+}
+
 /** `draas machine [--format json|mermaid|dot]`: its own small set of options, none of the server's. */
 function machineCommand(args: string[]): CliCommand {
   let values: { format?: string | undefined; help?: boolean | undefined; version?: boolean | undefined };
@@ -423,6 +469,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
     return typeof given === 'string' ? given : (env[envName] ?? fallback);
   };
   const need = (name: OptionName, envName: string, fallback: string): string => value(name, envName, fallback) ?? fallback;
+  const observability = () => observabilitySettings(need('log-level', 'DRAAS_LOG_LEVEL', 'info'), value('log-format', 'DRAAS_LOG_FORMAT') || undefined, env);
   const policy = (): PolicySettings => policySettings(listOf(values.allow, env.DRAAS_ALLOW), listOf(values['deny-env'], env.DRAAS_DENY_ENV));
 
   const http = (): HttpSettings => {
@@ -485,6 +532,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
         policy: policy(),
         shutdownGraceMs: shutdownGraceMs(),
+        observability: observability(),
         ...(platforms !== undefined ? { platforms: platformList(platforms) } : {}),
       };
     }
@@ -508,6 +556,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         replicas,
         policy: policy(),
         shutdownGraceMs: shutdownGraceMs(),
+        observability: observability(),
       };
     }
     case 'worker': {
@@ -527,6 +576,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         workloads: workloads(),
         redis: redis(),
         shutdownGraceMs: shutdownGraceMs(),
+        observability: observability(),
       };
     }
   }

@@ -5,7 +5,16 @@
  * Every state change is printed as it happens, so a person sees progress.
  */
 import { startClusterControlPlane, startClusterWorker } from './cluster.js';
-import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings, type WorkloadSettings } from './cli-options.js';
+import {
+  parseCommandLine,
+  usage,
+  UsageError,
+  type CliCommand,
+  type HttpSettings,
+  type ObservabilitySettings,
+  type PolicySettings,
+  type WorkloadSettings,
+} from './cli-options.js';
 import { bindScope } from './drasi/bind-address.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
@@ -15,8 +24,35 @@ import { packageVersion } from './package-version.js';
 import { kubernetesWorkerWanted, probeDockerEngine } from './platform-workers.js';
 import type { PlatformType } from './platforms/driver.js';
 import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
+import { toLogger, type LogFields, type Logger } from './observability/logger.js';
+import { createPinoLogger } from './observability/pino-logger.js';
+import type { TraceSdk } from './observability/trace-sdk.js';
+import { within } from './time-bounds.js';
 
-const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+/**
+ * The command's logger: pino to stderr once the command line is read
+ * (`--log-level`, `--log-format`); plain lines before that.
+ */
+let logger: Logger = toLogger((message) => process.stderr.write(`${new Date().toISOString()} ${message}\n`));
+const log = (message: string, fields?: LogFields) => logger.info(message, fields);
+const warn = (message: string, fields?: LogFields) => logger.warn(message, fields);
+/** Flushed and stopped before the process exits (the trace SDK, when one runs). */
+let tracing: TraceSdk | undefined;
+
+/** Sets up the logger and, when OTEL_* asks for it, the trace SDK (loaded only then). */
+async function observe(settings: ObservabilitySettings, role: string): Promise<void> {
+  logger = createPinoLogger({ level: settings.logLevel, format: settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json') }).child({ role });
+  if (settings.tracing.exporters.length > 0) {
+    const { startTraceSdk } = await import('./observability/trace-sdk.js');
+    tracing = startTraceSdk(settings.tracing, { role });
+    logger.info(`traces exported (${settings.tracing.exporters.join(', ')}; see the OTEL_* variables)`);
+  }
+}
+
+/** Exports what the trace SDK still buffers, within `ms`. */
+async function flushTraces(ms: number): Promise<void> {
+  if (tracing) await within(tracing.shutdown(), ms);
+}
 
 /**
  * Runs `action` on the first SIGINT or SIGTERM and exits 0 when it is done.
@@ -31,16 +67,17 @@ function onShutdown(graceMs: number, pending: () => string[], action: (signal: s
     const began = Date.now();
     const timer = setTimeout(() => {
       const what = pending();
-      log(`shutdown: gave up after ${Date.now() - began} ms on: ${what.length > 0 ? what.join(', ') : 'closing'}`);
+      logger.error(`shutdown: gave up after ${Date.now() - began} ms on: ${what.length > 0 ? what.join(', ') : 'closing'}`);
       process.exit(1);
     }, graceMs);
     action(signal).then(
-      () => {
+      async () => {
+        await flushTraces(Math.max(0, graceMs - (Date.now() - began)));
         clearTimeout(timer);
         process.exit(0);
       },
       (error: unknown) => {
-        log(`shutdown failed: ${errorMessage(error)}`);
+        logger.error(`shutdown failed: ${errorMessage(error)}`);
         process.exit(1);
       },
     );
@@ -52,12 +89,14 @@ function onShutdown(graceMs: number, pending: () => string[], action: (signal: s
 async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what: string): Promise<void> {
   await controlPlane.subscribe((event) => {
     const { from, to, reason } = event.payload;
-    log(`instance ${event.instanceId}: ${from ?? '-'} → ${to}${reason ? ` (${reason})` : ''}`);
+    const fields = { instanceId: event.instanceId, from: from ?? null, to };
+    if (to === 'Failed') warn(`instance ${event.instanceId}: ${from ?? '-'} → ${to}${reason ? ` (${reason})` : ''}`, fields);
+    else log(`instance ${event.instanceId}: ${from ?? '-'} → ${to}${reason ? ` (${reason})` : ''}`, fields);
   });
   const { url } = await controlPlane.listen({ port: http.port, host: http.host });
-  log(`DRaaS ${what} listening on ${url}`);
+  log(`DRaaS ${what} listening on ${url}`, { url });
   log(`web console: ${url}/ui`);
-  for (const note of httpNotes(http)) log(note);
+  for (const note of httpNotes(http)) warn(note);
 }
 
 /** What an operator should know about how the REST API is exposed. */
@@ -73,7 +112,7 @@ function httpNotes(http: HttpSettings): string[] {
 
 /** What the operator let instances ask for beyond the defaults, so that it shows in the log. */
 function logPolicy(policy: PolicySettings): void {
-  if (policy.allow.length > 0) log(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); nothing authenticates API callers, see docs/security.md`);
+  if (policy.allow.length > 0) warn(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); nothing authenticates API callers, see docs/security.md`);
   if (policy.deniedEnvironment.length > 0) log(`policy: instance environments may also not set ${policy.deniedEnvironment.join(', ')} (--deny-env)`);
 }
 
@@ -115,6 +154,7 @@ async function run(cli: CliCommand): Promise<void> {
       process.stdout.write(instanceMachineText(cli.format));
       return;
     case 'up': {
+      await observe(cli.observability, 'up');
       const platforms = cli.platforms ?? (await defaultPlatforms(cli.workloads));
       // The close timeout is a backstop behind the grace the CLI enforces itself.
       const draas = await createControlPlane({
@@ -122,7 +162,7 @@ async function run(cli: CliCommand): Promise<void> {
         ...cli.lifecycle,
         platforms,
         policy: cli.policy,
-        log,
+        log: logger,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
       });
@@ -141,13 +181,14 @@ async function run(cli: CliCommand): Promise<void> {
       return;
     }
     case 'control-plane': {
-      const redis = { ...cli.redis, log };
+      await observe(cli.observability, 'control-plane');
+      const redis = { ...cli.redis, log: logger.child({ component: 'redis' }) };
       const controlPlane = await startClusterControlPlane({
         ...cli.lifecycle,
         ...cli.replicas,
         redis,
         policy: cli.policy,
-        log,
+        log: logger,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
       });
@@ -160,8 +201,9 @@ async function run(cli: CliCommand): Promise<void> {
       return;
     }
     case 'worker': {
-      const redis = { ...cli.redis, log };
-      const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis, log });
+      await observe(cli.observability, 'worker');
+      const redis = { ...cli.redis, log: logger.child({ component: 'redis' }) };
+      const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis, log: logger });
       const unavailable = worker.worker.unavailableReason;
       log(
         unavailable === undefined
@@ -180,6 +222,7 @@ async function run(cli: CliCommand): Promise<void> {
 try {
   await run(parseCommandLine(process.argv.slice(2), process.env));
 } catch (error) {
+  await flushTraces(2_000);
   process.stderr.write(`draas: ${errorMessage(error)}\n`);
   if (error instanceof UsageError) process.stderr.write('Run "draas --help" for usage.\n');
   process.exit(error instanceof UsageError ? 2 : 1);

@@ -11,6 +11,7 @@ import { startPlatformWorker, type WorkerSettings } from './platform-workers.js'
 import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
 import { within } from './time-bounds.js';
+import { logAt, toLogger } from './observability/logger.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
 
 export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport' | 'ownership'> {
@@ -41,7 +42,7 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
   const owned: OwnedResource[] = [];
   let controlPlane: HostedControlPlane;
   try {
-    const store = options.store ?? (await RedisInstanceStore.open({ ...connection, ...(options.log ? { log: options.log } : {}) }));
+    const store = options.store ?? (await RedisInstanceStore.open({ ...connection, ...(options.log ? { log: logAt(toLogger(options.log).child({ component: 'store' }), 'warn') } : {}) }));
     owned.push({ name: 'store', resource: store });
     const leases = await RedisLeases.open(connection);
     owned.push({ name: 'leases', resource: leases });

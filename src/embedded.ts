@@ -10,6 +10,7 @@ import { startPlatformWorker, type DockerWorkerSettings, type KubernetesWorkerSe
 import type { PlatformType } from './platforms/driver.js';
 import { FileInstanceStore } from './store/file-store.js';
 import { MemoryTransport } from './transport/memory.js';
+import { logAt, toLogger } from './observability/logger.js';
 
 export interface EmbeddedControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport'> {
   /** Where instance working directories live. Default `./.draas`. */
@@ -36,7 +37,7 @@ export type EmbeddedControlPlane = HostedControlPlane;
 export async function createControlPlane(options: EmbeddedControlPlaneOptions = {}): Promise<EmbeddedControlPlane> {
   const dataDir = options.dataDir ?? '.draas';
   const transport = new MemoryTransport(options.now ? { now: options.now } : {});
-  const store = options.store ?? (await FileInstanceStore.open(dataDir, options.log ? { log: options.log } : {}));
+  const store = options.store ?? (await FileInstanceStore.open(dataDir, options.log ? { log: logAt(toLogger(options.log).child({ component: 'store' }), 'warn') } : {}));
   const workers: PlatformWorker[] = [];
   try {
     for (const platform of options.platforms ?? ['process']) {

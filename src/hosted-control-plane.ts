@@ -9,6 +9,7 @@ import { errorMessage } from './errors.js';
 import { createHttpApp, type HttpAppOptions } from './http/app.js';
 import { serveHttp, type HttpListener } from './http/serve.js';
 import { within } from './time-bounds.js';
+import { toLogger, type Logger } from './observability/logger.js';
 import type { Closeable } from './transport/transport.js';
 
 /** Something the control plane owns, named for the log when it cannot be closed in time. */
@@ -39,7 +40,7 @@ export class HostedControlPlane extends ControlPlane {
   private listeners: HttpListener[] = [];
   private readonly owned: OwnedResource[];
   private readonly closeTimeoutMs: number;
-  private readonly hostLog: (message: string) => void;
+  private readonly hostLog: Logger;
   private readonly closingSteps = new Set<string>();
   private hostedClosing: Promise<void> | undefined;
 
@@ -48,7 +49,7 @@ export class HostedControlPlane extends ControlPlane {
     super(options);
     this.owned = owned;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
-    this.hostLog = options.log ?? (() => undefined);
+    this.hostLog = toLogger(options.log);
     this.app = createHttpApp(this, { ...options.http, ...(options.log ? { log: options.log } : {}) });
   }
 
@@ -76,11 +77,11 @@ export class HostedControlPlane extends ControlPlane {
         this.closingSteps.add(name);
         const outcome = await within(run(), deadline - performance.now());
         if (!outcome.settled) {
-          this.hostLog(`shutdown: ${name} did not close within the ${this.closeTimeoutMs} ms close timeout; abandoned`);
+          this.hostLog.warn(`shutdown: ${name} did not close within the ${this.closeTimeoutMs} ms close timeout; abandoned`);
           return;
         }
         this.closingSteps.delete(name);
-        if (outcome.result.status === 'rejected') this.hostLog(`shutdown: closing ${name} failed: ${errorMessage(outcome.result.reason)}`);
+        if (outcome.result.status === 'rejected') this.hostLog.error(`shutdown: closing ${name} failed: ${errorMessage(outcome.result.reason)}`);
       };
       await step('HTTP listeners', () => Promise.all(this.listeners.splice(0).map((listener) => listener.close())).then(() => undefined));
       await step('control plane (actors, snapshots, leases)', () => super.close());

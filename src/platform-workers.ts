@@ -19,6 +19,7 @@ import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
 import { loadPlatformModule, MissingPlatformSdkError } from './platforms/platform-sdk.js';
 import { ProcessDriver } from './platforms/process.js';
 import type { Transport } from './transport/transport.js';
+import { logAt, toLogger, type LogOption } from './observability/logger.js';
 
 export interface DockerWorkerSettings {
   /** A DOCKER_HOST value (unix:///path or tcp://host:port); default the local socket. */
@@ -58,7 +59,8 @@ export interface WorkerSettings extends ProcessWorkerSettings {
   platform: PlatformType;
   workerId?: string;
   heartbeatMs?: number;
-  log?: (message: string) => void;
+  /** Where the worker and its driver log: a `Logger`, or a function that takes each message (info and above). */
+  log?: LogOption;
 }
 
 /** The Docker driver module; loads dockerode (a `MissingPlatformSdkError` when it is not installed). */
@@ -81,7 +83,7 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         ...(docker.network !== undefined ? { defaultNetwork: docker.network } : {}),
         ports: settings.ports,
         ...grace,
-        ...(settings.log ? { log: settings.log } : {}),
+        ...(settings.log ? { log: logAt(toLogger(settings.log).child({ component: 'docker' }), 'warn') } : {}),
       });
     }
     case 'kubernetes': {
@@ -94,7 +96,7 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         namespace: kubernetes.namespace ?? defaultKubernetesNamespace,
         defaultImage: kubernetes.image ?? defaultDockerImage,
         ...grace,
-        ...(settings.log ? { log: settings.log } : {}),
+        ...(settings.log ? { log: logAt(toLogger(settings.log).child({ component: 'kubernetes' }), 'warn') } : {}),
       });
     }
   }

@@ -23,6 +23,7 @@
 import { errorMessage } from '../errors.js';
 import type { ChangeLogRead, InstanceStore, StatusChange } from '../store/instance-store.js';
 import type { Closeable } from '../transport/transport.js';
+import { type LogOption, type Logger, toLogger } from '../observability/logger.js';
 
 /** Why a subscriber cannot be given the changes after its position. */
 export interface FeedReset {
@@ -50,7 +51,7 @@ export interface ChangeFeedOptions {
   /** First retry delay after a failed read (default 200 ms), doubling up to `maxRetryMs` (default 5 s). */
   retryMs?: number;
   maxRetryMs?: number;
-  log?: (message: string) => void;
+  log?: LogOption;
 }
 
 interface Cursor {
@@ -71,7 +72,7 @@ export class ChangeFeed {
   private readonly batch: number;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly unwatch: () => void;
   private running: Promise<void> | undefined;
   /** Set by a wake-up; a wait that starts after it returns at once. */
@@ -89,7 +90,7 @@ export class ChangeFeed {
     this.batch = options.batch ?? 500;
     this.retryMs = options.retryMs ?? 200;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
-    this.log = options.log ?? (() => undefined);
+    this.log = toLogger(options.log);
     this.unwatch = store.watchChanges(() => this.poke());
   }
 
@@ -128,12 +129,12 @@ export class ChangeFeed {
       try {
         read = await this.store.readChanges(from, this.batch);
       } catch (error) {
-        if (failures === 0) this.log(`change feed: cannot read the change log (${errorMessage(error)}); retrying`);
+        if (failures === 0) this.log.warn(`change feed: cannot read the change log (${errorMessage(error)}); retrying`);
         failures += 1;
         await this.wait(Math.min(this.retryMs * 2 ** (failures - 1), this.maxRetryMs), false);
         continue;
       }
-      if (failures > 0) this.log('change feed: reading the change log again');
+      if (failures > 0) this.log.info('change feed: reading the change log again');
       failures = 0;
       this.newest = read.newest;
       this.deliver(readers, read);
@@ -150,7 +151,7 @@ export class ChangeFeed {
       const reset: FeedReset = { after: cursor.last, oldest: read.oldest, newest: read.newest };
       cursor.last = read.newest;
       if (cursor.subscriber.reset) this.call(() => cursor.subscriber.reset?.(reset));
-      else this.log(`change feed: a subscriber at ${reset.after} missed changes the log no longer keeps (oldest ${reset.oldest ?? 'none'}); it goes on from ${reset.newest}`);
+      else this.log.warn(`change feed: a subscriber at ${reset.after} missed changes the log no longer keeps (oldest ${reset.oldest ?? 'none'}); it goes on from ${reset.newest}`);
     }
     for (const change of read.changes) {
       for (const cursor of readers) {
@@ -166,7 +167,7 @@ export class ChangeFeed {
     try {
       deliver();
     } catch (error) {
-      this.log(`change feed: a subscriber failed: ${errorMessage(error)}`);
+      this.log.error(`change feed: a subscriber failed: ${errorMessage(error)}`);
     }
   }
 

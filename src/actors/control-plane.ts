@@ -53,6 +53,7 @@ import { ShardLoading, restoreSnapshot } from './shard-loading.js';
 import { within } from '../time-bounds.js';
 import type { WorkloadCommands } from './workload-commands.js';
 import { inSpan } from '../observability/tracing.js';
+import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 
@@ -106,7 +107,8 @@ export interface ControlPlaneOptions {
    * See docs/security.md.
    */
   policy?: Partial<{ deniedEnvironment: Iterable<string>; allow: Iterable<string> }>;
-  log?: (message: string) => void;
+  /** Where the control plane logs: a `Logger`, or a function that takes each message (info and above). */
+  log?: LogOption;
 }
 
 export type { InstanceEventEnvelope, StatusChangedPayload, StatusSubscribeOptions } from './status-changes.js';
@@ -139,7 +141,7 @@ export class ControlPlane {
   private readonly historyLimit: number;
   /** The operator's policy, applied to every create, configuration change and start. */
   readonly policy: OperatorPolicy;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly workloads: WorkloadClient;
   private readonly machine: InstanceMachine;
   /** The owned instances: their actors and records. */
@@ -172,7 +174,7 @@ export class ControlPlane {
     this.defaultHost = options.defaultHost ?? '127.0.0.1';
     this.historyLimit = options.historyLimit ?? 32;
     this.policy = operatorPolicy(options.policy);
-    this.log = options.log ?? (() => undefined);
+    this.log = toLogger(options.log);
     this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now);
     this.placements = new WorkerPlacements({
       workloads: this.workloads,
@@ -215,7 +217,7 @@ export class ControlPlane {
       now: this.now,
       log: this.log,
     });
-    this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log(`instance ${id}: snapshot not saved: ${errorMessage(error)}`), {
+    this.snapshots = new SnapshotWriter(this.store, (id, error) => this.log.error(`instance ${id}: snapshot not saved: ${errorMessage(error)}`, { instanceId: id }), {
       fenceOf: (id) => this.ownership.fence(id),
       // A stale owner's write will never land: the new owner writes its own.
       retryable: (error) => !(error instanceof StaleOwnerError),
@@ -308,7 +310,7 @@ export class ControlPlane {
     if (to === 'Deleted') {
       this.registry.forget(instanceId);
       this.reconciler.forget(instanceId);
-      void this.store.delete(instanceId, this.registry.writeOptions(instanceId)).catch((error: unknown) => this.log(`store: ${errorMessage(error)}`));
+      void this.store.delete(instanceId, this.registry.writeOptions(instanceId)).catch((error: unknown) => this.log.error(`store: ${errorMessage(error)}`, { instanceId }));
       this.heldSnapshots.forget(instanceId);
     }
     this.statusChanges.record(transition);
@@ -691,7 +693,7 @@ export class ControlPlane {
       this.registry.stopAll();
       await this.snapshots.close();
       if (!(await within(this.statusChanges.close(), CLOSE_STEP_MS)).settled) {
-        this.log(`shutdown: status changes not recorded within ${CLOSE_STEP_MS} ms were given up (the instances' snapshots and histories still hold them)`);
+        this.log.warn(`shutdown: status changes not recorded within ${CLOSE_STEP_MS} ms were given up (the instances' snapshots and histories still hold them)`);
       }
       // Leases go last: until the snapshots are written, this replica must still own its instances.
       await this.ownership.close();

@@ -17,6 +17,7 @@ import { KeyedSerializer } from './keyed-serializer.js';
 import type { Ownership } from './ownership.js';
 import type { SnapshotWriter } from './snapshot-writer.js';
 import type { WorkerPlacements } from './worker-placements.js';
+import { type Logger } from '../observability/logger.js';
 
 export interface InstanceRegistryOptions {
   store: InstanceStore;
@@ -30,7 +31,7 @@ export interface InstanceRegistryOptions {
   cacheRecords: boolean;
   onTransition: (transition: StatusTransition) => void;
   now: () => number;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 export class InstanceRegistry {
@@ -74,7 +75,7 @@ export class InstanceRegistry {
         })),
       input: options.actorInput(record),
       onTransition: options.onTransition,
-      onError: (error) => options.log(`instance ${record.id}: actor error: ${errorMessage(error)}`),
+      onError: (error) => options.log.error(`instance ${record.id}: actor error: ${errorMessage(error)}`, { instanceId: record.id }),
     });
     this.actors.set(record.id, actor);
     options.heldSnapshots.acting(record.id, options.ownership.fence(record.id));

@@ -38,6 +38,7 @@ import {
   type OwnershipListener,
   type OwnershipView,
 } from './ownership.js';
+import { type LogOption, type Logger, toLogger } from '../observability/logger.js';
 
 export interface LeasedOwnershipOptions {
   leases: RedisLeases;
@@ -55,7 +56,7 @@ export interface LeasedOwnershipOptions {
    * answered 503 `not-owner`.
    */
   livenessMs?: number;
-  log?: (message: string) => void;
+  log?: LogOption;
   /** How long close() waits for Redis to release the leases (default 1 s); unreleased ones expire by themselves. */
   closeTimeoutMs?: number;
 }
@@ -76,7 +77,7 @@ export class LeasedOwnership implements Ownership {
   /** Slack for the time a renewal takes to reach Redis and for clock rate drift. */
   private readonly marginMs: number;
   private readonly leases: RedisLeases;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly closeTimeoutMs: number;
   private readonly held = new Map<number, HeldLease>();
   /** Every shard's lease name, by shard. */
@@ -98,7 +99,7 @@ export class LeasedOwnership implements Ownership {
     this.renewEveryMs = options.renewEveryMs ?? Math.max(50, Math.floor(this.leaseMs / 4));
     this.livenessMs = options.livenessMs ?? Math.min(3_000, Math.floor(this.leaseMs / 2));
     this.marginMs = Math.max(20, Math.floor(this.leaseMs / 10));
-    this.log = options.log ?? (() => undefined);
+    this.log = toLogger(options.log);
     this.closeTimeoutMs = options.closeTimeoutMs ?? 1_000;
     if (!Number.isInteger(this.shardCount) || this.shardCount < 1) throw new RangeError('shardCount must be a positive integer');
     this.leaseNames = Array.from({ length: this.shardCount }, (_, shard) => shardLease(shard));
@@ -171,7 +172,7 @@ export class LeasedOwnership implements Ownership {
 
   private runRound(): Promise<void> {
     this.round = this.tick()
-      .catch((error: unknown) => this.log(`ownership: ${errorMessage(error)}`))
+      .catch((error: unknown) => this.log.error(`ownership: ${errorMessage(error)}`))
       .finally(() => this.schedule());
     return this.round;
   }
@@ -185,11 +186,11 @@ export class LeasedOwnership implements Ownership {
       live = await this.leases.heartbeat(this.replicaId, this.livenessMs);
       // A round that close() stopped waiting for: it must not renew or take leases nobody will hold.
       if (this.closed) return;
-      if (this.redisDown) this.log('ownership: Redis reachable again');
+      if (this.redisDown) this.log.info('ownership: Redis reachable again');
       this.redisDown = false;
     } catch (error) {
       if (this.closed) return;
-      if (!this.redisDown) this.log(`ownership: cannot renew leases: ${errorMessage(error)}`);
+      if (!this.redisDown) this.log.warn(`ownership: cannot renew leases: ${errorMessage(error)}`);
       this.redisDown = true;
       await this.dropExpired(listener, performance.now());
       return;
@@ -210,7 +211,7 @@ export class LeasedOwnership implements Ownership {
       }),
     );
     if (lost.length > 0) {
-      this.log(`ownership: lost shard(s) ${lost.sort((a, b) => a - b).join(', ')}`);
+      this.log.warn(`ownership: lost shard(s) ${lost.sort((a, b) => a - b).join(', ')}`, { shards: lost });
       for (const shard of lost) this.held.delete(shard);
       await listener.lost(lost);
     }
@@ -223,7 +224,7 @@ export class LeasedOwnership implements Ownership {
   private async dropExpired(listener: OwnershipListener, now: number): Promise<void> {
     const expired = [...this.held].filter(([, lease]) => now >= lease.validUntil).map(([shard]) => shard);
     if (expired.length === 0) return;
-    this.log(`ownership: lease(s) of shard(s) ${expired.join(', ')} expired while Redis was unreachable`);
+    this.log.warn(`ownership: lease(s) of shard(s) ${expired.join(', ')} expired while Redis was unreachable`, { shards: expired });
     for (const shard of expired) this.held.delete(shard);
     await listener.lost(expired);
   }
@@ -236,7 +237,7 @@ export class LeasedOwnership implements Ownership {
     await Promise.all(
       leases.map(([shard, lease]) => (lease ? this.leases.release(shardLease(shard), this.replicaId, lease.token) : undefined)),
     );
-    this.log(`ownership: handed back shard(s) ${shards.join(', ')}`);
+    this.log.info(`ownership: handed back shard(s) ${shards.join(', ')}`, { shards });
   }
 
   private async acquire(listener: OwnershipListener, wanted: number, sent: number): Promise<void> {
@@ -263,12 +264,12 @@ export class LeasedOwnership implements Ownership {
       // Held from here on, in the same step as `gained` starts loading them: a request routed here in
       // between would find the shard owned but its instances not loaded yet (a 404 instead of a wait).
       for (const [shard, lease] of acquired) this.held.set(shard, lease);
-      this.log(`ownership: acquired shard(s) ${gained.join(', ')}`);
+      this.log.info(`ownership: acquired shard(s) ${gained.join(', ')}`, { shards: gained });
       try {
         await listener.gained(gained);
       } catch (error) {
         // Holding a shard whose instances could not be loaded would answer 404 for them: give it back, try again later.
-        this.log(`ownership: could not load shard(s) ${gained.join(', ')}: ${errorMessage(error)}; handing them back`);
+        this.log.error(`ownership: could not load shard(s) ${gained.join(', ')}: ${errorMessage(error)}; handing them back`, { shards: gained });
         await this.handBack(listener, gained);
       }
     }
@@ -301,7 +302,7 @@ export class LeasedOwnership implements Ownership {
     const [released] = await Promise.all([Promise.all(releases), within(this.leases.withdraw(this.replicaId), left())]);
     const kept = released.filter(({ why }) => why !== undefined).sort((a, b) => a.shard - b.shard);
     if (kept.length > 0) {
-      this.log(
+      this.log.warn(
         `ownership: lease(s) of shard(s) ${kept.map(({ shard }) => shard).join(', ')} not released (${kept[0]!.why}); ` +
           `they expire within ${this.leaseMs} ms, then another replica takes them over`,
       );

@@ -23,6 +23,7 @@ import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/dr
 import { newEvent, type CommandEnvelope, type EventEnvelope } from '../transport/envelope.js';
 import { queues, topics, type Closeable, type Transport } from '../transport/transport.js';
 import { contextOf, inSpan, SpanKind } from '../observability/tracing.js';
+import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { OutcomeCache } from './outcome-cache.js';
 import { failureOf, within } from '../time-bounds.js';
@@ -40,7 +41,8 @@ export interface PlatformWorkerOptions {
   heartbeatMs?: number;
   /** How long close() waits for the transport, in all (default 2 s). */
   closeTimeoutMs?: number;
-  log?: (message: string) => void;
+  /** Where the worker logs: a `Logger`, or a function that takes each message (info and above). */
+  log?: LogOption;
 }
 
 type Handlers = {
@@ -54,7 +56,7 @@ export class PlatformWorker {
   private readonly driver: PlatformDriver;
   private readonly heartbeatMs: number;
   private readonly closeTimeoutMs: number;
-  private readonly log: ((message: string) => void) | undefined;
+  private readonly log: Logger;
   private readonly serializer = new KeyedSerializer();
   private readonly outcomes = new OutcomeCache();
   private consumers: Closeable[] = [];
@@ -74,7 +76,10 @@ export class PlatformWorker {
       if (replaces && this.driver.reap) {
         const reap = this.driver.reap.bind(this.driver);
         const outcome = await this.driverCall('reap', command.instanceId, () => reap(replaces));
-        this.log?.(`${this.workerId}: previous workload ${replaces.workloadId} of "${command.instanceId}" (worker ${replaces.workerId ?? '?'}): ${outcome.reaped ? 'stopped' : 'left alone'}: ${outcome.reason}`);
+        this.log.info(`${this.workerId}: previous workload ${replaces.workloadId} of "${command.instanceId}" (worker ${replaces.workerId ?? '?'}): ${outcome.reaped ? 'stopped' : 'left alone'}: ${outcome.reason}`, {
+          instanceId: command.instanceId,
+          commandId: command.commandId,
+        });
       }
       return { ...(await this.driverCall('start', command.instanceId, () => this.driver.start(spec))), workerId: this.workerId };
     },
@@ -128,7 +133,7 @@ export class PlatformWorker {
     this.workerId = options.workerId ?? `${this.platform}-${randomUUID().slice(0, 8)}`;
     this.heartbeatMs = options.heartbeatMs ?? 2_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
-    this.log = options.log;
+    this.log = toLogger(options.log).child({ workerId: this.workerId, platform: this.platform });
   }
 
   async start(): Promise<void> {
@@ -164,13 +169,13 @@ export class PlatformWorker {
           if (this.consumers.length === 0) await this.takeCommands();
           this.unavailable = undefined;
         } else {
-          if (this.unavailable === undefined) this.log?.(`${this.workerId}: unavailable, taking no commands: ${availability.reason}`);
+          if (this.unavailable === undefined) this.log.warn(`${this.workerId}: unavailable, taking no commands: ${availability.reason}`);
           this.unavailable = availability.reason;
           await this.stopTakingCommands();
         }
       } catch (error) {
         this.unavailable = errorMessage(error);
-        this.log?.(`${this.workerId}: unavailable, taking no commands: ${this.unavailable}`);
+        this.log.warn(`${this.workerId}: unavailable, taking no commands: ${this.unavailable}`);
         await this.stopTakingCommands();
       } finally {
         this.checking = undefined;
@@ -189,7 +194,7 @@ export class PlatformWorker {
       }
       this.adopted = report.adopted;
       await this.publishAdopted();
-      this.log?.(`${this.workerId}: recovery adopted ${report.adopted.length}, lost ${report.lost.length}`);
+      this.log.info(`${this.workerId}: recovery adopted ${report.adopted.length}, lost ${report.lost.length}`);
     }
     this.consumers.push(
       await this.transport.consume(queues.workerCommands(this.platform, this.workerId), (command) => this.handle(command), { redeliver: false }),
@@ -232,7 +237,18 @@ export class PlatformWorker {
           'draas.worker_id': this.workerId,
         },
       },
-      () => this.handleCommand(command),
+      async () => {
+        const began = performance.now();
+        const fields = { commandId: command.commandId, instanceId: command.instanceId, type };
+        try {
+          const result = await this.handleCommand(command);
+          this.log.debug(`${type} done`, { ...fields, durationMs: Math.round(performance.now() - began) });
+          return result;
+        } catch (error) {
+          this.log.warn(`${type} failed: ${errorMessage(error)}`, { ...fields, durationMs: Math.round(performance.now() - began) });
+          throw error;
+        }
+      },
     );
   }
 
@@ -314,7 +330,7 @@ export class PlatformWorker {
       const withdrawn = await within(this.transport.presence.withdraw(this.platform, this.workerId), left());
       const why = failureOf(withdrawn, this.closeTimeoutMs);
       if (why !== undefined) {
-        this.log?.(`${this.workerId}: presence of worker ${this.workerId} not withdrawn (${why}); it expires within ${this.heartbeatMs * 3} ms`);
+        this.log.warn(`${this.workerId}: presence of worker ${this.workerId} not withdrawn (${why}); it expires within ${this.heartbeatMs * 3} ms`);
       }
       await this.driver.close();
     })();

@@ -26,6 +26,7 @@ import type { InstanceRecord } from '../store/instance-store.js';
 import type { InstanceActor } from './instance-actor.js';
 import type { WorkloadClient } from './workload-client.js';
 import { runningDocument } from './workload-effects.js';
+import { type Logger } from '../observability/logger.js';
 
 /** What one check found. */
 export interface DriftComparison {
@@ -67,7 +68,7 @@ export interface ReconcilerOptions {
   stopGraceMs: number;
   replySlackMs: number;
   now: () => number;
-  log: (message: string) => void;
+  log: Logger;
   /** Checks at once (default 8). */
   concurrency?: number;
 }
@@ -135,7 +136,7 @@ export class Reconciler {
       this.inFlight.add(id);
       this.running += 1;
       void this.check(id)
-        .catch((error: unknown) => this.options.log(`reconcile: instance ${id}: ${errorMessage(error)}`))
+        .catch((error: unknown) => this.options.log.error(`reconcile: instance ${id}: ${errorMessage(error)}`, { instanceId: id }))
         .finally(() => {
           this.inFlight.delete(id);
           this.running -= 1;
@@ -199,7 +200,7 @@ export class Reconciler {
     // Components in motion (no repair yet) are judged at the next check.
     if (report.repair.length > 0 && actor.view.status === 'Running' && actor.view.context.workload?.workloadId === workload.workloadId) {
       const accepted = actor.observe({ type: 'instance.drifted', workloadId: workload.workloadId, differences: report.differences.map((difference) => difference.message) });
-      this.options.log(`reconcile: instance ${actor.id}: drift (${report.differences.length} difference(s))${accepted ? ', repairing' : ''}`);
+      this.options.log.warn(`reconcile: instance ${actor.id}: drift (${report.differences.length} difference(s))${accepted ? ', repairing' : ''}`, { instanceId: actor.id });
     }
     return comparison;
   }
@@ -220,7 +221,7 @@ export class Reconciler {
     const now = actor.view;
     if (now.status !== base.status || now.context.workload !== null) return { ...base, outcome: 'not-comparable', reason: `it became ${now.status} meanwhile` };
     const reason = `workload ${state.ref.workloadId} ran although the instance is ${base.status} (desired ${now.context.desired}); stopped`;
-    this.options.log(`reconcile: instance ${actor.id}: ${reason}`);
+    this.options.log.warn(`reconcile: instance ${actor.id}: ${reason}`, { instanceId: actor.id });
     await this.options.workloads.send(record.platformType, 'workload.stop', actor.id, { graceMs: this.options.stopGraceMs }, { workerId, timeoutMs: this.options.stopGraceMs + timeoutMs });
     return { ...base, outcome: 'unwanted-workload', reason };
   }

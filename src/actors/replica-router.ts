@@ -42,6 +42,7 @@ import {
   type ReplicaOp,
 } from './replica-calls.js';
 import { ReplicaLiveness } from './replica-liveness.js';
+import { type LogOption, type Logger, toLogger } from '../observability/logger.js';
 
 export interface OperationOptions {
   /** Aborted when the caller stops waiting (here: the caller's own signal; forwarded: a cancellation from the caller's replica). */
@@ -66,7 +67,7 @@ export interface ReplicaRouterOptions {
   livenessPollMs?: number;
   /** Epoch ms; injectable for tests. */
   now?: () => number;
-  log?: (message: string) => void;
+  log?: LogOption;
 }
 
 /** Cancellations of calls that had not started yet are remembered at most this many at a time. */
@@ -85,7 +86,7 @@ export class ReplicaRouter {
   private readonly replySlackMs: number;
   private readonly loaded: (instanceId: string) => Promise<void> | undefined;
   private readonly now: () => number;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly liveness: ReplicaLiveness;
   /** Forwarded calls running here, by command id: aborted when their caller goes away. */
   private readonly running = new Map<string, AbortController>();
@@ -100,7 +101,7 @@ export class ReplicaRouter {
     this.replySlackMs = options.replySlackMs;
     this.loaded = options.loaded;
     this.now = options.now ?? Date.now;
-    this.log = options.log ?? (() => undefined);
+    this.log = toLogger(options.log);
     this.liveness = new ReplicaLiveness(() => this.ownership.liveReplicas(), options.livenessPollMs ?? 1_000);
   }
 
@@ -202,7 +203,7 @@ export class ReplicaRouter {
     const payload: CallCancelled = { replicaId: owner, commandId: command.commandId, expiresAt };
     this.transport
       .publish(topics.callCancellations, newEvent(callCancelledEvent, command.instanceId, payload, { now: this.now(), trace: command.trace }))
-      .catch((error: unknown) => this.log(`replica calls: could not cancel ${command.commandId} on ${owner}: ${String(error)}`));
+      .catch((error: unknown) => this.log.warn(`replica calls: could not cancel ${command.commandId} on ${owner}: ${String(error)}`, { commandId: command.commandId }));
   }
 
   /** A call another replica forwarded: run only while this replica owns the instance and the caller still waits. */

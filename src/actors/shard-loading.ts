@@ -19,6 +19,7 @@ import type { Ownership } from './ownership.js';
 import type { SnapshotWriter } from './snapshot-writer.js';
 import type { StatusChanges } from './status-changes.js';
 import type { WorkerPlacements } from './worker-placements.js';
+import { type Logger } from '../observability/logger.js';
 
 /** A persisted snapshot checked (machine version, shape) for restoring; throws with the reason when it cannot be. */
 export function restoreSnapshot(persisted: PersistedInstanceSnapshot, instanceId: string): RestorableSnapshot {
@@ -37,7 +38,7 @@ export interface ShardLoadingOptions {
   ownTokens: OwnTokens;
   statusChanges: StatusChanges;
   placements: WorkerPlacements;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 export class ShardLoading {
@@ -102,7 +103,7 @@ export class ShardLoading {
   private withHeldSnapshot(entry: StoredInstance): StoredInstance {
     const held = this.options.heldSnapshots.take(entry.record.id, this.options.ownership.fence(entry.record.id));
     if (!held) return entry;
-    this.options.log(`instance ${entry.record.id}: restored from its state when its lease lapsed (newer than the stored snapshot)`);
+    this.options.log.info(`instance ${entry.record.id}: restored from its state when its lease lapsed (newer than the stored snapshot)`, { instanceId: entry.record.id });
     return { record: entry.record, snapshot: held };
   }
 
@@ -123,7 +124,7 @@ export class ShardLoading {
     }
     for (const actor of restored) actor.recover();
     await placements.verifyRunning(restored.filter((actor) => actor.view.status === 'Running'));
-    if (stored.length > 0) log(`rehydrated ${stored.length} instance(s), ${restored.length} from snapshots`);
+    if (stored.length > 0) log.info(`rehydrated ${stored.length} instance(s), ${restored.length} from snapshots`);
   }
 
   private restorable(instanceId: string, persisted: PersistedInstanceSnapshot): RestorableSnapshot | undefined {
@@ -131,7 +132,7 @@ export class ShardLoading {
       return restoreSnapshot(persisted, instanceId);
     } catch (error) {
       // Refused clearly, and the instance stays manageable: it restarts from its record as Pending.
-      this.options.log(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`);
+      this.options.log.warn(`instance ${instanceId}: ${errorMessage(error)}; it is Pending again (its desired state was not kept)`, { instanceId });
       return undefined;
     }
   }

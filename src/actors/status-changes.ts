@@ -24,6 +24,7 @@ import { ChangeFeed, type FeedReset } from './change-feed.js';
 import { fenceForHeldWrite, takenOver, type OwnTokens } from './held-writes.js';
 import type { StatusTransition } from './instance-actor.js';
 import type { Ownership } from './ownership.js';
+import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
 export interface StatusChangedPayload {
   from: string | null;
@@ -63,7 +64,7 @@ export interface StatusChangesOptions {
   /** The lease tokens this replica held (for changes made before a lease lapsed). */
   ownTokens: OwnTokens;
   now: () => number;
-  log: (message: string) => void;
+  log: LogOption;
   /** First retry delay of a failed append (default 200 ms), doubling up to `maxRetryMs` (default 5 s). */
   retryMs?: number;
   maxRetryMs?: number;
@@ -111,7 +112,7 @@ export class StatusChanges {
   private readonly ownership: Ownership;
   private readonly ownTokens: OwnTokens;
   private readonly now: () => number;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly queues = new Map<string, QueuedChange[]>();
@@ -130,7 +131,7 @@ export class StatusChanges {
     this.ownership = options.ownership;
     this.ownTokens = options.ownTokens;
     this.now = options.now;
-    this.log = options.log;
+    this.log = toLogger(options.log);
     this.retryMs = options.retryMs ?? 200;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.feed = new ChangeFeed(this.store, { ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}), log: this.log });
@@ -190,14 +191,14 @@ export class StatusChanges {
         failures = 0;
         this.publishHint(stored);
       } catch (error) {
-        if (failures === 0) this.log(`instance ${instanceId}: status change not recorded yet (${errorMessage(error)}); retrying`);
+        if (failures === 0) this.log.warn(`instance ${instanceId}: status change not recorded yet (${errorMessage(error)}); retrying`, { instanceId });
         failures += 1;
         if (error instanceof StaleOwnerError && (await takenOver(this.ownership, instanceId))) {
           this.dropSuperseded(instanceId, queue, next.madeUnder);
           continue;
         }
         if (this.closed) {
-          this.log(`instance ${instanceId}: ${queue.length} status change(s) not recorded: closing while the store refuses them`);
+          this.log.error(`instance ${instanceId}: ${queue.length} status change(s) not recorded: closing while the store refuses them`, { instanceId });
           queue.length = 0;
           break;
         }
@@ -215,7 +216,7 @@ export class StatusChanges {
       queue.shift();
       dropped += 1;
     }
-    this.log(`instance ${instanceId}: ${dropped} status change(s) made before its lease lapsed were not recorded: another replica took it over`);
+    this.log.warn(`instance ${instanceId}: ${dropped} status change(s) made before its lease lapsed were not recorded: another replica took it over`, { instanceId });
   }
 
   private pause(ms: number): Promise<void> {
@@ -239,7 +240,7 @@ export class StatusChanges {
       },
       (error: unknown) => {
         // Only a hint (the other replicas poll the log): one line per outage.
-        if (!this.hintFailing) this.log(`publish: ${errorMessage(error)} (other replicas see the change at their next read of the log)`);
+        if (!this.hintFailing) this.log.warn(`publish: ${errorMessage(error)} (other replicas see the change at their next read of the log)`);
         this.hintFailing = true;
       },
     );

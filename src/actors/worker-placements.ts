@@ -15,6 +15,7 @@ import type { WorkloadEvents } from './workload-commands.js';
 import { parseWorkloadEvent } from './workload-schemas.js';
 import { verifyRestoredWorkloads } from './workload-verification.js';
 import { WorkerWatch } from './worker-watch.js';
+import { type Logger } from '../observability/logger.js';
 
 /** What the placements need of the control plane that owns the actors. */
 export interface PlacementHost {
@@ -35,7 +36,7 @@ export interface WorkerPlacementsOptions {
   workerCheckMs: number;
   stopGraceMs: number;
   replySlackMs: number;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 export class WorkerPlacements {
@@ -175,7 +176,7 @@ export class WorkerPlacements {
     // Ours by label but without a record: reported, never deleted (it may be another control plane's, or data someone wants).
     // Only the replica that owns the id, once its shard is loaded, can tell: the others have no actor for it either way.
     if (host.isOrphan(instanceId)) {
-      log(`orphan workload: ${ref.platform} ${ref.workloadId} of instance "${instanceId}" on worker ${workerId} has no instance record; left running`);
+      log.warn(`orphan workload: ${ref.platform} ${ref.workloadId} of instance "${instanceId}" on worker ${workerId} has no instance record; left running`, { instanceId, workerId });
       return;
     }
     const actor = host.actor(instanceId);
@@ -184,10 +185,10 @@ export class WorkerPlacements {
     const placedOn = this.placed.get(instanceId)?.workerId;
     const current = placedOn === workerId && (context.workload?.workloadId === ref.workloadId || status === 'Starting' || status === 'Running');
     if (current) return;
-    log(`instance ${instanceId}: worker ${workerId} re-adopted ${ref.workloadId}, which is not the instance's current workload (${status}, placed on ${placedOn ?? 'no worker'}); stopping it`);
+    log.warn(`instance ${instanceId}: worker ${workerId} re-adopted ${ref.workloadId}, which is not the instance's current workload (${status}, placed on ${placedOn ?? 'no worker'}); stopping it`, { instanceId, workerId });
     void workloads
       .send(ref.platform, 'workload.stop', instanceId, { graceMs: stopGraceMs }, { workerId, timeoutMs: stopGraceMs + replySlackMs })
-      .catch((error: unknown) => log(`instance ${instanceId}: could not stop ${ref.workloadId} on worker ${workerId}: ${errorMessage(error)}`));
+      .catch((error: unknown) => log.error(`instance ${instanceId}: could not stop ${ref.workloadId} on worker ${workerId}: ${errorMessage(error)}`, { instanceId, workerId }));
   }
 
   private onExited(instanceId: string, payload: WorkloadEvents['workload.exited']): void {

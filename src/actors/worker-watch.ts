@@ -11,6 +11,7 @@
  */
 import { errorMessage } from '../errors.js';
 import type { WorkloadClient } from './workload-client.js';
+import { type Logger } from '../observability/logger.js';
 
 export interface WorkerWatchOptions {
   workloads: WorkloadClient;
@@ -25,7 +26,7 @@ export interface WorkerWatchOptions {
   onReturned: (workerId: string) => void;
   /** After every check (for timeouts counted from a loss). */
   onChecked: () => void;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 export class WorkerWatch {
@@ -51,7 +52,7 @@ export class WorkerWatch {
   withdrawn(workerId: string, platform: string): void {
     if (this.options.workloads.lostSince(workerId) !== undefined) return;
     const since = this.options.workloads.markLost(workerId, platform, { withdrawn: true });
-    this.options.log(`worker ${workerId} (${platform}) withdrew`);
+    this.options.log.info(`worker ${workerId} (${platform}) withdrew`, { workerId });
     this.options.onLost(workerId, since);
   }
 
@@ -70,7 +71,7 @@ export class WorkerWatch {
       live = await workloads.liveWorkers();
     } catch (error) {
       this.quietUntil = now() + this.options.quietMs;
-      this.options.log(`worker presence unreadable (${errorMessage(error)}); no worker is declared lost for ${this.options.quietMs} ms`);
+      this.options.log.warn(`worker presence unreadable (${errorMessage(error)}); no worker is declared lost for ${this.options.quietMs} ms`);
       return;
     }
     const alive = new Set(live.map((worker) => worker.workerId));
@@ -78,7 +79,7 @@ export class WorkerWatch {
       this.known.set(worker.workerId, worker.platform);
       if (workloads.lostSince(worker.workerId) !== undefined) {
         workloads.markReturned(worker.workerId);
-        this.options.log(`worker ${worker.workerId} (${worker.platform}) is back`);
+        this.options.log.info(`worker ${worker.workerId} (${worker.platform}) is back`, { workerId: worker.workerId });
         this.options.onReturned(worker.workerId);
       }
     }
@@ -88,7 +89,7 @@ export class WorkerWatch {
       for (const [workerId, platform] of candidates) {
         if (alive.has(workerId) || workloads.lostSince(workerId) !== undefined) continue;
         const since = workloads.markLost(workerId, platform);
-        this.options.log(`worker ${workerId} (${platform}) is lost: its presence expired`);
+        this.options.log.warn(`worker ${workerId} (${platform}) is lost: its presence expired`, { workerId });
         this.options.onLost(workerId, since);
       }
     }

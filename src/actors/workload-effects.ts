@@ -28,6 +28,7 @@ import type { WorkloadRef, WorkloadSpec } from '../platforms/driver.js';
 import type { InstanceRecord, RunningConfiguration } from '../store/instance-store.js';
 import { sleep } from '../time-bounds.js';
 import type { WorkloadClient } from './workload-client.js';
+import { type Logger } from '../observability/logger.js';
 
 /** How often, and how far apart, an apply that lost its server asks whether the server exited. */
 const EXIT_CHECKS = 5;
@@ -53,7 +54,7 @@ export interface WorkloadEffectsDeps {
   placementOf: (record: InstanceRecord) => string | undefined;
   /** Stores the instance's placement; resolves once it is durable. */
   place: (instanceId: string, workerId: string) => Promise<void>;
-  log: (message: string) => void;
+  log: Logger;
 }
 
 /** The config document a server of this configuration runs (without its port, which the platform assigns). Pure. */
@@ -129,8 +130,8 @@ export function instanceMachineWithWorkloads(deps: WorkloadEffectsDeps): Instanc
       // Whatever the old worker still holds of this instance goes when it returns.
       await deps.workloads
         .defer(platform, 'workload.remove', record.id, { graceMs: deps.stopGraceMs }, placed)
-        .catch((error: unknown) => deps.log(`instance ${record.id}: could not queue a remove for worker ${placed}: ${errorMessage(error)}`));
-      deps.log(`instance ${record.id}: placed on worker ${workerId} (worker ${placed} is gone${replaces ? `; it may still run ${replaces.workloadId}, which the new worker reaps where it can` : ''})`);
+        .catch((error: unknown) => deps.log.error(`instance ${record.id}: could not queue a remove for worker ${placed}: ${errorMessage(error)}`, { instanceId: record.id, workerId: placed }));
+      deps.log.warn(`instance ${record.id}: placed on worker ${workerId} (worker ${placed} is gone${replaces ? `; it may still run ${replaces.workloadId}, which the new worker reaps where it can` : ''})`, { instanceId: record.id, workerId });
     }
     return replaces ? { workerId, replaces } : { workerId };
   }

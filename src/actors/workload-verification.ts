@@ -13,11 +13,12 @@ import { WorkerLostError, errorMessage } from '../errors.js';
 import type { PlatformType } from '../platforms/driver.js';
 import type { InstanceActor } from './instance-actor.js';
 import type { WorkloadClient } from './workload-client.js';
+import { type Logger } from '../observability/logger.js';
 
 export interface VerificationDeps {
   workloads: WorkloadClient;
   replySlackMs: number;
-  log: (message: string) => void;
+  log: Logger;
   /** The worker the actor's instance is placed on. */
   workerOf: (actor: InstanceActor) => string | undefined;
 }
@@ -74,6 +75,6 @@ async function verifyOne(actor: InstanceActor, workerId: string, deps: Verificat
       details: { ...(exit?.details ?? {}), foundAfterRestart: state.state },
     });
   } catch (error) {
-    deps.log(`instance ${actor.id}: could not verify its workload after restart: ${errorMessage(error)}`);
+    deps.log.warn(`instance ${actor.id}: could not verify its workload after restart: ${errorMessage(error)}`, { instanceId: actor.id });
   }
 }

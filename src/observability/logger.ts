@@ -17,6 +17,10 @@ export type LogLevel = (typeof logLevels)[number];
 export type LogThreshold = LogLevel | 'silent';
 export const logThresholds: readonly LogThreshold[] = [...logLevels, 'silent'];
 
+/** `json`: one object a line, for a collector; `pretty`: one readable line, for a person. */
+export const logFormats = ['json', 'pretty'] as const;
+export type LogFormat = (typeof logFormats)[number];
+
 /** What a line is about; values must be JSON (no credentials, no bodies). */
 export type LogFields = Record<string, unknown>;
 export type LogMethod = (message: string, fields?: LogFields) => void;

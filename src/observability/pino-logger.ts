@@ -8,11 +8,8 @@
 import type { Writable } from 'node:stream';
 import { pino, stdTimeFunctions, type Logger as Pino } from 'pino';
 import pinoPretty from 'pino-pretty';
-import type { LogFields, Logger, LogThreshold } from './logger.js';
+import type { LogFields, LogFormat, Logger, LogThreshold } from './logger.js';
 import { traceFields } from './tracing.js';
-
-export const logFormats = ['json', 'pretty'] as const;
-export type LogFormat = (typeof logFormats)[number];
 
 export interface PinoLoggerOptions {
   level: LogThreshold;
@@ -35,7 +32,7 @@ export function createPinoLogger(options: PinoLoggerOptions): Logger {
           colorize: options.colorize ?? (options.destination === undefined && process.stderr.isTTY === true),
           singleLine: true,
           translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname',
+          ignore: 'pid,hostname,role',
         })
       : (options.destination ?? pino.destination({ fd: 2, sync: true }));
   const root = pino(

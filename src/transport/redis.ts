@@ -51,6 +51,7 @@ import { RedisPresence } from './redis-presence.js';
 import { ReplyInbox } from './redis-replies.js';
 import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 import type { Closeable, CommandHandler, ConsumeOptions, EventListener, RequestOptions, Transport } from './transport.js';
+import { logAt, toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
 export { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 
@@ -81,7 +82,8 @@ export interface RedisTransportOptions {
   connectTimeoutMs?: number;
   /** Reconnect backoff (default 1 000 ms doubling to 10 000 ms). */
   reconnect?: Partial<ReconnectPolicy>;
-  log?: (message: string) => void;
+  /** Where the transport logs: a `Logger`, or a function that takes each message (info and above). */
+  log?: LogOption;
 }
 
 interface Loop {
@@ -99,6 +101,8 @@ export class RedisTransport implements Transport {
   private readonly subscriptions = new Set<RedisSubscription>();
   private readonly pending = new Map<string, (error: Error) => void>();
   private readonly connection: ConnectionSettings;
+  private readonly logger: Logger;
+  /** Its consumers' and subscriptions' problems, at warn. */
   private readonly log: (message: string) => void;
   private readonly blockMs: number;
   private readonly claimIdleMs: number;
@@ -114,7 +118,8 @@ export class RedisTransport implements Transport {
   constructor(options: RedisTransportOptions) {
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_PREFIX);
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.log = options.log ?? (() => undefined);
+    this.logger = toLogger(options.log);
+    this.log = logAt(this.logger, 'warn');
     this.blockMs = positive(options.blockMs, 2_000, 'blockMs');
     this.claimIdleMs = positive(options.claimIdleMs, 30_000, 'claimIdleMs');
     this.maxDeliveries = positive(options.maxDeliveries, 5, 'maxDeliveries');
@@ -328,7 +333,7 @@ export class RedisTransport implements Transport {
     redis.on('ready', () => {
       if (!failing) return;
       failing = false;
-      this.log(`redis ${label}: reconnected`);
+      this.logger.info(`redis ${label}: reconnected`);
     });
     return redis;
   }
