@@ -17,6 +17,8 @@ import path from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { Redis } from 'ioredis';
+import { PassThrough } from 'node:stream';
+import { createPinoLogger } from '../../src/observability/pino-logger.js';
 import { startClusterControlPlane, startClusterWorker } from '../../src/cluster.js';
 import { doubleExecutable, portRange } from '../helpers/embedded.js';
 import { pidsWithArgument } from '../helpers/processes.js';
@@ -24,6 +26,12 @@ import { startRedisServer } from '../helpers/redis-server.js';
 
 const exporter = new InMemorySpanExporter();
 new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register();
+
+/** Every log line of both sides, as JSON. */
+const sink = new PassThrough();
+let logged = '';
+sink.on('data', (chunk: Buffer) => (logged += chunk.toString()));
+const logLines = () => logged.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
 
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 const idOf = (span: ReadableSpan) => span.spanContext().spanId;
@@ -42,8 +50,15 @@ async function cluster(t: import('ava').ExecutionContext) {
     stopGraceMs: 2_000,
     heartbeatMs: 200,
     redis: { url: redis.url, prefix },
+    log: createPinoLogger({ level: 'debug', format: 'json', destination: sink }).child({ role: 'worker' }),
   });
-  const controlPlane = await startClusterControlPlane({ redis: { url: redis.url, prefix }, startTimeoutMs: 10_000, stopGraceMs: 2_000, replicaId: 'traced' });
+  const controlPlane = await startClusterControlPlane({
+    redis: { url: redis.url, prefix },
+    startTimeoutMs: 10_000,
+    stopGraceMs: 2_000,
+    replicaId: 'traced',
+    log: createPinoLogger({ level: 'debug', format: 'json', destination: sink }).child({ role: 'control-plane' }),
+  });
   t.teardown(async () => {
     for (const pid of pidsWithArgument(dataDir)) {
       try {
@@ -117,6 +132,17 @@ test.serial('a start over HTTP is one trace from the HTTP request to the worker 
   const carried = xadds.filter((args) => args[0]?.endsWith('worker.traced-worker') && args.join(' ').includes(String(send.attributes['messaging.message.id'])));
   t.is(carried.length, 1, 'the start command was added to the worker stream once');
   t.true(carried[0]!.join(' ').includes(`00-${incomingTrace}-${idOf(send)}-01`), 'its envelope carries the producer span as traceparent');
+
+  // The log lines of both sides name the trace: the access line, and the worker's line about the command.
+  const lines = logLines();
+  t.like(lines.find((line) => line.requestId === 'req-42'), { role: 'control-plane', operation: 'startInstance', status: 200, traceId: incomingTrace });
+  t.like(lines.find((line) => line.msg === 'workload.start done'), {
+    role: 'worker',
+    instanceId: 'traced',
+    commandId: send.attributes['messaging.message.id'],
+    traceId: incomingTrace,
+    spanId: idOf(process_),
+  });
 });
 
 test.serial('without an incoming traceparent a request starts its own trace; an unsafe X-Request-Id is replaced and the problem body names the id', async (t) => {
