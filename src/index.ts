@@ -62,4 +62,5 @@ export { RedisLeases, type RedisLeasesOptions } from './store/redis-leases.js';
 export { FileInstanceStore, StoreLockedError, type FileInstanceStoreOptions } from './store/file-store.js';
 export { checkSnapshotVersion, SnapshotVersionError, type SnapshotMigrations } from './store/snapshot-version.js';
 export { createHttpApp, type HttpAppOptions } from './http/app.js';
+export type { Logger, LogFields, LogMethod, LogOption } from './observability/logger.js';
 export * from './errors.js';
