@@ -43,6 +43,7 @@ import {
 } from './replica-calls.js';
 import { ReplicaLiveness } from './replica-liveness.js';
 import { type LogOption, type Logger, toLogger } from '../observability/logger.js';
+import { contextOf, inSpan, SpanKind } from '../observability/tracing.js';
 
 export interface OperationOptions {
   /** Aborted when the caller stops waiting (here: the caller's own signal; forwarded: a cancellation from the caller's replica). */
@@ -114,7 +115,13 @@ export class ReplicaRouter {
     const cancellations = await this.transport.subscribe(topics.callCancellations, (event) => this.onCancelled(event));
     let calls: Closeable;
     try {
-      calls = await this.transport.consume(queues.replicaCalls(this.ownership.replicaId), (command) => this.onForwarded(command));
+      calls = await this.transport.consume(queues.replicaCalls(this.ownership.replicaId), (command) =>
+        inSpan(
+          'process replica.call',
+          { kind: SpanKind.CONSUMER, parent: contextOf(command.trace), attributes: { 'draas.instance_id': command.instanceId, 'messaging.message.id': command.commandId } },
+          () => this.onForwarded(command),
+        ),
+      );
     } catch (error) {
       await cancellations.close();
       throw error;
@@ -168,7 +175,21 @@ export class ReplicaRouter {
     const timeoutMs = this.timeoutOf(call.op) + this.replySlackMs;
     const sent = this.now();
     const payload: ForwardedCall = { ...(call as ReplicaCall), expiresAt: sent + timeoutMs };
-    const command = newCommand('replica.call', instanceId, payload, { now: sent });
+    // The owner's span of the call is a child of this one, through the envelope's trace context.
+    return inSpan(`forward ${call.op}`, { kind: SpanKind.PRODUCER, attributes: { 'draas.instance_id': instanceId, 'draas.replica_id': owner, 'messaging.destination.name': queues.replicaCalls(owner) } }, () =>
+      this.forwardInSpan(owner, call, instanceId, options, timeoutMs, payload, newCommand('replica.call', instanceId, payload, { now: sent })),
+    );
+  }
+
+  private async forwardInSpan<K extends ReplicaOp>(
+    owner: string,
+    call: ReplicaCall<K>,
+    instanceId: string,
+    options: OperationOptions,
+    timeoutMs: number,
+    payload: ForwardedCall,
+    command: CommandEnvelope,
+  ): Promise<ReplicaCallResults[K]> {
     const wait = new AbortController();
     let ownerDied = false;
     const callerLeft = () => wait.abort(options.signal?.reason);

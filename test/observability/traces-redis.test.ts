@@ -57,6 +57,7 @@ async function cluster(t: import('ava').ExecutionContext) {
     startTimeoutMs: 10_000,
     stopGraceMs: 2_000,
     replicaId: 'traced',
+    shardCount: 1,
     log: createPinoLogger({ level: 'debug', format: 'json', destination: sink }).child({ role: 'control-plane' }),
   });
   t.teardown(async () => {
@@ -72,7 +73,7 @@ async function cluster(t: import('ava').ExecutionContext) {
     await rm(dataDir, { recursive: true, force: true });
   });
   const { url } = await controlPlane.listen({ port: 0 });
-  return { url, redis };
+  return { url, redis, prefix };
 }
 
 test.serial('a start over HTTP is one trace from the HTTP request to the worker spawn, across Redis', async (t) => {
@@ -160,4 +161,34 @@ test.serial('without an incoming traceparent a request starts its own trace; an 
   t.is(parentOf(server!), undefined, 'a root span');
   t.is(server!.attributes['http.response.status_code'], 404);
   t.is(server!.attributes['draas.request_id'], requestId);
+});
+
+test.serial('a call forwarded to the owning replica stays in the trace: forward (producer) → process replica.call (consumer) → instance.start', async (t) => {
+  const { url, redis, prefix } = await cluster(t);
+  // A second replica that owns nothing (the first holds the only shard): it forwards.
+  const second = await startClusterControlPlane({ redis: { url: redis.url, prefix }, startTimeoutMs: 10_000, stopGraceMs: 2_000, replicaId: 'forwarder', shardCount: 1 });
+  t.teardown(() => second.close());
+  const { url: secondUrl } = await second.listen({ port: 0 });
+  t.is((await fetch(`${url}/api/server/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'forwarded' }) })).status, 201);
+  exporter.reset();
+  const started = await fetch(`${secondUrl}/api/server/instances/forwarded/start`, { method: 'POST' });
+  t.is(started.status, 200, await started.text());
+  const spans = exporter.getFinishedSpans();
+  const server = spans.find((span) => span.name === 'POST /api/server/instances/:id/start');
+  t.truthy(server, spans.map((span) => span.name).join(', '));
+  const inTrace = spans.filter((span) => span.spanContext().traceId === server!.spanContext().traceId);
+  const one = (name: string) => {
+    const found = inTrace.filter((span) => span.name === name);
+    t.is(found.length, 1, `one "${name}" in ${inTrace.map((span) => span.name).join(', ')}`);
+    return found[0]!;
+  };
+  const forward = one('forward start');
+  const owner = one('process replica.call');
+  const request = one('instance.start');
+  t.is(forward.kind, SpanKind.PRODUCER);
+  t.is(parentOf(forward), idOf(server!));
+  t.is(owner.kind, SpanKind.CONSUMER);
+  t.is(parentOf(owner), idOf(forward));
+  t.is(parentOf(request), idOf(owner));
+  t.is(parentOf(one('process workload.start')), idOf(one('send workload.start')), 'and on to the worker');
 });
