@@ -27,7 +27,7 @@ export interface RequestTelemetryState {
   log: Logger;
 }
 
-export function requestIdOf(header: string | undefined): string {
+function requestIdOf(header: string | undefined): string {
   return header !== undefined && REQUEST_ID.test(header) ? header : randomUUID();
 }
 

@@ -75,7 +75,7 @@ export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span)
 }
 
 /** Marks a span failed by `error`. */
-export function recordFailure(span: Span, error: unknown): void {
+function recordFailure(span: Span, error: unknown): void {
   if (!span.isRecording()) return;
   span.recordException(error instanceof Error ? error : String(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
