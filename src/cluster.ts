@@ -12,6 +12,8 @@ import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
 import { within } from './time-bounds.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
+import { MetricsRegistry } from './observability/metrics.js';
+import { serveMetrics, type MetricsListener, type MetricsListenOptions } from './observability/metrics-server.js';
 
 export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport' | 'ownership'> {
   redis: RedisTransportOptions;
@@ -68,32 +70,58 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     await controlPlane.close();
     throw error;
   }
+  await controlPlane.openMetricsListener(options.metricsListener);
   return controlPlane;
 }
 
 export interface ClusterWorker {
   worker: PlatformWorker;
+  /** Its Prometheus series (`await metrics.text()` is a scrape). */
+  metrics: MetricsRegistry;
+  /** The `GET /metrics` listener, when `metricsListener` asked for one. */
+  metricsListener?: MetricsListener;
   /** Stops consuming and announcing, then disconnects. Workloads keep running. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function startClusterWorker(options: WorkerSettings & { redis: RedisTransportOptions }): Promise<ClusterWorker> {
+export interface ClusterWorkerOptions extends WorkerSettings {
+  redis: RedisTransportOptions;
+  /** Serve `GET /metrics` alone, without a token, on this port and host (default host 127.0.0.1). */
+  metricsListener?: MetricsListenOptions;
+}
+
+export async function startClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorker> {
   const transport = await createRedisTransport(options.redis);
+  const metrics = options.metrics ?? new MetricsRegistry();
   let worker: PlatformWorker;
   try {
-    worker = await startPlatformWorker(transport, options);
+    worker = await startPlatformWorker(transport, { ...options, metrics });
   } catch (error) {
     await transport.close();
     throw error;
   }
+  let metricsListener: MetricsListener | undefined;
   let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await metricsListener?.close();
+      await worker.close();
+      // The worker gave up on what Redis did not answer; the transport's own close is bounded the same way.
+      await within(transport.close(), 2_000);
+    })());
+  if (options.metricsListener !== undefined) {
+    try {
+      metricsListener = await serveMetrics(metrics, options.metricsListener);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
   return {
     worker,
-    close: () =>
-      (closing ??= (async () => {
-        await worker.close();
-        // The worker gave up on what Redis did not answer; the transport's own close is bounded the same way.
-        await within(transport.close(), 2_000);
-      })()),
+    metrics,
+    ...(metricsListener !== undefined ? { metricsListener } : {}),
+    close,
   };
 }
+

@@ -10,6 +10,7 @@ import { startPlatformWorker, type DockerWorkerSettings, type KubernetesWorkerSe
 import type { PlatformType } from './platforms/driver.js';
 import { FileInstanceStore } from './store/file-store.js';
 import { MemoryTransport } from './transport/memory.js';
+import { MetricsRegistry } from './observability/metrics.js';
 
 export interface EmbeddedControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport'> {
   /** Where instance working directories live. Default `./.draas`. */
@@ -37,6 +38,8 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
   const dataDir = options.dataDir ?? '.draas';
   const transport = new MemoryTransport(options.now ? { now: options.now } : {});
   const store = options.store ?? (await FileInstanceStore.open(dataDir, options.log ? { log: options.log } : {}));
+  // One registry for the control plane and its workers: one scrape shows both.
+  const metrics = options.metrics ?? new MetricsRegistry();
   const workers: PlatformWorker[] = [];
   try {
     for (const platform of options.platforms ?? ['process']) {
@@ -50,6 +53,7 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
           ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
           ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
           ...(options.log ? { log: options.log } : {}),
+          metrics,
         }),
       );
     }
@@ -59,7 +63,7 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
     throw error;
   }
   // Closed after the control plane: the workers, then the store, then the transport.
-  const controlPlane = new HostedControlPlane({ ...options, transport, store }, [
+  const controlPlane = new HostedControlPlane({ ...options, transport, store, metrics }, [
     ...workers.map((worker) => ({ name: `worker ${worker.workerId}`, resource: worker })),
     { name: 'store', resource: store },
     { name: 'transport', resource: transport },
@@ -67,5 +71,6 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
   await controlPlane.open();
   // The workers recovered before the control plane listened: tell it now what they adopted (it reports orphans).
   for (const worker of workers) await worker.publishAdopted();
+  await controlPlane.openMetricsListener(options.metricsListener);
   return controlPlane;
 }

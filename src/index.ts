@@ -11,7 +11,7 @@
  */
 export { createControlPlane, type EmbeddedControlPlane, type EmbeddedControlPlaneOptions } from './embedded.js';
 export { HostedControlPlane } from './hosted-control-plane.js';
-export { startClusterControlPlane, startClusterWorker, type ClusterControlPlaneOptions, type ClusterWorker } from './cluster.js';
+export { startClusterControlPlane, startClusterWorker, type ClusterControlPlaneOptions, type ClusterWorker, type ClusterWorkerOptions } from './cluster.js';
 export { RedisTransport, createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
 export {
   ControlPlane,
@@ -45,7 +45,9 @@ export {
 export type { MachineLayout, LayoutNode, LayoutEdge } from './machines/machine-layout.js';
 export type { PlatformDriver, PlatformType, WorkloadSpec, WorkloadRef } from './platforms/driver.js';
 export { MissingPlatformSdkError } from './platforms/platform-sdk.js';
-export type { Transport, WorkerPresence } from './transport/transport.js';
+export type { Transport, WorkerPresence, QueueStats } from './transport/transport.js';
+export { MetricsRegistry, METRICS_CONTENT_TYPE, type Sample, type SampleSource } from './observability/metrics.js';
+export { serveMetrics, type MetricsListener, type MetricsListenOptions } from './observability/metrics-server.js';
 export { MemoryTransport } from './transport/memory.js';
 export {
   MemoryInstanceStore,

@@ -19,6 +19,7 @@ import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
 import { loadPlatformModule, MissingPlatformSdkError } from './platforms/platform-sdk.js';
 import { ProcessDriver } from './platforms/process.js';
 import type { Transport } from './transport/transport.js';
+import type { MetricsRegistry } from './observability/metrics.js';
 
 export interface DockerWorkerSettings {
   /** A DOCKER_HOST value (unix:///path or tcp://host:port); default the local socket. */
@@ -58,6 +59,8 @@ export interface WorkerSettings extends ProcessWorkerSettings {
   platform: PlatformType;
   workerId?: string;
   heartbeatMs?: number;
+  /** Where the worker's metrics are kept (default: a registry of its own). */
+  metrics?: MetricsRegistry;
   log?: (message: string) => void;
 }
 
@@ -131,6 +134,7 @@ export async function startPlatformWorker(transport: Transport, settings: Worker
     workerId: settings.workerId ?? defaultWorkerId(settings),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
     ...(settings.log ? { log: settings.log } : {}),
+    ...(settings.metrics ? { metrics: settings.metrics } : {}),
   });
   await worker.start();
   return worker;

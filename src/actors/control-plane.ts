@@ -52,6 +52,8 @@ import { InstanceRegistry } from './instance-registry.js';
 import { ShardLoading, restoreSnapshot } from './shard-loading.js';
 import { within } from '../time-bounds.js';
 import type { WorkloadCommands } from './workload-commands.js';
+import { MetricsRegistry, outcomeOf, secondsSince } from '../observability/metrics.js';
+import { ControlPlaneMetrics, type LifecycleOperation } from '../observability/control-plane-metrics.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 
@@ -105,6 +107,11 @@ export interface ControlPlaneOptions {
    * See docs/security.md.
    */
   policy?: Partial<{ deniedEnvironment: Iterable<string>; allow: Iterable<string> }>;
+  /**
+   * Where this control plane's metrics are kept (see `observability/metrics.ts`).
+   * Default: a registry of its own. Embedded mode shares one with its workers.
+   */
+  metrics?: MetricsRegistry;
   log?: (message: string) => void;
 }
 
@@ -158,8 +165,13 @@ export class ControlPlane {
   private readonly reconciler: Reconciler;
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
+  /** Its Prometheus series: `await metrics.text()` is a scrape (`GET /metrics`). */
+  readonly metrics: MetricsRegistry;
+  private readonly measures: ControlPlaneMetrics;
 
   constructor(options: ControlPlaneOptions) {
+    this.metrics = options.metrics ?? new MetricsRegistry();
+    this.measures = new ControlPlaneMetrics(this.metrics);
     this.transport = options.transport;
     this.store = options.store ?? new MemoryInstanceStore();
     this.now = options.now ?? Date.now;
@@ -172,7 +184,9 @@ export class ControlPlane {
     this.historyLimit = options.historyLimit ?? 32;
     this.policy = operatorPolicy(options.policy);
     this.log = options.log ?? (() => undefined);
-    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now);
+    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now, (platform, type, outcome, seconds) =>
+      this.measures.commandRoundTrip(platform, type, outcome, seconds),
+    );
     this.placements = new WorkerPlacements({
       workloads: this.workloads,
       host: {
@@ -202,6 +216,7 @@ export class ControlPlane {
       replySlackMs: this.replySlackMs,
       now: this.now,
       log: this.log,
+      onResult: (outcome) => this.measures.reconciled(outcome),
     });
     this.ownership = options.ownership ?? new SoleOwnership();
     this.router = new ReplicaRouter({
@@ -272,6 +287,31 @@ export class ControlPlane {
       placements: this.placements,
       log: this.log,
     });
+    this.measures.watch({
+      instances: () => [...this.registry.all()].map(({ view: { status, context } }) => ({
+        platform: context.platform,
+        status,
+        desired: context.desired,
+        consecutiveFailures: context.consecutiveFailures,
+      })),
+      workers: () => this.transport.presence.live(),
+      ownership: () => this.ownership.describe(),
+      queues: async () => (this.transport.queueStats ? this.transport.queueStats() : []),
+      ready: () => this.ready(),
+    });
+  }
+
+  /** Runs a lifecycle request, counting it and timing it by its outcome (`ok` or the problem code). */
+  private async measured<T>(operation: LifecycleOperation, run: () => Promise<T>): Promise<T> {
+    const began = performance.now();
+    try {
+      const result = await run();
+      this.measures.lifecycle(operation, 'ok', secondsSince(began));
+      return result;
+    } catch (error) {
+      this.measures.lifecycle(operation, outcomeOf(error), secondsSince(began));
+      throw error;
+    }
   }
 
   /**
@@ -304,6 +344,7 @@ export class ControlPlane {
 
   private onTransition(transition: StatusTransition): void {
     const { instanceId, to } = transition;
+    this.measures.transition(transition.from, to);
     if (to === 'Deleted') {
       this.registry.forget(instanceId);
       this.reconciler.forget(instanceId);
@@ -359,8 +400,10 @@ export class ControlPlane {
 
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
   async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
-    const { body } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
-    return this.router.call('create', [body]);
+    return this.measured('createInstance', async () => {
+      const { body } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
+      return this.router.call('create', [body]);
+    });
   }
 
   /** A create on the owner: validated (again) here, as a forwarded one comes from another process. */
@@ -465,22 +508,22 @@ export class ControlPlane {
 
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
   start(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.router.call('start', [parseInstanceId(id)], options);
+    return this.measured('startInstance', () => this.router.call('start', [parseInstanceId(id)], options));
   }
 
   /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
   stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.router.call('stop', [parseInstanceId(id)], options);
+    return this.measured('stopInstance', () => this.router.call('stop', [parseInstanceId(id)], options));
   }
 
   /** Stops (if running) and starts again; resolves once Running with a new workload. */
   restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.router.call('restart', [parseInstanceId(id)], options);
+    return this.measured('restartInstance', () => this.router.call('restart', [parseInstanceId(id)], options));
   }
 
   /** Stops and removes the workload and forgets the instance. */
   async delete(id: string, options: CallOptions = {}): Promise<void> {
-    await this.router.call('delete', [parseInstanceId(id)], options);
+    await this.measured('deleteInstance', () => this.router.call('delete', [parseInstanceId(id)], options));
   }
 
   /** The last comparison of the instance with what runs (see `reconciler.ts`), or null before its first check. */
@@ -495,7 +538,7 @@ export class ControlPlane {
 
   /** Compares the instance with what runs now; a difference found is repaired as by the periodic check. */
   async reconcile(id: string): Promise<DriftComparison> {
-    return this.router.call('reconcile', [parseInstanceId(id)]);
+    return this.measured('reconcileInstance', () => this.router.call('reconcile', [parseInstanceId(id)]));
   }
 
   private async reconcileHere(id: string): Promise<DriftComparison> {
@@ -522,11 +565,13 @@ export class ControlPlane {
    * running generation until the next start. Resolves once recorded, not once applied.
    */
   async patchConfig(id: string, patch: unknown, options: PatchConfigOptions | unknown = {}): Promise<InstanceConfig> {
-    const instanceId = parseInstanceId(id);
-    // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
-    refuseDeepInput(patch, 'JSON Patch');
-    const checked = parseRequest(patchConfigOptionsSchema, options, 'configuration change options');
-    return this.router.call('patchConfig', [instanceId, patch, checked]);
+    return this.measured('patchConfiguration', async () => {
+      const instanceId = parseInstanceId(id);
+      // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
+      refuseDeepInput(patch, 'JSON Patch');
+      const checked = parseRequest(patchConfigOptionsSchema, options, 'configuration change options');
+      return this.router.call('patchConfig', [instanceId, patch, checked]);
+    });
   }
 
   private async patchConfigHere(id: string, patch: unknown, options: PatchConfigOptions): Promise<InstanceConfig> {

@@ -27,6 +27,8 @@ import { OutcomeCache } from './outcome-cache.js';
 import { failureOf, within } from '../time-bounds.js';
 import { isWorkloadCommandType, type WorkloadCommands, type WorkloadCommandType } from './workload-commands.js';
 import { workloadCommandPayloadSchemas } from './workload-schemas.js';
+import { MetricsRegistry, outcomeOf, secondsSince } from '../observability/metrics.js';
+import { WorkerMetrics } from '../observability/worker-metrics.js';
 
 /** One request to a server's component API (a list, a full read, one create): a healthy server answers in milliseconds. */
 const SERVER_CALL_TIMEOUT_MS = 5_000;
@@ -39,6 +41,8 @@ export interface PlatformWorkerOptions {
   heartbeatMs?: number;
   /** How long close() waits for the transport, in all (default 2 s). */
   closeTimeoutMs?: number;
+  /** Where its metrics are kept (default: a registry of its own, `metrics`). */
+  metrics?: MetricsRegistry;
   log?: (message: string) => void;
 }
 
@@ -64,6 +68,9 @@ export class PlatformWorker {
   private unavailable: string | undefined;
   private adopted: WorkloadRef[] = [];
   private workloadCount = 0;
+  /** Its Prometheus series (shared with the control plane in embedded mode). */
+  readonly metrics: MetricsRegistry;
+  private readonly measures: WorkerMetrics;
 
   /** One handler per command type. */
   private readonly handlers: Handlers = {
@@ -122,6 +129,9 @@ export class PlatformWorker {
     this.heartbeatMs = options.heartbeatMs ?? 2_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
     this.log = options.log;
+    this.metrics = options.metrics ?? new MetricsRegistry();
+    this.measures = new WorkerMetrics(this.metrics);
+    this.measures.watch({ platform: this.platform, workloads: () => this.workloadCount, available: () => !this.closing && this.consumers.length > 0 });
   }
 
   async start(): Promise<void> {
@@ -205,8 +215,23 @@ export class PlatformWorker {
     await Promise.all(consumers.map((consumer) => consumer.close()));
   }
 
-  /** Dispatches on `type`; runs once per command id, one at a time per instance. */
+  /** Dispatches on `type`; runs once per command id, one at a time per instance. Counted and timed by type and outcome. */
   handle(command: CommandEnvelope): Promise<unknown> {
+    const began = performance.now();
+    const type = isWorkloadCommandType(command.type) ? command.type : 'unknown';
+    return this.handleCommand(command).then(
+      (result) => {
+        this.measures.handled(this.platform, type, 'ok', secondsSince(began));
+        return result;
+      },
+      (error: unknown) => {
+        this.measures.handled(this.platform, type, outcomeOf(error), secondsSince(began));
+        throw error;
+      },
+    );
+  }
+
+  private handleCommand(command: CommandEnvelope): Promise<unknown> {
     const type = command.type;
     if (!isWorkloadCommandType(type)) return Promise.reject(new BadRequestError(`unknown command type "${type}"`));
     const payload = workloadCommandPayloadSchemas[type].safeParse(command.payload);
@@ -250,6 +275,7 @@ export class PlatformWorker {
     const workerId = this.workerId;
     switch (event.type) {
       case 'exited':
+        this.measures.exited(this.platform, event.exit.requested);
         return this.publishEnvelope(newEvent('workload.exited', event.instanceId, { ref: event.ref, exit: event.exit, workerId }));
       case 'health':
         return this.publishEnvelope(newEvent('workload.health', event.instanceId, { ref: event.ref, healthy: event.healthy, workerId }));

@@ -17,6 +17,7 @@
  *   withdrawal (`worker.withdrawn`) is applied the moment it is received.
  */
 import { NoLiveWorkerError, WorkerLostError } from '../errors.js';
+import { outcomeOf, secondsSince } from '../observability/metrics.js';
 import type { PlatformType } from '../platforms/driver.js';
 import { newCommand } from '../transport/envelope.js';
 import { queues, type Transport, type WorkerPresence } from '../transport/transport.js';
@@ -34,6 +35,9 @@ export interface SendOptions {
   timeoutMs: number;
   signal?: AbortSignal;
 }
+
+/** Told how each command sent to a worker ended (`ok` or the problem code) and how long its round trip took. */
+export type CommandObserver = (platform: PlatformType, type: WorkloadCommandType, outcome: string, seconds: number) => void;
 
 export class WorkloadClient {
   private readonly presence = new Map<string, { at: number; live: WorkerPresence[] }>();
@@ -53,6 +57,7 @@ export class WorkloadClient {
     private readonly transport: Transport,
     private readonly presenceCacheMs = 200,
     private readonly now: () => number = Date.now,
+    private readonly observe?: CommandObserver,
   ) {}
 
   /** Live workers of a platform (cached briefly while one is available). */
@@ -154,12 +159,16 @@ export class WorkloadClient {
     let waiting = this.waiting.get(workerId);
     if (!waiting) this.waiting.set(workerId, (waiting = new Set()));
     waiting.add(fail);
+    const sentAt = performance.now();
     try {
-      return (await this.transport.request(queues.workerCommands(platform, workerId), command, {
+      const result = (await this.transport.request(queues.workerCommands(platform, workerId), command, {
         timeoutMs: options.timeoutMs,
         signal: aborted.signal,
       })) as WorkloadCommands[K]['result'];
+      this.observe?.(platform, type, 'ok', secondsSince(sentAt));
+      return result;
     } catch (error) {
+      this.observe?.(platform, type, outcomeOf(lostError ?? error), secondsSince(sentAt));
       throw lostError ?? error;
     } finally {
       waiting.delete(fail);

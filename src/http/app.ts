@@ -26,6 +26,7 @@ import { originCheck, parseCorsOrigin } from './origin-check.js';
 import { problemMiddleware } from './problem.js';
 import { createRoutes, type RouteOptions } from './routes.js';
 import { consoleMiddleware } from './console.js';
+import { ControlPlaneMetrics } from '../observability/control-plane-metrics.js';
 
 export interface HttpAppOptions extends RouteOptions {
   log?: (message: string) => void;
@@ -58,7 +59,8 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
   }
   const app = new Koa();
   const log = options.log ?? ((message) => console.error(message));
-  const router = createRoutes(controlPlane, { ...options, log });
+  const streams = new ControlPlaneMetrics(controlPlane.metrics);
+  const router = createRoutes(controlPlane, { ...options, log, streamSlots: (kind, slots) => streams.streams(kind, slots) });
   // What escapes the problem middleware: failures while a streamed body is sent.
   app.on('error', (error: unknown) => {
     // A client that stops following a log closes the stream early: that is how a follow ends.

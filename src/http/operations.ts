@@ -49,6 +49,7 @@ export const operations = {
   listPlatforms: { method: 'GET', path: '/api/platforms', access: 'viewer', mutation: false, summary: 'The platforms, whether each is available, and their workers' },
   health: { method: 'GET', path: '/healthz', access: 'public', mutation: false, summary: 'The process answers' },
   readiness: { method: 'GET', path: '/readyz', access: 'public', mutation: false, summary: 'The control plane serves requests (its store and transport answer)' },
+  getMetrics: { method: 'GET', path: '/metrics', access: 'viewer', mutation: false, summary: 'Prometheus metrics in the text format (also served alone, without a token, by --metrics-port)' },
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof operations;

@@ -109,6 +109,8 @@ export interface RouteOptions {
   acceptStatusReports?: boolean;
   /** Where accepted status reports are logged. */
   log?: (message: string) => void;
+  /** Told of each kind of long-lived response's slots, to count the open ones (metrics). */
+  streamSlots?: (kind: 'events' | 'log-follows', slots: StreamSlots) => void;
 }
 
 /** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
@@ -127,6 +129,8 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   };
   const eventStreams = new StreamSlots(options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS, 'SSE clients', '--max-event-clients / DRAAS_MAX_EVENT_CLIENTS');
   const logFollows = new StreamSlots(options.maxLogFollows ?? DEFAULT_MAX_LOG_FOLLOWS, 'followed logs', '--max-log-follows / DRAAS_MAX_LOG_FOLLOWS');
+  options.streamSlots?.('events', eventStreams);
+  options.streamSlots?.('log-follows', logFollows);
   // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id; heartbeats on request.
   route('streamEvents', async (ctx) => {
     const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
@@ -297,6 +301,13 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     const ready = await controlPlane.ready();
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'not ready' };
+  });
+
+  // A Prometheus scrape of this control plane (its own series and the process's).
+  route('getMetrics', async (ctx) => {
+    ctx.body = await controlPlane.metrics.text();
+    ctx.set('Content-Type', controlPlane.metrics.contentType);
+    ctx.set('Cache-Control', 'no-store');
   });
 
   return router;

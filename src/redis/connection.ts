@@ -20,6 +20,7 @@
  */
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { DraasError, errorMessage } from '../errors.js';
+import { countRedisError, type RedisConnectionRole } from '../observability/metrics.js';
 
 const ReplyErrorClass: abstract new (...args: never[]) => Error = ReplyError;
 
@@ -57,12 +58,18 @@ function baseOptions(settings: ConnectionSettings, name: string): RedisOptions {
   };
 }
 
-export function commandConnection(settings: ConnectionSettings, name: string): Redis {
-  return new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+/** Every error event of the connection is counted in `draas_redis_errors_total{connection=role}`. */
+function counted(redis: Redis, role: RedisConnectionRole): Redis {
+  redis.on('error', () => countRedisError(role));
+  return redis;
 }
 
-export function blockingConnection(settings: ConnectionSettings, name: string): Redis {
-  return new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null });
+export function commandConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole): Redis {
+  return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 }), role);
+}
+
+export function blockingConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole = 'transport-blocking'): Redis {
+  return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null }), role);
 }
 
 /** The URL without its password, for messages. */

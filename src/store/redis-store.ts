@@ -247,7 +247,7 @@ export class RedisInstanceStore implements InstanceStore {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       reconnect: { initialMs: 200, maxMs: 5_000 },
     };
-    const redis = commandConnection(settings, `${prefix}store:${process.pid}`);
+    const redis = commandConnection(settings, `${prefix}store:${process.pid}`, 'store');
     await connectWithin(redis, options.url, settings.connectTimeoutMs);
     return new RedisInstanceStore(redis, options.url, prefix, changeLogLimit, log);
   }
