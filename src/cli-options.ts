@@ -48,6 +48,12 @@ HTTP (up, control-plane):
   --accept-status-reports serve POST /api/status/updates, which lets any caller mark an instance
                           Failed (DRAAS_ACCEPT_STATUS_REPORTS=1; default off: 403)
 
+Metrics (up, control-plane, worker; see docs/operations.md, "Metrics"). GET /metrics on the API
+(up, control-plane) serves them too; a listener of their own serves them alone, without a token:
+  --metrics-port <n>      also serve GET /metrics (Prometheus text format), and nothing else, on this
+                          port (DRAAS_METRICS_PORT, default off)
+  --metrics-host <addr>   bind address of that listener (DRAAS_METRICS_HOST, default 127.0.0.1)
+
 Security (up, control-plane; see docs/security.md). Nothing authenticates API callers yet, so by
 default an instance may not ask for what would let a caller run code on the host or reach beyond it:
   --allow <what>          let instances ask for it anyway; repeatable or a comma list (DRAAS_ALLOW):
@@ -166,6 +172,8 @@ const optionSpec = {
   shards: { type: 'string' },
   allow: { type: 'string', multiple: true },
   'deny-env': { type: 'string', multiple: true },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const satisfies ParseArgsConfig['options'];
@@ -180,15 +188,15 @@ const kubernetesOptions = ['kubeconfig', 'kube-context', 'kube-namespace', 'kube
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
-    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env',
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env', 'metrics-port', 'metrics-host',
   ],
   'control-plane': [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env',
+    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env', 'metrics-port', 'metrics-host',
   ],
   worker: [
     'platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace',
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'metrics-port', 'metrics-host',
   ],
 };
 
@@ -233,6 +241,12 @@ export interface PolicySettings {
   deniedEnvironment: string[];
 }
 
+/** The listener that serves GET /metrics alone (`--metrics-port`). */
+export interface MetricsSettings {
+  port: number;
+  host: string;
+}
+
 export interface ReplicaSettings {
   replicaId?: string;
   leaseMs: number;
@@ -253,6 +267,7 @@ export type CliCommand =
       /** Undefined: process, plus docker when an engine answers (decided at start). */
       platforms?: PlatformType[];
       shutdownGraceMs: number;
+      metrics?: MetricsSettings;
     }
   | {
       command: 'control-plane';
@@ -262,8 +277,17 @@ export type CliCommand =
       replicas: ReplicaSettings;
       policy: PolicySettings;
       shutdownGraceMs: number;
+      metrics?: MetricsSettings;
     }
-  | { command: 'worker'; platform: PlatformType; workerId?: string; workloads: WorkloadSettings; redis: RedisSettings; shutdownGraceMs: number };
+  | {
+      command: 'worker';
+      platform: PlatformType;
+      workerId?: string;
+      workloads: WorkloadSettings;
+      redis: RedisSettings;
+      shutdownGraceMs: number;
+      metrics?: MetricsSettings;
+    };
 
 function integer(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -441,6 +465,21 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
       },
     };
   };
+  /** The metrics listener, when a port is given; its port must not be the API's on the same address. */
+  const metrics = (api?: { port: number; host: string }): { metrics?: MetricsSettings } => {
+    const port = value('metrics-port', 'DRAAS_METRICS_PORT');
+    const host = value('metrics-host', 'DRAAS_METRICS_HOST');
+    if (port === undefined || port === '') {
+      if (values['metrics-host'] !== undefined) throw new UsageError('--metrics-host needs --metrics-port (or DRAAS_METRICS_PORT)');
+      return {};
+    }
+    const settings = { port: integer('metrics-port', port, 1, 65535), host: host ?? '127.0.0.1' };
+    if (settings.host.trim() === '') throw new UsageError('--metrics-host must be an address to bind, e.g. 127.0.0.1 or 0.0.0.0');
+    if (api !== undefined && api.port === settings.port && (api.host === settings.host || [api.host, settings.host].some((h) => h === '0.0.0.0' || h === '::'))) {
+      throw new UsageError(`--metrics-port ${settings.port} is the API's port (--port); give the metrics a port of their own`);
+    }
+    return { metrics: settings };
+  };
   const stopGraceMs = () => integer('stop-grace', need('stop-grace', 'DRAAS_STOP_GRACE_MS', '10000'), 0, 3_600_000);
   const shutdownGraceMs = () => integer('shutdown-grace', need('shutdown-grace', 'DRAAS_SHUTDOWN_GRACE_MS', '15000'), 100, 3_600_000);
   const lifecycle = (): LifecycleSettings => ({
@@ -477,9 +516,11 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
   switch (command) {
     case 'up': {
       const platforms = value('platforms', 'DRAAS_PLATFORMS');
+      const api = http();
       return {
         command,
-        http: http(),
+        http: api,
+        ...metrics(api),
         lifecycle: lifecycle(),
         workloads: workloads(),
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
@@ -500,9 +541,11 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
       };
       const lostTimeout = value('worker-lost-timeout', 'DRAAS_WORKER_LOST_TIMEOUT_MS', 'never');
       const workerLostTimeoutMs = lostTimeout === undefined || lostTimeout === 'never' ? null : integer('worker-lost-timeout', lostTimeout, 0, 86_400_000);
+      const api = http();
       return {
         command,
-        http: http(),
+        http: api,
+        ...metrics(api),
         lifecycle: { ...lifecycle(), workerLostTimeoutMs },
         redis: redis(),
         replicas,
@@ -527,6 +570,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         workloads: workloads(),
         redis: redis(),
         shutdownGraceMs: shutdownGraceMs(),
+        ...metrics(),
       };
     }
   }

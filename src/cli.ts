@@ -5,7 +5,16 @@
  * Every state change is printed as it happens, so a person sees progress.
  */
 import { startClusterControlPlane, startClusterWorker } from './cluster.js';
-import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings, type WorkloadSettings } from './cli-options.js';
+import {
+  parseCommandLine,
+  usage,
+  UsageError,
+  type CliCommand,
+  type HttpSettings,
+  type MetricsSettings,
+  type PolicySettings,
+  type WorkloadSettings,
+} from './cli-options.js';
 import { bindScope } from './drasi/bind-address.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
@@ -71,6 +80,13 @@ function httpNotes(http: HttpSettings): string[] {
   return notes;
 }
 
+/** Where the metrics listener serves, when there is one. */
+function logMetrics(metrics: MetricsSettings | undefined): void {
+  if (metrics === undefined) return;
+  const host = metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host;
+  log(`metrics: GET http://${host}:${metrics.port}/metrics (no token; --metrics-port)`);
+}
+
 /** What the operator let instances ask for beyond the defaults, so that it shows in the log. */
 function logPolicy(policy: PolicySettings): void {
   if (policy.allow.length > 0) log(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); nothing authenticates API callers, see docs/security.md`);
@@ -125,8 +141,10 @@ async function run(cli: CliCommand): Promise<void> {
         log,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
+        ...(cli.metrics ? { metricsListener: cli.metrics } : {}),
       });
       logPolicy(cli.policy);
+      logMetrics(cli.metrics);
       await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
@@ -150,8 +168,10 @@ async function run(cli: CliCommand): Promise<void> {
         log,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
+        ...(cli.metrics ? { metricsListener: cli.metrics } : {}),
       });
       logPolicy(cli.policy);
+      logMetrics(cli.metrics);
       await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);
@@ -161,7 +181,15 @@ async function run(cli: CliCommand): Promise<void> {
     }
     case 'worker': {
       const redis = { ...cli.redis, log };
-      const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis, log });
+      const worker = await startClusterWorker({
+        ...cli.workloads,
+        platform: cli.platform,
+        ...(cli.workerId ? { workerId: cli.workerId } : {}),
+        ...(cli.metrics ? { metricsListener: cli.metrics } : {}),
+        redis,
+        log,
+      });
+      logMetrics(cli.metrics);
       const unavailable = worker.worker.unavailableReason;
       log(
         unavailable === undefined
