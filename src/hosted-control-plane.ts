@@ -45,6 +45,7 @@ export class HostedControlPlane extends ControlPlane {
   /** The REST API as a Koa app: mount it, or call `listen()`. */
   readonly app: Koa;
   private listeners: (HttpListener | MetricsListener)[] = [];
+  private readonly metricsListeners: MetricsListener[] = [];
   private readonly owned: OwnedResource[];
   private readonly closeTimeoutMs: number;
   private readonly hostLog: (message: string) => void;
@@ -75,7 +76,13 @@ export class HostedControlPlane extends ControlPlane {
   async listenMetrics(options: MetricsListenOptions): Promise<MetricsListener> {
     const listener = await serveMetrics(this.metrics, options);
     this.listeners.push(listener);
+    this.metricsListeners.push(listener);
     return listener;
+  }
+
+  /** The base URL of the first metrics listener (`metricsListener`, `listenMetrics`), if any: scrape `<url>/metrics`. */
+  get metricsUrl(): string | undefined {
+    return this.metricsListeners[0]?.url;
   }
 
   /** Opens `metricsListener` when one is asked for; closes everything and rethrows when it cannot be opened. */
