@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { z } from 'zod';
 import { embedded } from '../helpers/embedded.js';
 import { api } from '../helpers/http-api.js';
@@ -48,6 +48,27 @@ test('every metric the alert rules use is served by a control plane with its wor
     const histogram = /^(.*)_(bucket|sum|count)$/.exec(name);
     if (histogram && metrics.families.get(histogram[1]!)?.type === 'HISTOGRAM') continue;
     t.true(metrics.families.has(name), `${name} (used by an alert rule) is in the scrape`);
+  }
+});
+
+test('the Kubernetes manifests serve metrics on the port their scrape annotations name', (t) => {
+  const podSchema = z.object({
+    kind: z.literal('Deployment'),
+    spec: z.object({
+      template: z.object({
+        metadata: z.object({ annotations: z.record(z.string(), z.string()) }),
+        spec: z.object({ containers: z.array(z.object({ env: z.array(z.object({ name: z.string(), value: z.string().optional() }).passthrough()) }).passthrough()) }),
+      }),
+    }),
+  });
+  for (const file of ['control-plane.yaml', 'worker.yaml']) {
+    const documents = parseAllDocuments(readFileSync(path.join(root, 'deploy', 'kubernetes', file), 'utf8')).map((document) => document.toJS() as unknown);
+    const deployment = podSchema.parse(documents.find((document) => podSchema.safeParse(document).success));
+    const { annotations } = deployment.spec.template.metadata;
+    t.is(annotations['prometheus.io/scrape'], 'true', file);
+    const env = new Map(deployment.spec.template.spec.containers[0]!.env.map((variable) => [variable.name, variable.value]));
+    t.is(env.get('DRAAS_METRICS_PORT'), annotations['prometheus.io/port'], file);
+    t.is(env.get('DRAAS_METRICS_HOST'), '0.0.0.0', `${file}: reachable from the Prometheus pod`);
   }
 });
 
