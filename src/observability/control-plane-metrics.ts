@@ -75,6 +75,16 @@ function counters(registry: MetricsRegistry['registry']) {
   };
 }
 
+/** `read`, shared by the calls made within `ms` of the one that started it (the gauges of one scrape). */
+function sharedRead<T>(read: () => Promise<T>, ms = 1_000): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (last === undefined || now - last.at > ms) last = { at: now, value: read() };
+    return last.value;
+  };
+}
+
 export class ControlPlaneMetrics {
   private readonly counters: ReturnType<typeof counters>;
 
@@ -100,8 +110,16 @@ export class ControlPlaneMetrics {
   }
 
   /** Registers the gauges read from the control plane's state at each scrape. */
-  watch(state: ControlPlaneState): void {
+  watch(live: ControlPlaneState): void {
     const m = this.metrics;
+    // Several gauges read the same lease table and queues: one read of each per scrape.
+    const state: ControlPlaneState = {
+      instances: () => live.instances(),
+      workers: () => live.workers(),
+      ready: () => live.ready(),
+      ownership: sharedRead(() => live.ownership()),
+      queues: sharedRead(() => live.queues()),
+    };
     m.stateGauge('draas_ready', 'Whether this control plane serves requests (its store and transport answer): 1 or 0', [])(async () => [
       { labels: {}, value: (await state.ready()) ? 1 : 0 },
     ]);

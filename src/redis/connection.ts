@@ -68,7 +68,7 @@ export function commandConnection(settings: ConnectionSettings, name: string, ro
   return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 }), role);
 }
 
-export function blockingConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole = 'transport-blocking'): Redis {
+export function blockingConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole): Redis {
   return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null }), role);
 }
 

@@ -133,7 +133,7 @@ export class RedisTransport implements Transport {
     };
     this.commands = this.watch(commandConnection(this.connection, `draas:${this.nodeId}:commands`, 'transport-commands'), 'command connection');
     this.presence = new RedisPresence(this.commands, this.keys, options.url);
-    this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`), 'reply connection');
+    this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`, 'transport-blocking'), 'reply connection');
     this.inbox = new ReplyInbox(
       this.replies,
       this.keys.replies(this.nodeId),
@@ -206,7 +206,7 @@ export class RedisTransport implements Transport {
   async consume(queue: string, handler: CommandHandler, options: ConsumeOptions = {}): Promise<Closeable> {
     this.assertOpen();
     const consumerName = `${this.nodeId}:${++this.consumerCount}:${randomUUID().slice(0, 8)}`;
-    const blocking = this.watch(blockingConnection(this.connection, `draas:${consumerName}`), `consumer ${consumerName}`);
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${consumerName}`, 'transport-blocking'), `consumer ${consumerName}`);
     let consumer: RedisConsumer | undefined;
     try {
       await connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs);
@@ -255,7 +255,7 @@ export class RedisTransport implements Transport {
   async subscribe(topic: string, listener: EventListener, options: SubscribeOptions = {}): Promise<RedisSubscription> {
     this.assertOpen();
     const key = this.keys.events(topic);
-    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`), `subscription ${key}`);
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`, 'transport-blocking'), `subscription ${key}`);
     const subscription: RedisSubscription = new RedisSubscription(blocking, key, listener, {
       blockMs: this.blockMs, retry: this.connection.reconnect, log: this.log, onClosed: () => this.subscriptions.delete(subscription),
     });
