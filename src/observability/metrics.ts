@@ -13,8 +13,10 @@
  *   statuses, platforms, command types), never an instance id;
  * - state gauges (`stateGauge`), computed at scrape time from what the
  *   control plane, transport and workers already know, each read bounded by
- *   `SCRAPE_READ_TIMEOUT_MS` (a Redis that does not answer leaves that gauge
- *   out of the scrape and counts a `draas_metrics_read_failures_total`).
+ *   `SCRAPE_READ_TIMEOUT_MS` (a Redis that does not answer leaves that gauge's
+ *   samples out of the scrape — a gauge without labels reads 0, as
+ *   prom-client always writes one — and counts a
+ *   `draas_metrics_read_failures_total`).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { DraasError } from '../errors.js';
@@ -72,6 +74,8 @@ export class MetricsRegistry {
   readonly contentType = METRICS_CONTENT_TYPE;
   private readonly instrumentSets = new Map<string, unknown>();
   private readonly readFailures: Counter<'gauge'>;
+  /** What each state gauge does at a scrape, before the registry is written. */
+  private readonly refreshers: (() => Promise<void>)[] = [];
 
   constructor() {
     this.readFailures = new Counter({
@@ -93,8 +97,8 @@ export class MetricsRegistry {
   }
 
   /**
-   * A gauge whose samples are read from `sources` at each scrape (all of
-   * them, summed per label set), within `SCRAPE_READ_TIMEOUT_MS` each. Returns
+   * A gauge whose samples are read from `sources` at each scrape (`text()`;
+   * all of them, summed per label set), within `SCRAPE_READ_TIMEOUT_MS` each. Returns
    * a function that adds a source. For a state the control plane holds, e.g.
    * a circuit breaker per platform:
    *
@@ -104,37 +108,35 @@ export class MetricsRegistry {
   stateGauge<L extends string>(name: string, help: string, labelNames: readonly L[]): (source: SampleSource<L>) => void {
     return this.instruments(`gauge:${name}`, (registry) => {
       const sources: SampleSource<L>[] = [];
-      const readFailures = this.readFailures;
-      new Gauge<L>({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        async collect() {
-          this.reset();
-          const reads = await Promise.all(sources.map((source) => within(Promise.resolve().then(source), SCRAPE_READ_TIMEOUT_MS)));
-          const sums = new Map<string, Sample<L>>();
-          for (const read of reads) {
-            if (!read.settled || read.result.status === 'rejected') {
-              readFailures.inc({ gauge: name });
-              continue;
-            }
-            for (const sample of read.result.value) {
-              const key = JSON.stringify(labelNames.map((label) => sample.labels[label] ?? ''));
-              const sum = sums.get(key);
-              if (sum) sum.value += sample.value;
-              else sums.set(key, { labels: sample.labels, value: sample.value });
-            }
+      const gauge = new Gauge<L>({ name, help, labelNames, registers: [registry] });
+      this.refreshers.push(async () => {
+        const reads = await Promise.all(sources.map((source) => within(Promise.resolve().then(source), SCRAPE_READ_TIMEOUT_MS)));
+        const sums = new Map<string, Sample<L>>();
+        for (const read of reads) {
+          if (!read.settled || read.result.status === 'rejected') {
+            this.readFailures.inc({ gauge: name });
+            continue;
           }
-          for (const { labels, value } of sums.values()) this.set(labels as Partial<Record<L, string | number>>, value);
-        },
+          for (const sample of read.result.value) {
+            const key = JSON.stringify(labelNames.map((label) => sample.labels[label] ?? ''));
+            const sum = sums.get(key);
+            if (sum) sum.value += sample.value;
+            else sums.set(key, { labels: sample.labels, value: sample.value });
+          }
+        }
+        gauge.reset();
+        for (const { labels, value } of sums.values()) gauge.set(labels as Partial<Record<L, string | number>>, value);
       });
       return (source: SampleSource<L>) => void sources.push(source);
     });
   }
 
-  /** The scrape: the process's series, then this registry's. */
+  /**
+   * The scrape: the state gauges are read (all at once, each within its
+   * bound), then the process's series and this registry's are written.
+   */
   async text(): Promise<string> {
+    await Promise.all(this.refreshers.map((refresh) => refresh()));
     const [own, process] = await Promise.all([this.registry.metrics(), processMetrics().registry.metrics()]);
     return `${process}${own}`;
   }
