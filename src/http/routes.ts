@@ -20,6 +20,7 @@ import { StreamSlots } from './stream-slots.js';
 import { platformTypes } from '../platforms/driver.js';
 import type { WorkerPresence } from '../transport/transport.js';
 import { operations, type OperationId } from './operations.js';
+import { idempotency, type IdempotencyOptions } from './idempotency.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -80,6 +81,8 @@ export interface RouteOptions {
    * callers can be told apart, any caller could mark any instance Failed.
    */
   acceptStatusReports?: boolean;
+  /** Idempotency-Key on POST operations: where answers are kept and for how long (see idempotency.ts). */
+  idempotency?: IdempotencyOptions;
   /** Where accepted status reports are logged. */
   log?: (message: string) => void;
 }
@@ -93,10 +96,11 @@ function unavailableReason(workers: WorkerPresence[]): string {
 
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
-  // Each route under its operation id, at the method and path the catalog gives it.
+  const idempotent = idempotency(options.idempotency);
+  // Each route under its operation id, at the method and path the catalog gives it; a POST takes an Idempotency-Key.
   const route = (id: OperationId, handler: RouterMiddleware): void => {
     const { method, path } = operations[id];
-    router.register(path, [method], handler, { name: id });
+    router.register(path, [method], method === 'POST' ? [idempotent(id), handler] : handler, { name: id });
   };
   const eventStreams = new StreamSlots(options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS, 'SSE clients', '--max-event-clients / DRAAS_MAX_EVENT_CLIENTS');
   const logFollows = new StreamSlots(options.maxLogFollows ?? DEFAULT_MAX_LOG_FOLLOWS, 'followed logs', '--max-log-follows / DRAAS_MAX_LOG_FOLLOWS');
