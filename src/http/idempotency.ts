@@ -22,6 +22,7 @@ import type { Context, Middleware } from 'koa';
 import { BadRequestError, DraasError, errorMessage } from '../errors.js';
 import { MemoryIdempotencyStore, type IdempotencyStore, type StoredResponse } from '../store/idempotency-store.js';
 import { sendProblem } from './problem.js';
+import { requestSignal } from './request-signal.js';
 
 export interface IdempotencyOptions {
   /** Where answers are kept (default: in this process's memory, 10,000 at most). Replicas must share one (Redis). */
@@ -101,6 +102,7 @@ export function idempotency(options: IdempotencyOptions = {}): (operation: strin
       const key = sha256([scope(ctx), operation, ctx.path, parseIdempotencyKey(header)].join('\0'));
       const fingerprint = sha256([ctx.method, ctx.path, ctx.querystring, canonicalJson(ctx.request.body)].join('\n'));
       const deadline = performance.now() + waitMs;
+      let gone: AbortSignal | undefined;
       for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
         const claim = await store.claim(key, fingerprint, inFlightTtlMs);
         if (claim.state !== 'claimed' && claim.fingerprint !== fingerprint) {
@@ -110,10 +112,12 @@ export function idempotency(options: IdempotencyOptions = {}): (operation: strin
         }
         if (claim.state === 'done') return replay(ctx, claim.response);
         if (claim.state === 'claimed') return run(ctx, next, { key, token: claim.token, fingerprint });
-        if (ctx.req.destroyed || performance.now() + delay > deadline) {
+        gone ??= requestSignal(ctx);
+        if (gone.aborted || performance.now() + delay > deadline) {
           throw new DraasError('idempotency-key-in-flight', `a request with this Idempotency-Key is still running after ${waitMs} ms; retry later`, { retryAfterSeconds: 1 });
         }
-        await sleep(delay);
+        // The client that went away stops waiting (the first request still runs and keeps its answer).
+        await sleep(delay, undefined, { signal: gone }).catch(() => undefined);
       }
     };
 
@@ -135,8 +139,8 @@ export function idempotency(options: IdempotencyOptions = {}): (operation: strin
     }
     const headers: Record<string, string> = {};
     for (const name of replayedHeaders) {
-      const value = ctx.response.get(name);
-      if (value !== '') headers[name] = value;
+      const value: unknown = ctx.response.get(name);
+      if (typeof value === 'string' && value !== '') headers[name] = value;
     }
     const response: StoredResponse = { status: ctx.status, headers, body: ctx.body === undefined || ctx.body === null ? null : (JSON.parse(JSON.stringify(ctx.body)) as unknown) };
     // The work is done: an answer not stored costs a retry only a 409 until the claim lapses, so it does not fail this request.
