@@ -21,6 +21,8 @@ import { platformTypes } from '../platforms/driver.js';
 import type { WorkerPresence } from '../transport/transport.js';
 import { operations, type OperationId } from './operations.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
+import { openApiDocument } from './openapi.js';
+import { packageVersion } from '../package-version.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -40,6 +42,16 @@ function machineTag(format: MachineFormat): string {
     machineTags.set(format, tag);
   }
   return tag;
+}
+
+/** The OpenAPI document's text and ETag, made on first use. */
+let openApi: { text: string; tag: string } | undefined;
+function openApiContract(): { text: string; tag: string } {
+  if (openApi === undefined) {
+    const text = JSON.stringify(openApiDocument(packageVersion()));
+    openApi = { text, tag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"` };
+  }
+  return openApi;
 }
 
 /**
@@ -298,6 +310,20 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
       return { platform, available, ...(available ? {} : { reason: unavailableReason(live) }), workers: live };
     });
     ctx.body = { platforms };
+  });
+
+  // The API contract, generated from the catalog and the schemas; fixed while the process runs.
+  route('getOpenApi', (ctx) => {
+    const contract = openApiContract();
+    ctx.status = 200;
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('ETag', contract.tag);
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = contract.text;
   });
 
   route('health', (ctx) => {
