@@ -41,6 +41,34 @@ test('racing creates with one key on two replicas: one instance, every answer th
   }
 });
 
+test('If-Match across replicas: racing PATCHes for one generation, sent to both replicas, make one change', async (t) => {
+  const redis = await redisServer(t);
+  const connection = { url: redis.url, prefix: `etag-${randomUUID().slice(0, 8)}:` };
+  const urls = await Promise.all(
+    ['cp-a', 'cp-b'].map(async (replicaId) => {
+      const controlPlane = await startClusterControlPlane({ redis: connection, replicaId, leaseMs: 2_000, shardCount: 4, reconcileIntervalMs: null });
+      t.teardown(() => controlPlane.close());
+      return (await controlPlane.listen({ port: 0, host: '127.0.0.1' })).url.replace(/\/$/, '');
+    }),
+  );
+  const created = await fetch(`${urls[0]}/api/server/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cfg', configuration: { sources: [{ kind: 'mock', id: 's' }] } }) });
+  t.is(created.status, 201);
+  const read = await fetch(`${urls[1]}/api/configuration/instances/cfg`);
+  t.is(read.headers.get('etag'), '"g1"');
+  const statuses = await Promise.all(
+    Array.from({ length: 6 }, (_, index) =>
+      fetch(`${urls[index % 2]}/api/configuration/instances/cfg`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json-patch+json', 'if-match': '"g1"' },
+        body: JSON.stringify([{ op: 'replace', path: '/sources/0/id', value: `r${index}` }]),
+      }).then((response) => response.status),
+    ),
+  );
+  t.deepEqual(statuses.sort(), [200, 412, 412, 412, 412, 412]);
+  const after = (await (await fetch(`${urls[1]}/api/configuration/instances/cfg`)).json()) as { generation: number };
+  t.is(after.generation, 2);
+});
+
 test('the Redis store: a lapsed claim neither completes nor releases over the claim that took the key', async (t) => {
   const redis = await redisServer(t);
   const store = await RedisIdempotencyStore.open({ url: redis.url, prefix: 'idem-store:' });
