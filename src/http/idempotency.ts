@@ -106,7 +106,7 @@ export function idempotency(options: IdempotencyOptions = {}): (operation: strin
       for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
         const claim = await store.claim(key, fingerprint, inFlightTtlMs);
         if (claim.state !== 'claimed' && claim.fingerprint !== fingerprint) {
-          throw new DraasError('idempotency-key-reused', 'this Idempotency-Key was used for another request (method, path or body differ); use a new key for a new request', {
+          throw new DraasError('idempotency-key-reused', 'this Idempotency-Key was used for another request here (its body or query differ); use a new key for a new request', {
             reason: 'idempotency-key-reused',
           });
         }
