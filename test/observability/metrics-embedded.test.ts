@@ -175,3 +175,21 @@ test('a metrics port in use is a clear error, and nothing is left open', async (
   await again.close();
   t.pass();
 });
+
+test('a crash-looping instance shows in draas_instances_crash_looping, its crashes in transitions and worker exits', async (t) => {
+  const { draas } = await embedded(t, { reconcileIntervalMs: null, restartPolicy: { initialBackoffMs: 50, maxBackoffMs: 100 } });
+  const { url } = await draas.listen({ port: 0 });
+  const call = api(url);
+  t.is((await call('POST', '/api/server/instances', { name: 'crashy', environment: { DRASI_DOUBLE_EXIT_AFTER_MS: '150' } })).status, 201);
+  t.is((await call('POST', '/api/server/instances', { name: 'steady' })).status, 201);
+  t.is((await call('POST', '/api/server/instances/steady/start')).status, 200);
+  t.is((await scrape(url)).value('draas_instances_crash_looping'), 0);
+  t.is((await call('POST', '/api/server/instances/crashy/start')).status, 200);
+  await waitFor(async () => (await scrape(url)).value('draas_instances_crash_looping', { platform: 'process' }) === 1, 15_000, 'crash-looping counted');
+  const looping = await scrape(url);
+  t.true(looping.value('draas_status_transitions_total', { from: 'Running', to: 'Failed' }) >= 3);
+  t.true(looping.value('draas_worker_workload_exits_total', { platform: 'process', requested: 'false' }) >= 3);
+  t.is(looping.value('draas_worker_workload_exits_total', { platform: 'process', requested: 'true' }), 0);
+  t.is((await call('POST', '/api/server/instances/crashy/stop')).status, 200);
+  t.is((await scrape(url)).value('draas_instances_crash_looping'), 0, 'a stopped instance is not crash-looping');
+});
