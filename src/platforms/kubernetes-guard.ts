@@ -1,0 +1,75 @@
+/**
+ * Puts the Kubernetes driver's API clients (apps, core, version) behind an
+ * `EngineGuard`: their HTTP library sends each request through the API
+ * server's circuit and retries what is safe to repeat (`kubernetesFault`):
+ * a 429 or 503 after the Retry-After the server asked for, a read's 5xx and
+ * connection trouble. The answer that is finally given up on is handed to
+ * the generated client unchanged, so the driver sees the same `ApiException`
+ * (with its status) as without the guard.
+ *
+ * Not covered: informers' watches (they reconnect with their own backoff and
+ * report their failure to `availability`), log streams and the pod proxy.
+ */
+import {
+  createConfiguration,
+  IsomorphicFetchHttpLibrary,
+  ServerConfiguration,
+  wrapHttpLibrary,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { kubernetesFault, type EngineFault } from './engine-faults.js';
+import type { EngineGuard } from './engine-guard.js';
+
+/** An answer worth another attempt, carried through the retry loop as a failure. */
+class RetryableAnswer extends Error {
+  constructor(
+    readonly response: ResponseContext,
+    readonly fault: EngineFault,
+  ) {
+    super(`HTTP ${response.httpStatusCode}`);
+  }
+}
+
+/** `timeoutMs`: the longest one plain read may take (a hung API server answers nothing at all). */
+function guardedHttp(guard: EngineGuard, timeoutMs: number) {
+  const inner = new IsomorphicFetchHttpLibrary();
+  return wrapHttpLibrary({
+    send: async (request: RequestContext): Promise<ResponseContext> => {
+      const method = request.getHttpMethod().toString();
+      const watch = /[?&]watch=(true|1)\b/.test(request.getUrl());
+      const callerSignal = request.getSignal();
+      const classify = (error: unknown): EngineFault => (error instanceof RetryableAnswer ? error.fault : (kubernetesFault({ error }, method) ?? { sick: false, retry: false, unreachable: false }));
+      try {
+        return await guard.call(
+          async (_attempt, signal) => {
+            if (signal) request.setSignal(signal);
+            const response = await inner.send(request).toPromise();
+            const retryAfter = response.headers['retry-after'];
+            const fault = kubernetesFault({ status: response.httpStatusCode, ...(retryAfter !== undefined ? { retryAfter } : {}) }, method);
+            if (fault) throw new RetryableAnswer(response, fault);
+            return response;
+          },
+          classify,
+          { ...(callerSignal ? { signal: callerSignal } : {}), ...(method === 'GET' && !watch ? { timeoutMs } : {}) },
+        );
+      } catch (error) {
+        // Given up on an answer: the generated client turns it into its usual ApiException.
+        if (error instanceof RetryableAnswer) return error.response;
+        throw error;
+      }
+    },
+  });
+}
+
+/** An API client of `config`'s current cluster whose requests go through `guard`. */
+export function guardedApiClient<T>(config: KubeConfig, server: string, guard: EngineGuard, Api: new (configuration: ReturnType<typeof createConfiguration>) => T, timeoutMs: number): T {
+  return new Api(
+    createConfiguration({
+      baseServer: new ServerConfiguration<Record<string, string>>(server, {}),
+      authMethods: { default: config },
+      httpApi: guardedHttp(guard, timeoutMs),
+    }),
+  );
+}
