@@ -21,7 +21,7 @@ export interface EngineFault {
   sick: boolean;
   /** Repeating the request is safe and may succeed. */
   retry: boolean;
-  /** The engine was not reached at all (no connection): the call fails as "engine unavailable". */
+  /** The engine was not reached or did not serve (no connection, a 502/503/504): the call fails as "engine unavailable" (503). */
   unreachable: boolean;
   /** A delay the engine asked for (Retry-After), in ms. */
   retryAfterMs?: number;
@@ -69,7 +69,8 @@ function connectionFault(error: unknown, method: string, replayable: boolean): E
 export function dockerFault(error: unknown, method: string, replayable = true): EngineFault {
   const status = isRecord(error) && typeof error['statusCode'] === 'number' ? error['statusCode'] : undefined;
   if (status === undefined) return connectionFault(error, method, replayable) ?? answer;
-  if (status === 502 || status === 503 || status === 504) return { sick: true, retry: replayable && isRead(method), unreachable: false };
+  // Not served (a proxy in front, a daemon shutting down): the engine is unavailable, not the request wrong.
+  if (status === 502 || status === 503 || status === 504) return { sick: true, retry: replayable && isRead(method), unreachable: true };
   // A 500 to a read says the daemon is unwell; to a write it is mostly about that request (a port taken, a bad image).
   if (status === 500 && isRead(method)) return { sick: true, retry: true, unreachable: false };
   return answer;
@@ -95,7 +96,9 @@ export function kubernetesFault(outcome: { status: number; retryAfter?: string }
   const withHint = (fault: EngineFault): EngineFault => (hint !== undefined ? { ...fault, retryAfterMs: hint } : fault);
   // Shed before it was acted upon (API priority and fairness, or a server not ready): safe to repeat; the server answers, so not sick.
   if (status === 429) return withHint({ sick: false, retry: true, unreachable: false });
-  if (status === 503) return withHint({ sick: true, retry: true, unreachable: false });
-  if (status === 500 || status === 502 || status === 504) return withHint({ sick: true, retry: isRead(method), unreachable: false });
+  // Not served: the API server (or what stands before it) is unavailable; the call fails as such, not as the request's fault.
+  if (status === 503) return withHint({ sick: true, retry: true, unreachable: true });
+  if (status === 502 || status === 504) return withHint({ sick: true, retry: isRead(method), unreachable: true });
+  if (status === 500) return withHint({ sick: true, retry: isRead(method), unreachable: false });
   return undefined;
 }

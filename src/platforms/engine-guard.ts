@@ -121,7 +121,7 @@ export class EngineGuard {
       const why = timedOut !== undefined ? `no answer within ${timedOut} ms` : this.describe(error);
       if (fault.sick) this.breaker.failure(permit, why);
       else this.breaker.success(permit);
-      if (fault.unreachable) throw new EngineUnavailableError(`${this.description} is unreachable: ${why}`, this.details(), error);
+      if (fault.unreachable) throw new EngineUnavailableError(`${this.description} is unavailable: ${why}`, this.details(), error);
       throw error;
     }
   }

@@ -24,11 +24,14 @@ import type { EngineGuard } from './engine-guard.js';
 
 /** An answer worth another attempt, carried through the retry loop as a failure. */
 class RetryableAnswer extends Error {
+  /** The HTTP status, where `describeApiError` and `statusOf` look for it. */
+  readonly code: number;
   constructor(
     readonly response: ResponseContext,
     readonly fault: EngineFault,
   ) {
     super(`HTTP ${response.httpStatusCode}`);
+    this.code = response.httpStatusCode;
   }
 }
 

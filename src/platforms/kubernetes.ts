@@ -965,6 +965,7 @@ export class KubernetesDriver implements PlatformDriver {
       (version) => (supportsStopSignal(version) ? 'stop-signal' : 'pre-stop'),
       (error: unknown) => {
         this.stopSignalMode = undefined;
+        if (error instanceof EngineUnavailableError) throw error;
         throw new WorkloadFailedError(`Kubernetes API at ${this.server}: cannot read /version (${describeApiError(error)})`, noExitFacts());
       },
     );

@@ -26,10 +26,10 @@ test('docker: a connection lost mid-request is retried for reads only', (t) => {
   }
 });
 
-test('docker: 502/503/504 are sick; a 500 is sick for a read, an answer for a write; 4xx and 304 are answers', (t) => {
+test('docker: 502/503/504 are sick and fail as "unavailable"; a 500 is sick for a read, an answer for a write; 4xx and 304 are answers', (t) => {
   for (const status of [502, 503, 504]) {
-    t.deepEqual(dockerFault(httpError(status), 'GET'), { sick: true, retry: true, unreachable: false });
-    t.deepEqual(dockerFault(httpError(status), 'POST'), { sick: true, retry: false, unreachable: false });
+    t.deepEqual(dockerFault(httpError(status), 'GET'), { sick: true, retry: true, unreachable: true });
+    t.deepEqual(dockerFault(httpError(status), 'POST'), { sick: true, retry: false, unreachable: true });
   }
   t.deepEqual(dockerFault(httpError(500), 'GET'), { sick: true, retry: true, unreachable: false });
   t.false(dockerFault(httpError(500), 'POST').sick, 'e.g. "port is already allocated"');
@@ -45,15 +45,17 @@ test('socket codes are found in causes (fetch wraps them)', (t) => {
 
 test('kubernetes: 429 and 503 are retried for any method with their Retry-After; a 429 is not sickness', (t) => {
   t.deepEqual(kubernetesFault({ status: 429, retryAfter: '2' }, 'POST'), { sick: false, retry: true, unreachable: false, retryAfterMs: 2_000 });
-  t.deepEqual(kubernetesFault({ status: 503, retryAfter: '1' }, 'PUT'), { sick: true, retry: true, unreachable: false, retryAfterMs: 1_000 });
-  t.deepEqual(kubernetesFault({ status: 503 }, 'GET'), { sick: true, retry: true, unreachable: false });
+  t.deepEqual(kubernetesFault({ status: 503, retryAfter: '1' }, 'PUT'), { sick: true, retry: true, unreachable: true, retryAfterMs: 1_000 });
+  t.deepEqual(kubernetesFault({ status: 503 }, 'GET'), { sick: true, retry: true, unreachable: true });
 });
 
 test('kubernetes: 500/502/504 are sick, retried for reads only; 403/404/409/422 are answers', (t) => {
-  for (const status of [500, 502, 504]) {
-    t.deepEqual(kubernetesFault({ status }, 'GET'), { sick: true, retry: true, unreachable: false });
-    t.deepEqual(kubernetesFault({ status }, 'POST'), { sick: true, retry: false, unreachable: false });
+  for (const status of [502, 504]) {
+    t.deepEqual(kubernetesFault({ status }, 'GET'), { sick: true, retry: true, unreachable: true });
+    t.deepEqual(kubernetesFault({ status }, 'POST'), { sick: true, retry: false, unreachable: true });
   }
+  t.deepEqual(kubernetesFault({ status: 500 }, 'GET'), { sick: true, retry: true, unreachable: false });
+  t.deepEqual(kubernetesFault({ status: 500 }, 'POST'), { sick: true, retry: false, unreachable: false });
   for (const status of [200, 201, 401, 403, 404, 409, 422]) t.is(kubernetesFault({ status }, 'GET'), undefined, String(status));
   t.deepEqual(kubernetesFault({ error: socketError('ECONNREFUSED') }, 'POST'), { sick: true, retry: true, unreachable: true });
 });
