@@ -13,7 +13,7 @@
 import { DraasError, errorMessage } from '../errors.js';
 import { CircuitBreaker, type Admission, type CircuitSettings, type CircuitState } from '../resilience/circuit-breaker.js';
 import { retry, type RetryPolicy } from '../resilience/retry.js';
-import type { EngineFault } from './engine-faults.js';
+import { socketCode, type EngineFault } from './engine-faults.js';
 
 /** The engine was not reached (no connection, or its circuit is open): nothing was done there. */
 export class EngineUnavailableError extends DraasError {
@@ -121,7 +121,11 @@ export class EngineGuard {
       const why = timedOut !== undefined ? `no answer within ${timedOut} ms` : this.describe(error);
       if (fault.sick) this.breaker.failure(permit, why);
       else this.breaker.success(permit);
-      if (fault.unreachable) throw new EngineUnavailableError(`${this.description} is unavailable: ${why}`, this.details(), error);
+      if (fault.unreachable) {
+        // No connection (or no answer): unreachable; an answer that it cannot serve (502/503/504): unavailable.
+        const how = timedOut !== undefined || socketCode(error) !== undefined ? 'unreachable' : 'unavailable';
+        throw new EngineUnavailableError(`${this.description} is ${how}: ${why}`, this.details(), error);
+      }
       throw error;
     }
   }
