@@ -316,8 +316,11 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
         });
       const open = ours.filter((circuit) => circuit.status === 'open' && live.some((worker) => worker.workerId === circuit.workerId));
       const available = live.some((worker) => worker.available && circuitOf(worker.workerId)?.status !== 'open');
+      // The control plane's breakers toward the live workers (a departed worker's is moot: it is lost), then theirs toward their engines.
       const circuits: PlatformCircuit[] = [
-        ...ours.map((circuit) => ({ kind: 'worker' as const, ...withoutOwner(circuit), workerId: circuit.workerId })),
+        ...ours
+          .filter((circuit) => live.some((worker) => worker.workerId === circuit.workerId))
+          .map((circuit) => ({ kind: 'worker' as const, ...withoutOwner(circuit), workerId: circuit.workerId })),
         ...live.flatMap(engineCircuits),
       ];
       return { platform, available, ...(available ? {} : { reason: unavailableReason(live, open) }), workers: live, circuits };
