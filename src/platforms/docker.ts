@@ -141,7 +141,7 @@ export class DockerDriver implements PlatformDriver {
       ...(options.clock ? { clock: options.clock } : {}),
       onChange: (state) => this.log(`docker: Engine circuit ${state.status}${state.status === 'open' ? ` (last failure: ${state.lastError ?? '?'}; next probe at ${state.nextProbeAt ?? '?'})` : ''}`),
     });
-    guardDockerClient(this.docker, this.guard, resilience.readTimeoutMs ?? 5_000);
+    guardDockerClient(this.docker, this.guard, resilience.readTimeoutMs ?? 10_000);
     this.defaultImage = options.defaultImage;
     this.defaultNetwork = options.defaultNetwork ?? 'bridge';
     this.graceMs = options.graceMs ?? 10_000;

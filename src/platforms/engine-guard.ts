@@ -30,7 +30,7 @@ export const defaultEngineRetry: RetryPolicy = { attempts: 3, baseMs: 100, maxDe
 export interface EngineResilience {
   circuit?: Partial<CircuitSettings>;
   retry?: Partial<RetryPolicy>;
-  /** The longest one plain read of the engine may take (default 5 s). */
+  /** The longest one plain read of the engine may take (default 10 s). */
   readTimeoutMs?: number;
 }
 

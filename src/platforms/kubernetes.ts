@@ -212,7 +212,7 @@ export class KubernetesDriver implements PlatformDriver {
       describe: describeApiError,
       onChange: (state) => this.log(`kubernetes: API server circuit ${state.status}${state.status === 'open' ? ` (last failure: ${state.lastError ?? '?'}; next probe at ${state.nextProbeAt ?? '?'})` : ''}`),
     });
-    const readTimeoutMs = resilience.readTimeoutMs ?? 5_000;
+    const readTimeoutMs = resilience.readTimeoutMs ?? 10_000;
     this.apps = guardedApiClient(this.config, this.server, this.guard, AppsV1Api, readTimeoutMs);
     this.core = guardedApiClient(this.config, this.server, this.guard, CoreV1Api, readTimeoutMs);
     this.version = guardedApiClient(this.config, this.server, this.guard, VersionApi, readTimeoutMs);
