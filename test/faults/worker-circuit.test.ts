@@ -2,8 +2,10 @@
  * A worker is SIGKILLed while it runs a server: the control plane's circuit
  * toward it opens after the first unanswered commands, so later requests fail
  * at once with 503 and Retry-After instead of each waiting for its timeout;
- * `GET /api/platforms` shows the circuit open; when the worker returns (the
- * same id, re-adopting its server), the circuit closes and requests work.
+ * `GET /api/platforms` shows the circuit open; a stop refused meanwhile leaves
+ * the instance Failed with its workload unknown (nothing was done); when the
+ * worker returns (the same id, re-adopting its server), the circuit closes
+ * and the stop, asked again, is done.
  */
 import { MemoryInstanceStore } from '../../src/store/instance-store.js';
 import { HostedControlPlane } from '../../src/hosted-control-plane.js';
@@ -70,6 +72,14 @@ test('a killed worker: its circuit opens after the timeouts, requests fail fast 
   t.true(took < 500, `answered in ${took} ms`);
   t.regex(String(fast.body.detail), /worker circuit-w1 .* not sent commands now/);
   t.true(Number(fast.headers.get('retry-after')) >= 1);
+  // A lifecycle request refused by the circuit reached nothing: the machine records a stop that did not happen.
+  const refusedStop = await call('POST', '/api/server/instances/tripped/stop');
+  t.is(refusedStop.status, 503, JSON.stringify(refusedStop.body));
+  t.is(refusedStop.body.type, 'urn:draas:problem:unavailable');
+  t.truthy(refusedStop.headers.get('retry-after'));
+  const afterRefusal = (await call('GET', '/api/server/instances/tripped')).body;
+  t.like(afterRefusal, { status: 'Failed', desiredState: 'Stopped', observedState: 'Unknown' });
+  t.regex(afterRefusal.failure?.reason ?? '', /^stop failed: worker circuit-w1 .* not sent commands now/);
   const open = (await circuits()).find((circuit) => circuit.workerId === 'circuit-w1');
   t.like(open, { status: 'open', consecutiveFailures: 2 });
   t.regex(open?.lastError ?? '', /no reply from a worker/);
@@ -79,5 +89,9 @@ test('a killed worker: its circuit opens after the timeouts, requests fail fast 
   const back = await startWorker(t, redis.url, { workerId: 'circuit-w1', ports: ports(5), dataDir: worker.dataDir });
   await eventually(async () => (await call('GET', '/api/server/instances/tripped/logs?tail=5')).status === 200, 30_000, 'logs are read from the returned worker', [back.process]);
   t.like((await circuits()).find((circuit) => circuit.workerId === 'circuit-w1'), { status: 'closed', consecutiveFailures: 0 });
+  // The stop that was refused is asked again and done; the server the worker re-adopted stops.
+  const stopped = await call('POST', '/api/server/instances/tripped/stop');
+  t.is(stopped.status, 200, JSON.stringify(stopped.body));
+  t.like(stopped.body, { status: 'Stopped', observedState: 'Stopped' });
   t.is((await call('DELETE', '/api/server/instances/tripped')).status, 204);
 });
