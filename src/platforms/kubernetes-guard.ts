@@ -7,8 +7,10 @@
  * the generated client unchanged, so the driver sees the same `ApiException`
  * (with its status) as without the guard.
  *
- * Not covered: informers' watches (they reconnect with their own backoff and
- * report their failure to `availability`), log streams and the pod proxy.
+ * The informers' lists go through the circuit without retries here (an
+ * informer starts over with its own backoff). Not covered: the watch
+ * streams themselves (reported to `availability` when they fail), log
+ * streams and the pod proxy.
  */
 import {
   createConfiguration,
@@ -35,15 +37,23 @@ class RetryableAnswer extends Error {
   }
 }
 
-/** `timeoutMs`: the longest one plain read may take (a hung API server answers nothing at all). */
-function guardedHttp(guard: EngineGuard, timeoutMs: number) {
+/** How a client's requests are guarded. */
+export interface GuardedClientOptions {
+  /** The longest one plain read may take (a hung API server answers nothing at all). */
+  timeoutMs: number;
+  /** Whether requests are retried here: not for what retries on its own (the informers' lists). Default true. */
+  retries?: boolean;
+}
+
+function guardedHttp(guard: EngineGuard, { timeoutMs, retries = true }: GuardedClientOptions) {
   const inner = new IsomorphicFetchHttpLibrary();
   return wrapHttpLibrary({
     send: async (request: RequestContext): Promise<ResponseContext> => {
       const method = request.getHttpMethod().toString();
       const watch = /[?&]watch=(true|1)\b/.test(request.getUrl());
       const callerSignal = request.getSignal();
-      const classify = (error: unknown): EngineFault => (error instanceof RetryableAnswer ? error.fault : (kubernetesFault({ error }, method) ?? { sick: false, retry: false, unreachable: false }));
+      const classified = (error: unknown): EngineFault => (error instanceof RetryableAnswer ? error.fault : (kubernetesFault({ error }, method) ?? { sick: false, retry: false, unreachable: false }));
+      const classify = (error: unknown): EngineFault => (retries ? classified(error) : { ...classified(error), retry: false });
       try {
         return await guard.call(
           async (_attempt, signal) => {
@@ -67,12 +77,12 @@ function guardedHttp(guard: EngineGuard, timeoutMs: number) {
 }
 
 /** An API client of `config`'s current cluster whose requests go through `guard`. */
-export function guardedApiClient<T>(config: KubeConfig, server: string, guard: EngineGuard, Api: new (configuration: ReturnType<typeof createConfiguration>) => T, timeoutMs: number): T {
+export function guardedApiClient<T>(config: KubeConfig, server: string, guard: EngineGuard, Api: new (configuration: ReturnType<typeof createConfiguration>) => T, options: GuardedClientOptions): T {
   return new Api(
     createConfiguration({
       baseServer: new ServerConfiguration<Record<string, string>>(server, {}),
       authMethods: { default: config },
-      httpApi: guardedHttp(guard, timeoutMs),
+      httpApi: guardedHttp(guard, options),
     }),
   );
 }

@@ -194,6 +194,7 @@ export class KubernetesDriver implements PlatformDriver {
   private stopSignalVerified = false;
   private closed = false;
   private readonly guard: EngineGuard;
+  private readonly watchApis: { apps: AppsV1Api; core: CoreV1Api };
   readonly description: string;
 
   constructor(options: KubernetesDriverOptions = {}) {
@@ -212,10 +213,15 @@ export class KubernetesDriver implements PlatformDriver {
       describe: describeApiError,
       onChange: (state) => this.log(`kubernetes: API server circuit ${state.status}${state.status === 'open' ? ` (last failure: ${state.lastError ?? '?'}; next probe at ${state.nextProbeAt ?? '?'})` : ''}`),
     });
-    const readTimeoutMs = resilience.readTimeoutMs ?? 10_000;
-    this.apps = guardedApiClient(this.config, this.server, this.guard, AppsV1Api, readTimeoutMs);
-    this.core = guardedApiClient(this.config, this.server, this.guard, CoreV1Api, readTimeoutMs);
-    this.version = guardedApiClient(this.config, this.server, this.guard, VersionApi, readTimeoutMs);
+    const guarded = { timeoutMs: resilience.readTimeoutMs ?? 10_000 };
+    this.apps = guardedApiClient(this.config, this.server, this.guard, AppsV1Api, guarded);
+    this.core = guardedApiClient(this.config, this.server, this.guard, CoreV1Api, guarded);
+    this.version = guardedApiClient(this.config, this.server, this.guard, VersionApi, guarded);
+    // The informers start over on their own: their lists are not retried again here.
+    this.watchApis = {
+      apps: guardedApiClient(this.config, this.server, this.guard, AppsV1Api, { ...guarded, retries: false }),
+      core: guardedApiClient(this.config, this.server, this.guard, CoreV1Api, { ...guarded, retries: false }),
+    };
     this.logReader = new PodLogReader(this.config);
     this.writes = new InstanceWrites(this.apps, this.core);
     this.namespace = options.namespace ?? defaultKubernetesNamespace;
@@ -730,8 +736,8 @@ export class KubernetesDriver implements PlatformDriver {
     if (!watch) {
       watch = new NamespaceWatch({
         config: this.config,
-        apps: this.apps,
-        core: this.core,
+        apps: this.watchApis.apps,
+        core: this.watchApis.core,
         namespace,
         onChange: (instanceId) => this.evaluate(instanceId),
         onResync: () => {
