@@ -102,7 +102,8 @@ export class WorkloadClient {
     private readonly now: () => number = Date.now,
     circuit: WorkerCircuitOptions = {},
   ) {
-    this.circuitSettings = { ...defaultWorkerCircuit, ...circuit.settings, failureRatio: undefined };
+    // Consecutive timeouts only, unless a ratio is asked for: timeouts are rare events, a ratio over few calls misleads.
+    this.circuitSettings = { ...defaultWorkerCircuit, ...circuit.settings, failureRatio: circuit.settings?.failureRatio };
     this.probeTimeoutMs = circuit.probeTimeoutMs ?? 2_000;
   }
 
