@@ -10,6 +10,7 @@ import { HostedControlPlane, type HostedControlPlaneOptions, type OwnedResource 
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
 import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
+import { RedisIdempotencyStore } from './store/redis-idempotency-store.js';
 import { within } from './time-bounds.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
 
@@ -47,6 +48,13 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     owned.push({ name: 'leases', resource: leases });
     const transport = await createRedisTransport(redis);
     owned.push({ name: 'transport', resource: transport });
+    // Idempotency-Key answers in Redis: a client's retry may reach another replica.
+    let idempotencyStore = options.http?.idempotency?.store;
+    if (idempotencyStore === undefined) {
+      idempotencyStore = await RedisIdempotencyStore.open(connection);
+      owned.push({ name: 'idempotency store', resource: idempotencyStore });
+    }
+    const http = { ...options.http, idempotency: { ...options.http?.idempotency, store: idempotencyStore } };
     const ownership = new LeasedOwnership({
       leases,
       replicaId: options.replicaId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
@@ -56,8 +64,8 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
       // Its share of the close timeout: unreleased leases expire by themselves.
       closeTimeoutMs: Math.min(1_000, (options.closeTimeoutMs ?? 10_000) / 4),
     });
-    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
-    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned);
+    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport, the idempotency store.
+    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership, http }, owned);
   } catch (error) {
     for (const { resource } of owned.reverse()) await resource.close();
     throw error;

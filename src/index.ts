@@ -24,7 +24,7 @@ export {
 export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type OwnershipView, type OwnerLocation } from './actors/ownership.js';
 export { LeasedOwnership, type LeasedOwnershipOptions } from './actors/leased-ownership.js';
 export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
-export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';
+export type { CreateInstanceRequest, PatchConfigOptions, StatusReport, LogLevel } from './api/instance-requests.js';
 export {
   ALLOW_SWITCHES,
   defaultOperatorPolicy,
@@ -62,4 +62,9 @@ export { RedisLeases, type RedisLeasesOptions } from './store/redis-leases.js';
 export { FileInstanceStore, StoreLockedError, type FileInstanceStoreOptions } from './store/file-store.js';
 export { checkSnapshotVersion, SnapshotVersionError, type SnapshotMigrations } from './store/snapshot-version.js';
 export { createHttpApp, type HttpAppOptions } from './http/app.js';
+export { openApiDocument } from './http/openapi.js';
+export type { IdempotencyOptions } from './http/idempotency.js';
+export { MemoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type StoredResponse } from './store/idempotency-store.js';
+export { RedisIdempotencyStore, type RedisIdempotencyStoreOptions } from './store/redis-idempotency-store.js';
+export { configEtag } from './api/config-etag.js';
 export * from './errors.js';

@@ -20,9 +20,9 @@ import { DraasError } from '../errors.js';
 
 /** Methods and request headers a listed origin's page may use. */
 const allowMethods = 'GET, POST, PATCH, DELETE';
-const allowHeaders = 'Content-Type, Last-Event-ID';
+const allowHeaders = 'Content-Type, Last-Event-ID, Idempotency-Key, If-Match, If-None-Match';
 /** Response headers its script may read besides the safelisted ones. */
-const exposeHeaders = 'Location, Retry-After';
+const exposeHeaders = 'Location, Retry-After, ETag, Link, Next-Cursor, Idempotent-Replayed';
 /** How long a browser may cache a preflight answer (seconds). */
 const preflightMaxAge = '600';
 
