@@ -110,8 +110,16 @@ export class InvalidConfigError extends DraasError {
 }
 
 export class NoLiveWorkerError extends DraasError {
-  constructor(platform: string) {
-    super('no-live-worker', `no live worker for platform "${platform}"`, { platform });
+  /**
+   * `unavailable`: why the platform's live workers take no commands (e.g. the
+   * engine's circuit is open), and when one may take them again.
+   */
+  constructor(platform: string, unavailable?: { reason: string; retryAfterSeconds?: number }) {
+    super(
+      'no-live-worker',
+      unavailable ? `no live worker for platform "${platform}" takes commands: ${unavailable.reason}` : `no live worker for platform "${platform}"`,
+      { platform, ...(unavailable?.retryAfterSeconds !== undefined ? { retryAfterSeconds: unavailable.retryAfterSeconds } : {}) },
+    );
     this.name = 'NoLiveWorkerError';
   }
 }

@@ -14,6 +14,7 @@ import { errorMessage } from './errors.js';
 import { dockerConnectionOptions } from './platforms/docker-connection.js';
 import { defaultDockerImage, type DockerNetworkMode } from './platforms/docker-options.js';
 import type { PlatformAvailability, PlatformDriver, PlatformType } from './platforms/driver.js';
+import type { EngineResilience } from './platforms/engine-guard.js';
 import { currentEnvironment, describeSource, kubeconfigSource, type KubeconfigEnvironment, type KubeconfigSettings, type KubeconfigSource } from './platforms/kubeconfig-source.js';
 import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
 import { loadPlatformModule, MissingPlatformSdkError } from './platforms/platform-sdk.js';
@@ -28,6 +29,8 @@ export interface DockerWorkerSettings {
   image?: string;
   /** Default network of instances that do not name one. Default `bridge`. */
   network?: DockerNetworkMode;
+  /** The Engine's circuit breaker and call retries (docs/operations.md, "Retries and circuit breakers"). */
+  resilience?: EngineResilience;
 }
 
 export interface KubernetesWorkerSettings {
@@ -39,6 +42,8 @@ export interface KubernetesWorkerSettings {
   namespace?: string;
   /** Default image. Default `defaultDockerImage`. */
   image?: string;
+  /** The API server's circuit breaker and call retries (docs/operations.md, "Retries and circuit breakers"). */
+  resilience?: EngineResilience;
 }
 
 export interface ProcessWorkerSettings {
@@ -82,6 +87,7 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         connection: docker.host !== undefined ? { dockerHost: docker.host } : {},
         defaultImage: docker.image ?? defaultDockerImage,
         ...(docker.network !== undefined ? { defaultNetwork: docker.network } : {}),
+        ...(docker.resilience ? { resilience: docker.resilience } : {}),
         ports: settings.ports,
         ...grace,
         ...(settings.log ? { log: settings.log } : {}),
@@ -96,6 +102,7 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         environment: choice.environment,
         namespace: kubernetes.namespace ?? defaultKubernetesNamespace,
         defaultImage: kubernetes.image ?? defaultDockerImage,
+        ...(kubernetes.resilience ? { resilience: kubernetes.resilience } : {}),
         ...grace,
         ...(settings.log ? { log: settings.log } : {}),
       });

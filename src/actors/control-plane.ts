@@ -48,7 +48,7 @@ import { SnapshotWriter } from './snapshot-writer.js';
 import { StatusChanges, type InstanceEventEnvelope, type StatusSubscribeOptions } from './status-changes.js';
 import { HeldSnapshots } from './held-snapshots.js';
 import { OwnTokens } from './held-writes.js';
-import { WorkloadClient } from './workload-client.js';
+import { WorkloadClient, type WorkerCircuitOptions, type WorkerCircuitState } from './workload-client.js';
 import { WorkerPlacements } from './worker-placements.js';
 import { InstanceRegistry } from './instance-registry.js';
 import { ShardLoading, restoreSnapshot } from './shard-loading.js';
@@ -86,6 +86,8 @@ export interface ControlPlaneOptions {
   cacheRecords?: boolean;
   /** How long a worker presence answer is reused (default 200 ms; see WorkloadClient). */
   presenceCacheMs?: number;
+  /** The circuit breaker toward each worker (see WorkloadClient); defaults when left out. */
+  workerCircuit?: WorkerCircuitOptions;
   /**
    * How long after its worker is lost a Running instance is started on another
    * worker (the new worker reaps the old workload first where it can reach it:
@@ -188,8 +190,14 @@ export class ControlPlane {
     this.historyLimit = options.historyLimit ?? 32;
     this.policy = operatorPolicy(options.policy);
     this.log = options.log ?? (() => undefined);
-    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now, (platform, type, outcome, seconds) =>
-      this.measures.commandRoundTrip(platform, type, outcome, seconds),
+    this.workloads = new WorkloadClient(
+      this.transport,
+      options.presenceCacheMs,
+      this.now,
+      {
+        observe: (platform, type, outcome, seconds) => this.measures.commandRoundTrip(platform, type, outcome, seconds),
+        ...(options.workerCircuit !== undefined ? { circuit: options.workerCircuit } : {}),
+      },
     );
     this.placements = new WorkerPlacements({
       workloads: this.workloads,
@@ -733,6 +741,11 @@ export class ControlPlane {
   /** Live workers per platform. */
   async platforms(): Promise<WorkerPresence[]> {
     return this.transport.presence.live();
+  }
+
+  /** This replica's circuit breaker toward each worker it sent commands to (the engines' own are in the workers' presence). */
+  circuitStates(): WorkerCircuitState[] {
+    return this.workloads.circuitStates();
   }
 
   /**

@@ -16,7 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BadRequestError, ConflictError, WorkloadFailedError, errorMessage } from '../errors.js';
+import { BadRequestError, ConflictError, DraasError, WorkloadFailedError, errorMessage } from '../errors.js';
+import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { applyComponentCalls, ComponentApiError, readObservedComponents } from '../platforms/component-api.js';
 import type { ServerHttp } from '../platforms/timed-fetch.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
@@ -65,6 +66,7 @@ export class PlatformWorker {
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private checking: Promise<void> | undefined;
+  private refreshing: Promise<void> | undefined;
   private unavailable: string | undefined;
   private adopted: WorkloadRef[] = [];
   private workloadCount = 0;
@@ -145,6 +147,28 @@ export class PlatformWorker {
   /** Why the worker takes no commands now (its platform is unreachable), or undefined when it takes them. */
   get unavailableReason(): string | undefined {
     return this.unavailable;
+  }
+
+  /** The circuit breakers in front of this worker's engine (none for a driver without one). */
+  circuitStates(): CircuitState[] {
+    return this.driver.circuits?.() ?? [];
+  }
+
+  /**
+   * A command found the engine unreachable (or its circuit open): the
+   * worker looks again now instead of at its next heartbeat, so that it stops
+   * taking commands and says why at once. Never overlaps a heartbeat's look.
+   */
+  private engineFailed(): void {
+    if (this.closing || this.refreshing) return;
+    this.refreshing = (async () => {
+      try {
+        await this.checkAvailability();
+        await this.announce();
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
   }
 
   private async beat(): Promise<void> {
@@ -242,7 +266,12 @@ export class PlatformWorker {
     // Log reads are read-only and must not wait behind a start or stop of the same instance (a follow polls).
     if (type === 'workload.logs') return this.dispatch(type, command);
     return this.outcomes.once(command.commandId, () =>
-      this.serializer.run(command.instanceId, () => this.dispatch(type, command)),
+      this.serializer.run(command.instanceId, () =>
+        this.dispatch(type, command).catch((error: unknown) => {
+          if (error instanceof DraasError && error.code === 'unavailable') this.engineFailed();
+          throw error;
+        }),
+      ),
     );
   }
 
@@ -262,6 +291,7 @@ export class PlatformWorker {
             pid: process.pid,
             workloads: this.workloadCount,
             ...(this.unavailable !== undefined ? { unavailableReason: this.unavailable } : {}),
+            ...(this.driver.circuits ? { circuits: this.driver.circuits() } : {}),
           },
         },
         this.heartbeatMs * 3,

@@ -164,8 +164,28 @@ export const recentChangesSchema = z.array(statusChangeSchema).meta({ id: 'Statu
 
 export const logsSchema = z.object({ instanceId: z.string(), lines: z.array(z.string()) }).strict().meta({ id: 'LogLines' });
 
+const circuitStateSchema = z
+  .object({
+    name: z.string().meta({ description: 'What it guards: `worker <id>`, `docker-engine`, `kubernetes-api`' }),
+    status: z.enum(['closed', 'open', 'half-open']),
+    consecutiveFailures: z.number().int().min(0),
+    openedAt: isoTime.nullable(),
+    nextProbeAt: isoTime.nullable().meta({ description: 'When the next probe may go (while open)' }),
+    lastError: z.string().nullable(),
+    lastFailureAt: isoTime.nullable(),
+  })
+  .strict()
+  .meta({ id: 'CircuitState', description: 'A circuit breaker (see docs/operations.md, "Retries and circuit breakers")' });
+
 const workerPresenceSchema = z
-  .object({ workerId: z.string(), platform: z.string(), available: z.boolean(), lastSeen: isoTime, details: z.record(z.string(), z.unknown()) })
+  .object({
+    workerId: z.string(),
+    platform: z.string(),
+    available: z.boolean(),
+    lastSeen: isoTime,
+    details: z.record(z.string(), z.unknown()).meta({ description: 'What the worker announces: pid, workloads, unavailableReason, circuits (its engine breakers)' }),
+    circuit: circuitStateSchema.extend({ workerId: z.string() }).strict().optional().meta({ description: "The control plane's breaker toward this worker, once it sent it commands" }),
+  })
   .strict()
   .meta({ id: 'WorkerPresence' });
 
@@ -178,6 +198,9 @@ export const platformsSchema = z
           available: z.boolean(),
           reason: z.string().optional().meta({ description: 'Why it takes no commands (when not available)' }),
           workers: z.array(workerPresenceSchema),
+          circuits: z
+            .array(circuitStateSchema.extend({ kind: z.enum(['worker', 'engine']), workerId: z.string() }).strict())
+            .meta({ description: "The control plane's breakers toward the live workers (kind worker) and the workers' toward their engines (kind engine)" }),
         })
         .strict(),
     ),

@@ -48,6 +48,7 @@ import { RedisConsumer } from './redis-consumer.js';
 import { settleWithin } from '../redis/exec.js';
 import { COMMAND_GROUP, DEFAULT_PREFIX, RedisKeys } from '../redis/keys.js';
 import { RedisPresence } from './redis-presence.js';
+import { retryRedis } from '../redis/transient.js';
 import { ReplyInbox } from './redis-replies.js';
 import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 import { queues, type Closeable, type CommandHandler, type ConsumeOptions, type EventListener, type QueueStats, type RequestOptions, type Transport } from './transport.js';
@@ -173,17 +174,20 @@ export class RedisTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
         this.inbox.forget(requestId);
         this.pending.delete(requestId);
+        over.abort();
         settle();
       };
       const timer = setTimeout(() => finish(() => reject(new WorkerTimeoutError(queue, options.timeoutMs))), options.timeoutMs);
+      // Ends the XADD's retries once the request is over (answered, timed out, aborted).
+      const over = new AbortController();
       const onAbort = () => finish(() => reject(abortReason(signal)));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(requestId, (error) => finish(() => reject(error)));
       this.inbox.expect(requestId, (reply) =>
         finish(() => (reply.ok ? resolve(reply.result) : reject(deserializeError(reply.error)))),
       );
-      this.commands
-        .xadd(this.keys.commandStream(queue), '*', ...fields)
+      // Repeated through a short outage: a command that lands twice is run once (workers key outcomes by commandId).
+      retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields), { signal: over.signal, deadlineMs: options.timeoutMs })
         .catch((error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`))));
     });
   }
@@ -197,7 +201,8 @@ export class RedisTransport implements Transport {
       throw new DraasError('bad-request', `the command is not JSON-serializable: ${errorMessage(error)}`);
     }
     try {
-      await this.commands.xadd(this.keys.commandStream(queue), '*', ...fields);
+      // Repeated through a short outage, like a request's: a duplicate runs once.
+      await retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields));
     } catch (error) {
       throw toTransportError(error, this.connection.url, `send on "${queue}"`);
     }
