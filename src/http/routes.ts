@@ -17,6 +17,8 @@ import { StreamSlots } from './stream-slots.js';
 import { platformTypes } from '../platforms/driver.js';
 import type { WorkerPresence } from '../transport/transport.js';
 import { operations, type OperationId } from './operations.js';
+import { callerRole } from './auth.js';
+import { DEFAULT_AUDIT_LIMIT, type AuditLog } from '../auth/audit.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -65,6 +67,14 @@ const eventsQuerySchema = z
   })
   .strict();
 
+const auditQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1_000).optional(),
+    /** The `next` of an earlier page. */
+    after: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
 const machineQuerySchema = z.object({ format: z.enum(machineFormats).optional() }).strict();
 
 /** Each rendering's ETag, computed with its text on first use (the machine is fixed while the process runs). */
@@ -109,6 +119,8 @@ export interface RouteOptions {
   acceptStatusReports?: boolean;
   /** Where accepted status reports are logged. */
   log?: (message: string) => void;
+  /** The audit log `GET /api/audit` reads (with auth). */
+  audit?: AuditLog;
 }
 
 /** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
@@ -171,7 +183,8 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   route('createInstance', async (ctx) => {
-    const view = await controlPlane.create(ctx.request.body ?? {});
+    // An operator may not use what only the operator's --allow permits; an admin (or any caller without auth) may.
+    const view = await controlPlane.create(ctx.request.body ?? {}, { restricted: callerRole(ctx) === 'operator' });
     ctx.status = 201;
     ctx.set('Location', `/api/server/instances/${view.id}`);
     ctx.body = view;
@@ -233,7 +246,7 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
 
   route('patchConfiguration', async (ctx) => {
     // ?updateStrategy=auto|restart|manual: how a Running instance takes this change (the instance's own strategy otherwise).
-    ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body, { ...ctx.query });
+    ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body, { ...ctx.query }, { restricted: callerRole(ctx) === 'operator' });
   });
 
   route('reportStatus', async (ctx) => {
@@ -287,6 +300,13 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
       return { platform, available, ...(available ? {} : { reason: unavailableReason(live) }), workers: live };
     });
     ctx.body = { platforms };
+  });
+
+  route('listAuditEntries', async (ctx) => {
+    const query = parseRequest(auditQuerySchema, ctx.query, 'audit query');
+    if (options.audit === undefined) throw new NotFoundError('no audit log is kept: start draas with --auth (DRAAS_AUTH=1), or pass auth.audit to createHttpApp');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await options.audit.read({ limit: query.limit ?? DEFAULT_AUDIT_LIMIT, ...(query.after !== undefined ? { after: query.after } : {}) });
   });
 
   route('health', (ctx) => {

@@ -83,12 +83,20 @@ export function redactUrl(url: string): string {
 export async function connectWithin(redis: Redis, url: string, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   let lastError: unknown;
+  let failNow: ((error: Error) => void) | undefined;
   const onError = (error: unknown) => {
     lastError = error;
+    // Retrying with the same credentials cannot succeed: say so now rather than at the timeout.
+    if (isAuthError(error)) failNow?.(new DraasError('unavailable', `redis at ${redactUrl(url)} refused the credentials: ${errorMessage(error)} (check the user and password of the URL)`));
   };
   redis.on('error', onError);
   try {
     await new Promise<void>((resolve, reject) => {
+      failNow = (error) => {
+        clearTimeout(timer);
+        redis.off('ready', onReady);
+        reject(error);
+      };
       const timer = setTimeout(() => {
         redis.off('ready', onReady);
         reject(
@@ -113,6 +121,12 @@ export async function connectWithin(redis: Redis, url: string, timeoutMs: number
   } finally {
     redis.off('error', onError);
   }
+}
+
+/** Redis refused the connection's credentials (a wrong password, an unknown or disabled ACL user, none given). */
+export function isAuthError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(message) || message.startsWith('ERR AUTH') || message.includes('invalid username-password pair');
 }
 
 /** An error Redis answered with (as opposed to a connection failure). */
