@@ -5,7 +5,12 @@
  * Every state change is printed as it happens, so a person sees progress.
  */
 import { startClusterControlPlane, startClusterWorker } from './cluster.js';
-import { parseCommandLine, usage, UsageError, type CliCommand, type HttpSettings, type PolicySettings, type WorkloadSettings } from './cli-options.js';
+import { parseCommandLine, usage, UsageError, type AuthCliSettings, type AuthStoreLocation, type CliCommand, type HttpSettings, type PolicySettings, type WorkloadSettings } from './cli-options.js';
+import { FileAuditLog, RedisAuditLog, type AuditLog } from './auth/audit.js';
+import { FileTokenStore } from './auth/file-token-store.js';
+import { RedisTokenStore } from './auth/redis-token-store.js';
+import type { AuthSettings } from './auth/settings.js';
+import type { TokenStore } from './auth/tokens.js';
 import { bindScope } from './drasi/bind-address.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
@@ -72,8 +77,10 @@ function httpNotes(http: HttpSettings): string[] {
 }
 
 /** What the operator let instances ask for beyond the defaults, so that it shows in the log. */
-function logPolicy(policy: PolicySettings): void {
-  if (policy.allow.length > 0) log(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); nothing authenticates API callers, see docs/security.md`);
+function logPolicy(policy: PolicySettings, auth: AuthCliSettings | undefined): void {
+  if (policy.allow.length > 0) {
+    log(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); ${auth !== undefined ? 'only admins may (--auth)' : 'nothing authenticates API callers (see --auth, docs/security.md)'}`);
+  }
   if (policy.deniedEnvironment.length > 0) log(`policy: instance environments may also not set ${policy.deniedEnvironment.join(', ')} (--deny-env)`);
 }
 
@@ -103,8 +110,68 @@ function workerScope(platform: PlatformType, workloads: WorkloadSettings): strin
   }
 }
 
+function authOption(auth: AuthCliSettings | undefined): { auth?: AuthSettings } {
+  if (auth === undefined) return {};
+  return { auth: auth.oidc !== undefined ? { oidc: auth.oidc } : {} };
+}
+
+async function openTokens(store: AuthStoreLocation): Promise<TokenStore> {
+  return store.kind === 'file' ? new FileTokenStore(store.dataDir) : RedisTokenStore.open({ url: store.url, prefix: store.prefix });
+}
+
+async function openAudit(store: AuthStoreLocation): Promise<AuditLog> {
+  return store.kind === 'file' ? new FileAuditLog(store.dataDir) : RedisAuditLog.open({ url: store.url, prefix: store.prefix });
+}
+
+/** `draas tokens …`: prints the new token (once) on stdout, everything else for people on stderr. */
+async function tokensCommand(cli: Extract<CliCommand, { command: 'tokens' }>): Promise<void> {
+  const tokens = await openTokens(cli.store);
+  try {
+    switch (cli.action) {
+      case 'add': {
+        const { token, info } = await tokens.add(cli.name, cli.role);
+        process.stdout.write(`${token}\n`);
+        process.stderr.write(`token "${info.name}" (${info.role}) created; it is shown only now: keep it secret (send it as Authorization: Bearer <token>)\n`);
+        return;
+      }
+      case 'list': {
+        const list = await tokens.list();
+        if (list.length === 0) {
+          process.stderr.write('no tokens; make one with: draas tokens add <name> --role <viewer|operator|admin>\n');
+          return;
+        }
+        const width = Math.max(4, ...list.map((token) => token.name.length));
+        process.stdout.write(`${'NAME'.padEnd(width)}  ROLE      CREATED\n`);
+        for (const token of list) process.stdout.write(`${token.name.padEnd(width)}  ${token.role.padEnd(8)}  ${token.createdAt}\n`);
+        return;
+      }
+      case 'revoke':
+        await tokens.revoke(cli.name);
+        process.stderr.write(`token "${cli.name}" revoked\n`);
+        return;
+    }
+  } finally {
+    await tokens.close();
+  }
+}
+
+async function auditCommand(cli: Extract<CliCommand, { command: 'audit' }>): Promise<void> {
+  const audit = await openAudit(cli.store);
+  try {
+    const page = await audit.read({ limit: cli.limit, ...(cli.after !== undefined ? { after: cli.after } : {}) });
+    for (const entry of page.entries) process.stdout.write(`${JSON.stringify(entry)}\n`);
+    if (page.next !== undefined) process.stderr.write(`next: draas audit --after ${page.next}\n`);
+  } finally {
+    await audit.close();
+  }
+}
+
 async function run(cli: CliCommand): Promise<void> {
   switch (cli.command) {
+    case 'tokens':
+      return tokensCommand(cli);
+    case 'audit':
+      return auditCommand(cli);
     case 'help':
       process.stdout.write(usage);
       return;
@@ -125,8 +192,9 @@ async function run(cli: CliCommand): Promise<void> {
         log,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
+        ...authOption(cli.auth),
       });
-      logPolicy(cli.policy);
+      logPolicy(cli.policy, cli.auth);
       await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
@@ -150,8 +218,9 @@ async function run(cli: CliCommand): Promise<void> {
         log,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
+        ...authOption(cli.auth),
       });
-      logPolicy(cli.policy);
+      logPolicy(cli.policy, cli.auth);
       await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);

@@ -5,6 +5,10 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LeasedOwnership } from './actors/leased-ownership.js';
+import { RedisAuditLog } from './auth/audit.js';
+import { RedisTokenStore } from './auth/redis-token-store.js';
+import { resolveAuth, type AuthSettings } from './auth/settings.js';
+import { redactUrl } from './redis/connection.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane, type HostedControlPlaneOptions, type OwnedResource } from './hosted-control-plane.js';
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
@@ -21,6 +25,13 @@ export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptio
   leaseMs?: number;
   /** Shards the instances are spread over (default 16); the same on every replica. */
   shardCount?: number;
+  /**
+   * Require a bearer token on the REST API (`draas control-plane --auth`):
+   * tokens in the Redis (`draas tokens add --redis URL`; a revocation takes
+   * effect on every replica at once), optionally OIDC; the audit log in a
+   * capped Redis stream. Default off.
+   */
+  auth?: AuthSettings;
 }
 
 /**
@@ -47,6 +58,17 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     owned.push({ name: 'leases', resource: leases });
     const transport = await createRedisTransport(redis);
     owned.push({ name: 'transport', resource: transport });
+    let http = options.http;
+    if (options.auth !== undefined) {
+      const auth = await resolveAuth(options.auth, {
+        tokens: () => RedisTokenStore.open(connection),
+        audit: () => RedisAuditLog.open(connection),
+        addTokenCommand: `draas tokens add NAME --role admin --redis ${redactUrl(redis.url)}${redis.prefix !== undefined ? ` --redis-prefix ${redis.prefix}` : ''}`,
+        log: options.log ?? ((message) => console.error(message)),
+      });
+      owned.push(...auth.owned);
+      http = { ...options.http, auth: auth.http };
+    }
     const ownership = new LeasedOwnership({
       leases,
       replicaId: options.replicaId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
@@ -57,7 +79,7 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
       closeTimeoutMs: Math.min(1_000, (options.closeTimeoutMs ?? 10_000) / 4),
     });
     // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
-    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned);
+    controlPlane = new HostedControlPlane({ ...options, ...(http !== undefined ? { http } : {}), transport, store, ownership }, owned);
   } catch (error) {
     for (const { resource } of owned.reverse()) await resource.close();
     throw error;
