@@ -59,3 +59,28 @@ test('concurrent adds (separate processes) lose none', async (t) => {
   for (const result of results) t.is(result.exitCode, 0, result.stderr);
   t.deepEqual((await new FileTokenStore(dataDir).list()).map((token) => token.name).sort(), names);
 });
+
+test('draas up --auth: says how to make the first token, refuses without one, accepts the one draas tokens add printed, audits; draas audit reads it', async (t) => {
+  const { draasUp } = await import('../helpers/draas-up.js');
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'draas-up-auth-'));
+  const up = draasUp(['--auth', '--platforms', 'process', '--data-dir', dataDir], { env: { DRAAS_DRASI_SERVER: 'drasi-server-not-needed' } });
+  t.teardown(async () => {
+    up.child.kill('SIGTERM');
+    await up.child;
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const url = await up.url;
+  t.regex(up.output(), /no token exists yet.*draas tokens add NAME --role admin --data-dir /);
+  t.is((await fetch(`${url}/api/server/instances`)).status, 401);
+  t.is((await fetch(`${url}/healthz`)).status, 200);
+  const added = await draas(['tokens', 'add', 'first', '--role', 'admin', '--data-dir', dataDir]);
+  t.is(added.exitCode, 0, added.stderr);
+  const headers = { authorization: `Bearer ${added.stdout.trim()}`, 'content-type': 'application/json' };
+  t.is((await fetch(`${url}/api/server/instances`, { headers })).status, 200);
+  t.is((await fetch(`${url}/api/server/instances`, { method: 'POST', headers, body: JSON.stringify({ name: 'from-cli', configuration: {} }) })).status, 201);
+  const audit = await draas(['audit', '--data-dir', dataDir]);
+  t.is(audit.exitCode, 0, audit.stderr);
+  const entries = audit.stdout.trim().split('\n').map((line) => JSON.parse(line) as { operation: string; status: number; actor: { name?: string } });
+  t.like(entries.at(-1), { operation: 'createInstance', status: 201, actor: { name: 'first' } });
+  t.regex(audit.stderr, /next: draas audit --after \d+/);
+});

@@ -57,6 +57,13 @@ test('a token added in Redis works on every replica; its revocation takes effect
   }
   t.true(Date.now() - revokedAt < 3_000);
   t.deepEqual(await store.list(), []);
+
+  // The store's refusals read as the file store's do.
+  await store.add('twice', 'viewer');
+  await t.throwsAsync(store.add('twice', 'admin'), { name: 'TokenStoreError', message: 'a token named "twice" exists; revoke it first or choose another name' });
+  await t.throwsAsync(store.revoke('never'), { name: 'TokenStoreError', message: 'no token named "never"' });
+  await t.throwsAsync(store.add('bad name', 'viewer'), { name: 'TokenStoreError', message: /a token name is 1-63/ });
+  t.deepEqual((await store.list()).map((info) => [info.name, info.role]), [['twice', 'viewer']]);
 });
 
 test('forwarded requests keep the caller’s limits; the audit log is one Redis stream for all replicas', async (t) => {
@@ -73,12 +80,18 @@ test('forwarded requests keep the caller’s limits; the audit log is one Redis 
   const names = ['fw-0', 'fw-1', 'fw-2', 'fw-3', 'fw-4', 'fw-5'];
   for (const [index, name] of names.entries()) {
     const base = index % 2 === 0 ? a.base : b.base;
-    const created = await fetch(`${base}/api/server/instances`, {
-      method: 'POST',
-      headers: { ...bearer(operator), 'content-type': 'application/json' },
-      body: JSON.stringify({ name, configuration: { sources: [], queries: [], reactions: [] } }),
-    });
-    t.is(created.status, 201, name);
+    // While the replicas still share out the shards a create may be a retryable 503 (not-owner): retried, as a client would.
+    let created: Response;
+    for (let attempt = 1; ; attempt += 1) {
+      created = await fetch(`${base}/api/server/instances`, {
+        method: 'POST',
+        headers: { ...bearer(operator), 'content-type': 'application/json' },
+        body: JSON.stringify({ name, configuration: { sources: [], queries: [], reactions: [] } }),
+      });
+      if (created.status !== 503 || attempt === 20) break;
+      await sleep(250);
+    }
+    t.is(created.status, 201, `${name}: ${await created.text()}`);
     // An operator's change that turns plugin checks off (allowed by --allow) is refused on whichever replica owns the instance; an admin's lands.
     const patch = (token: string) =>
       fetch(`${index % 2 === 0 ? b.base : a.base}/api/configuration/instances/${name}`, {
@@ -96,6 +109,7 @@ test('forwarded requests keep the caller’s limits; the audit log is one Redis 
   t.teardown(() => audit.close());
   const { entries } = await audit.read({ limit: 100 });
   t.is(entries.filter((entry) => entry.operation === 'createInstance' && entry.status === 201).length, names.length);
+  t.is(entries.filter((entry) => entry.operation === 'patchConfiguration' && entry.status === 403 && entry.role === 'operator').length, names.length);
   t.true(entries.every((entry) => entry.actor.kind === 'token'));
   const page = (await (await fetch(`${b.base}/api/audit?limit=2`, { headers: bearer(admin) })).json()) as { entries: { id: string }[]; next: string };
   t.is(page.entries.length, 2);

@@ -203,3 +203,17 @@ test('with auth and no token yet, the control plane says how to make one', async
   const { dataDir } = await embedded(t, { auth: {}, log: (line) => lines.push(line) });
   t.true(lines.some((line) => line.includes('no token exists yet') && line.includes(`draas tokens add NAME --role admin --data-dir`) && line.includes(dataDir)), lines.join('\n'));
 });
+
+test('a listed origin’s page may send Authorization: the preflight allows it without a token; the request itself still needs one', async (t) => {
+  const { url, tokens } = await authenticated(t, { http: { acceptStatusReports: true, corsOrigins: ['https://console.example'] } });
+  const preflight = await fetch(`${url}/api/server/instances`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://console.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+  });
+  t.is(preflight.status, 204);
+  t.regex(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/);
+  const refused = await fetch(`${url}/api/server/instances`, { headers: { origin: 'https://console.example' } });
+  t.is(refused.status, 401);
+  t.regex(refused.headers.get('access-control-expose-headers') ?? '', /WWW-Authenticate/);
+  t.is((await fetch(`${url}/api/server/instances`, { headers: { origin: 'https://console.example', authorization: `Bearer ${tokens.viewer}` } })).status, 200);
+});
