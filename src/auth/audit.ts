@@ -11,6 +11,7 @@
 import * as fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { BadRequestError } from '../errors.js';
 import type { OperationId, Role } from '../http/operations.js';
 import { commandConnection, connectWithin, quitConnection, toTransportError, type ConnectionSettings } from '../redis/connection.js';
@@ -178,14 +179,16 @@ export class RedisAuditLog implements AuditLog {
   }
 }
 
+/** What a stored entry must have to be shown; the rest is passed through as written. */
+const storedEntrySchema = z.looseObject({ time: z.string(), operation: z.string(), status: z.number(), actor: z.looseObject({ kind: z.string() }) });
+
 /** A stored line back as an entry; a line that is not one is skipped. */
 function parseEntry(text: string): AuditEntry | undefined {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-    const entry = value as Partial<AuditEntry>;
-    return typeof entry.time === 'string' && typeof entry.operation === 'string' && typeof entry.status === 'number' ? (entry as AuditEntry) : undefined;
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
+  return storedEntrySchema.safeParse(value).success ? (value as AuditEntry) : undefined;
 }

@@ -9,6 +9,7 @@
  * working token. Comparison is constant-time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import { roles, type Role } from '../http/operations.js';
 
 export const TOKEN_PREFIX = 'draas_';
@@ -95,14 +96,15 @@ export function tokenInfo(record: TokenRecord): TokenInfo {
   return { name: record.name, role: record.role, createdAt: record.createdAt };
 }
 
+const tokenRecordSchema = z.object({
+  name: z.string().regex(namePattern),
+  role: z.enum(roles),
+  hash: z.string().refine((hash) => Buffer.from(hash, 'base64url').length === 32, 'a base64url SHA-256'),
+  createdAt: z.string(),
+});
+
 /** A stored record read back; undefined when it is not one (skipped, never fatal). */
 export function parseTokenRecord(value: unknown): TokenRecord | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
-  const { name, role, hash, createdAt } = record;
-  if (typeof name !== 'string' || !namePattern.test(name)) return undefined;
-  if (typeof role !== 'string' || !(roles as readonly string[]).includes(role)) return undefined;
-  if (typeof hash !== 'string' || Buffer.from(hash, 'base64url').length !== 32) return undefined;
-  if (typeof createdAt !== 'string') return undefined;
-  return { name, role: role as Role, hash, createdAt };
+  const parsed = tokenRecordSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }

@@ -56,7 +56,7 @@ export function operationOf(router: Router, path: string, method: string): { id:
 }
 
 /** `WWW-Authenticate` of a 401/403 (RFC 6750, 3): quotes and backslashes cannot occur in our descriptions. */
-function challenge(error?: 'invalid_token' | 'insufficient_scope', description?: string): string {
+function challenge(error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description?: string): string {
   let value = `Bearer realm="${REALM}"`;
   if (error !== undefined) value += `, error="${error}"`;
   if (description !== undefined) value += `, error_description="${description.replace(/["\\]/g, "'")}"`;
@@ -110,8 +110,13 @@ function requestIdOf(ctx: Context): string | undefined {
   return /^[\x21-\x7e]{1,128}$/.test(value) ? value : undefined;
 }
 
+/** Throws on a `publicOperations` entry that is not a catalogued read: a mutation without a caller would have every power. */
 export function authMiddleware(router: Router, options: HttpAuthOptions, log: (message: string) => void) {
   const open = new Set<OperationId>(options.publicOperations ?? []);
+  for (const id of open) {
+    if (!Object.hasOwn(operations, id)) throw new Error(`publicOperations: no operation "${id}"`);
+    if (operations[id].mutation) throw new Error(`publicOperations: ${id} changes something; only reads may be opened`);
+  }
   return async function auth(ctx: Context, next: Next): Promise<void> {
     const operation = operationOf(router, ctx.path, ctx.method);
     if (operation === undefined) return next();
@@ -148,7 +153,9 @@ export function authMiddleware(router: Router, options: HttpAuthOptions, log: (m
       if (access !== 'public' && !open.has(operation.id)) {
         const result = await authenticate(bearerToken(ctx), options);
         if (!result.ok) {
-          ctx.set('WWW-Authenticate', challenge(bearerToken(ctx) === undefined ? undefined : 'invalid_token', result.description));
+          const given = bearerToken(ctx);
+          // RFC 6750, 3.1: no error code when no credentials were sent; invalid_request when they are not a bearer token.
+          ctx.set('WWW-Authenticate', challenge(given === undefined ? undefined : given === '' ? 'invalid_request' : 'invalid_token', result.description));
           sendProblem(ctx, 'unauthorized', 401, result.description);
           await audit(401, 'unauthorized');
           return;

@@ -123,10 +123,15 @@ export async function connectWithin(redis: Redis, url: string, timeoutMs: number
   }
 }
 
-/** Redis refused the connection's credentials (a wrong password, an unknown or disabled ACL user, none given). */
+/**
+ * Redis refused the connection's credentials (a wrong password, an unknown or
+ * disabled ACL user, none given): a reply whose error code — the first word,
+ * by the protocol — says so (Redis before 6 answered `ERR invalid password`).
+ */
 export function isAuthError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : '';
-  return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(message) || message.startsWith('ERR AUTH') || message.includes('invalid username-password pair');
+  if (!isReplyError(error)) return false;
+  const code = error.message.split(' ', 1)[0];
+  return code === 'WRONGPASS' || code === 'NOAUTH' || code === 'NOPERM' || error.message.startsWith('ERR invalid password') || error.message.startsWith('ERR AUTH');
 }
 
 /** An error Redis answered with (as opposed to a connection failure). */

@@ -62,7 +62,9 @@ test('every operation × every caller: 401 without a valid token, 403 below the 
         t.is(status, 401, where);
         t.is(body?.type, 'urn:draas:problem:unauthorized', where);
         t.regex(headers.get('www-authenticate') ?? '', /^Bearer realm="draas"/, where);
-        if (caller !== 'none') t.regex(headers.get('www-authenticate') ?? '', /error="invalid_token"/, where);
+        if (caller === 'malformed') t.regex(headers.get('www-authenticate') ?? '', /error="invalid_request"/, where);
+        else if (caller !== 'none') t.regex(headers.get('www-authenticate') ?? '', /error="invalid_token"/, where);
+        else t.notRegex(headers.get('www-authenticate') ?? '', /error=/, where);
       } else if (!allows(caller, access)) {
         t.is(status, 403, where);
         t.is(body?.requiredRole, access, where);
@@ -95,6 +97,13 @@ test('probes, unknown paths and the console stay open; publicOperations opens ch
   t.is(page.status, 200);
   t.is((await fetch(`${url}/api/platforms`)).status, 200, 'opened by publicOperations');
   t.is((await fetch(`${url}/api/server/instances`)).status, 401, 'the others still need a token');
+});
+
+test('only reads may be opened with publicOperations; an unknown id is refused when the app is made', async (t) => {
+  const { createHttpApp } = await import('../../src/http/app.js');
+  const { draas } = await embedded(t);
+  t.throws(() => createHttpApp(draas, { auth: { publicOperations: ['createInstance'] } }), { message: /createInstance changes something; only reads may be opened/ });
+  t.throws(() => createHttpApp(draas, { auth: { publicOperations: ['getMetricz' as OperationId] } }), { message: /no operation "getMetricz"/ });
 });
 
 test('a token is revoked for the running server within seconds (another process rewrites the file)', async (t) => {
