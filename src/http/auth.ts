@@ -178,6 +178,8 @@ export function authMiddleware(router: Router, options: HttpAuthOptions, log: (m
           return;
         }
         ctx.state.caller = caller;
+        // Who the caller is, as one string, for what keys by caller (e.g. the scope of idempotency keys).
+        ctx.state.principal = principalOf(caller.actor);
       }
     } catch (error) {
       // The token store or the OIDC issuer did not answer.
@@ -194,6 +196,18 @@ export function authMiddleware(router: Router, options: HttpAuthOptions, log: (m
     }
     await audit(ctx.status, ctx.status >= 400 && typeof ctx.body === 'object' && ctx.body !== null ? problemCode(ctx.body) : undefined);
   };
+}
+
+/** `token:<name>` or `oidc:<issuer>#<subject>`. */
+export function principalOf(actor: AuditActor): string {
+  switch (actor.kind) {
+    case 'token':
+      return `token:${actor.name}`;
+    case 'oidc':
+      return `oidc:${actor.issuer}#${actor.subject}`;
+    case 'anonymous':
+      return 'anonymous';
+  }
 }
 
 /** The code of a problem+json body a handler wrote itself. */
