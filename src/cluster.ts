@@ -14,6 +14,7 @@ import { HostedControlPlane, type HostedControlPlaneOptions, type OwnedResource 
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
 import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
+import { RedisIdempotencyStore } from './store/redis-idempotency-store.js';
 import { within } from './time-bounds.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
 
@@ -58,7 +59,13 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     owned.push({ name: 'leases', resource: leases });
     const transport = await createRedisTransport(redis);
     owned.push({ name: 'transport', resource: transport });
-    let http = options.http;
+    // Idempotency-Key answers in Redis: a client's retry may reach another replica.
+    let idempotencyStore = options.http?.idempotency?.store;
+    if (idempotencyStore === undefined) {
+      idempotencyStore = await RedisIdempotencyStore.open(connection);
+      owned.push({ name: 'idempotency store', resource: idempotencyStore });
+    }
+    const http = { ...options.http, idempotency: { ...options.http?.idempotency, store: idempotencyStore } };
     if (options.auth !== undefined) {
       const auth = await resolveAuth(options.auth, {
         tokens: () => RedisTokenStore.open(connection),
@@ -67,7 +74,7 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
         log: options.log ?? ((message) => console.error(message)),
       });
       owned.push(...auth.owned);
-      http = { ...options.http, auth: auth.http };
+      http.auth = auth.http;
     }
     const ownership = new LeasedOwnership({
       leases,
@@ -78,8 +85,8 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
       // Its share of the close timeout: unreleased leases expire by themselves.
       closeTimeoutMs: Math.min(1_000, (options.closeTimeoutMs ?? 10_000) / 4),
     });
-    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
-    controlPlane = new HostedControlPlane({ ...options, ...(http !== undefined ? { http } : {}), transport, store, ownership }, owned);
+    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport, the idempotency store.
+    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership, http }, owned);
   } catch (error) {
     for (const { resource } of owned.reverse()) await resource.close();
     throw error;

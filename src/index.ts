@@ -25,7 +25,7 @@ export {
 export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type OwnershipView, type OwnerLocation } from './actors/ownership.js';
 export { LeasedOwnership, type LeasedOwnershipOptions } from './actors/leased-ownership.js';
 export { PlatformWorker, type PlatformWorkerOptions } from './actors/platform-worker.js';
-export type { CreateInstanceRequest, StatusReport, LogLevel } from './api/instance-requests.js';
+export type { CreateInstanceRequest, PatchConfigOptions, StatusReport, LogLevel } from './api/instance-requests.js';
 export {
   ALLOW_SWITCHES,
   defaultOperatorPolicy,
@@ -71,4 +71,9 @@ export { FileTokenStore, type FileTokenStoreOptions } from './auth/file-token-st
 export { RedisTokenStore, type RedisTokenStoreOptions } from './auth/redis-token-store.js';
 export { OidcVerifier, DEFAULT_ROLE_CLAIM, type OidcOptions, type OidcIdentity } from './auth/oidc.js';
 export { FileAuditLog, RedisAuditLog, type AuditLog, type AuditEntry, type AuditActor, type AuditPage, type StoredAuditEntry, type RedisAuditLogOptions } from './auth/audit.js';
+export { openApiDocument } from './http/openapi.js';
+export type { IdempotencyOptions } from './http/idempotency.js';
+export { MemoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type StoredResponse } from './store/idempotency-store.js';
+export { RedisIdempotencyStore, type RedisIdempotencyStoreOptions } from './store/redis-idempotency-store.js';
+export { configEtag } from './api/config-etag.js';
 export * from './errors.js';

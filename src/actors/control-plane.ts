@@ -6,9 +6,10 @@
  */
 import {
   createInstanceRequestSchema,
+  instanceIdSchema,
   parseInstanceId,
   parseRequest,
-  patchConfigOptionsSchema,
+  patchConfigCallOptionsSchema,
   refuseDeepInput,
   reportSenderSchema,
   statusReportSchema,
@@ -18,6 +19,7 @@ import {
   type StatusReport,
 } from '../api/instance-requests.js';
 import { CHECK_TIMEOUT_MS, Reconciler, type DriftComparison } from './reconciler.js';
+import { configEtag } from '../api/config-etag.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { configurationIssues, defaultOperatorPolicy, instanceIssues, operatorPolicy, refuseByPolicy, refuseBeyondDefaults, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
@@ -132,6 +134,8 @@ export interface CallOptions {
 
 /** How long one step of close() waits for the store or transport (four steps: well within a default shutdown grace). */
 const CLOSE_STEP_MS = 1_000;
+
+const listPageOptionsSchema = z.object({ limit: z.number().int().min(1).max(1_000), after: instanceIdSchema.optional() }).strict();
 
 const followLogsOptionsSchema = z.object({ tail: z.number().int().min(0).max(10_000).optional() });
 
@@ -340,7 +344,7 @@ export class ControlPlane {
       delete: ([id], options) => this.lifecycle('delete', id, options),
       getConfig: ([id]) => this.getConfigHere(id),
       patchConfig: ([id, patch, options, restricted]) =>
-        this.patchConfigHere(id, patch, parseRequest(patchConfigOptionsSchema, options, 'configuration change options'), restricted !== false),
+        this.patchConfigHere(id, patch, parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options'), restricted !== false),
       reportStatus: ([report, sender]) =>
         this.reportStatusHere(
           parseRequest(statusReportSchema, report, 'status report'),
@@ -452,6 +456,25 @@ export class ControlPlane {
     return views.sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * One page of the instances in id order (code-point order): at most `limit`
+   * after the id `after`, and the id to continue after (null on the last
+   * page). Reads only the page's records from the store (see `loadPage`).
+   * A page may hold fewer than `limit` when an instance was refused on restore.
+   */
+  async listPage(options: { limit: number; after?: string }): Promise<{ items: InstanceView[]; next: string | null }> {
+    const { limit, after } = parseRequest(listPageOptionsSchema, options, 'list options');
+    const page = await this.store.loadPage(after, limit);
+    const items: InstanceView[] = [];
+    for (const { record, snapshot } of page.items) {
+      const actor = this.registry.actor(record.id);
+      const view = actor ? actor.view : this.ownership.shared ? this.storedView(record, snapshot) : undefined;
+      if (view) items.push(instanceView(record, view));
+    }
+    const last = page.items.at(-1);
+    return { items, next: page.more && last ? last.record.id : null };
+  }
+
   /** An instance's view as its owner last saved it; a record saved without a snapshot yet is Pending. */
   private storedView(record: InstanceRecord, snapshot: PersistedInstanceSnapshot | undefined): SnapshotView | undefined {
     if (!snapshot) {
@@ -537,7 +560,7 @@ export class ControlPlane {
     const instanceId = parseInstanceId(id);
     // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
     refuseDeepInput(patch, 'JSON Patch');
-    const checked = parseRequest(patchConfigOptionsSchema, options, 'configuration change options');
+    const checked = parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options');
     return this.router.call('patchConfig', [instanceId, patch, checked, caller.restricted === true]);
   }
 
@@ -545,6 +568,14 @@ export class ControlPlane {
     const actor = this.registry.requireActor(id);
     return this.registry.serialized(id, async () => {
       const record = await this.registry.requireRecord(id);
+      // The precondition is checked here, in the instance's serialized step: no other change can land between check and write.
+      if (options.ifGeneration !== undefined && !options.ifGeneration.includes(record.generation)) {
+        throw new DraasError('precondition-failed', `the configuration of "${id}" is at generation ${record.generation}, not the one the change was made for`, {
+          instanceId: id,
+          generation: record.generation,
+          etag: configEtag(record.generation),
+        });
+      }
       const { configuration, changed } = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
       // Nothing changed (an empty or test-only patch): no new generation, nothing for the machine to accept or refuse.
       if (!changed) return { instanceId: id, generation: record.generation, configuration: record.configuration };

@@ -75,6 +75,7 @@ export class RedisKeys {
  * | `<p>store:lease:<name>` | hash, with a TTL | a lease: `owner` (replica id) and `token` (its fencing token) |
  * | `<p>store:lease-token:<name>` | string counter (INCR) | the last fencing token handed out for the lease; never reset |
  * | `<p>store:replicas` | sorted set replica id → expiry (epoch ms) | the control-plane replicas alive |
+ * | `<p>store:idempotency:<hash>` | string JSON, PX ttl | a request's Idempotency-Key: in flight, or its answer |
  */
 export const DEFAULT_STORE_PREFIX = DEFAULT_PREFIX;
 
@@ -107,6 +108,11 @@ export class RedisStoreKeys {
 
   replicas(): string {
     return `${this.prefix}store:replicas`;
+  }
+
+  /** `key` is the HTTP layer's scoped key, hashed: callers choose its text. */
+  idempotency(key: string): string {
+    return `${this.prefix}store:idempotency:${key}`;
   }
 }
 

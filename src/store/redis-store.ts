@@ -67,6 +67,8 @@ import {
   type RecentChangesQuery,
   type StatusChange,
   type StoredInstance,
+  type StoredPage,
+  pageOfIds,
   type WriteOptions,
 } from './instance-store.js';
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
@@ -338,6 +340,27 @@ export class RedisInstanceStore implements InstanceStore {
       this.redis.eval(loadSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id),
     );
     return typeof json === 'string' ? this.parseSnapshot(id, json) : undefined;
+  }
+
+  /** Reads the ids (HKEYS), then only the page's records and snapshots (HMGET): a page of a large fleet does not read every record. */
+  async loadPage(after: string | undefined, limit: number): Promise<StoredPage> {
+    const ids = await this.run('loadPage', () => this.redis.hkeys(this.keys.records()));
+    const page = pageOfIds(ids, after, limit);
+    if (page.ids.length === 0) return { items: [], more: false };
+    const results = await this.run('loadPage', () =>
+      this.redis.multi().hmget(this.keys.records(), ...page.ids).hmget(this.keys.snapshots(), ...page.ids).exec(),
+    );
+    const [recordsReply, snapshotsReply] = execReplies(results) as [(string | null)[], (string | null)[]];
+    const items: StoredInstance[] = [];
+    page.ids.forEach((id, index) => {
+      const recordText = recordsReply[index];
+      const record = typeof recordText === 'string' ? this.parseRecord(id, recordText) : undefined;
+      if (!record) return; // deleted between the two reads
+      const snapshotText = snapshotsReply[index];
+      const snapshot = typeof snapshotText === 'string' ? this.parseSnapshot(id, snapshotText) : undefined;
+      items.push(snapshot ? { record, snapshot } : { record });
+    });
+    return { items, more: page.more };
   }
 
   async loadAll(): Promise<StoredInstance[]> {

@@ -201,10 +201,11 @@ test('-v and --version ask for the version, as the command or next to one', (t) 
   t.deepEqual(parseCommandLine(['up', '--help', '--version'], {}), { command: 'help' }, 'help wins');
 });
 
-test('draas --version and -v print the version of the package and exit 0', async (t) => {
+test('draas --version, -v and draas version print the version of the package and exit 0', async (t) => {
   const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  for (const flag of ['--version', '-v']) {
+  t.regex(version, /^\d+\.\d+\.\d+/);
+  for (const flag of ['--version', '-v', 'version']) {
     const result = await execa('node', ['--import=tsx', cli, flag], { reject: false });
     t.is(result.exitCode, 0, result.stderr);
     t.is(result.stdout, version, flag);
