@@ -226,3 +226,21 @@ test('a listed origin’s page may send Authorization: the preflight allows it w
   t.regex(refused.headers.get('access-control-expose-headers') ?? '', /WWW-Authenticate/);
   t.is((await fetch(`${url}/api/server/instances`, { headers: { origin: 'https://console.example', authorization: `Bearer ${tokens.viewer}` } })).status, 200);
 });
+
+test('idempotency keys are scoped by caller: the same key from another token is not a replay of the first one’s answer', async (t) => {
+  const { url, tokens, store } = await authenticated(t);
+  const other = (await store.add('other-operator', 'operator')).token;
+  const create = (token: string) =>
+    fetch(`${url}/api/server/instances`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': 'same-key' },
+      body: JSON.stringify({ name: 'once', configuration: {} }),
+    });
+  t.is((await create(tokens.operator!)).status, 201);
+  const replay = await create(tokens.operator!);
+  t.is(replay.status, 201);
+  t.is(replay.headers.get('idempotent-replayed'), 'true');
+  const another = await create(other);
+  t.is(another.status, 409, 'not the first caller’s stored answer');
+  t.is(another.headers.get('idempotent-replayed'), null);
+});
