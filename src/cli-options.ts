@@ -57,8 +57,8 @@ HTTP (up, control-plane):
                           default 1000)
   --max-log-follows <n>   open GET .../logs?follow=true streams at most; more are 503
                           (DRAAS_MAX_LOG_FOLLOWS, default 100)
-  --accept-status-reports serve POST /api/status/updates, which lets any caller mark an instance
-                          Failed (DRAAS_ACCEPT_STATUS_REPORTS=1; default off: 403)
+  --accept-status-reports serve POST /api/status/updates, which lets any caller (with --auth: any
+                          admin) mark an instance Failed (DRAAS_ACCEPT_STATUS_REPORTS=1; default off: 403)
 
 Authentication (up, control-plane; see docs/operations.md):
   --auth                  every request but /healthz and /readyz needs Authorization: Bearer <token>

@@ -54,7 +54,7 @@ function onShutdown(graceMs: number, pending: () => string[], action: (signal: s
   process.on('SIGTERM', handler);
 }
 
-async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what: string): Promise<void> {
+async function serve(controlPlane: HostedControlPlane, http: HttpSettings, auth: AuthCliSettings | undefined, what: string): Promise<void> {
   await controlPlane.subscribe((event) => {
     const { from, to, reason } = event.payload;
     log(`instance ${event.instanceId}: ${from ?? '-'} → ${to}${reason ? ` (${reason})` : ''}`);
@@ -62,17 +62,20 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
   const { url } = await controlPlane.listen({ port: http.port, host: http.host });
   log(`DRaaS ${what} listening on ${url}`);
   log(`web console: ${url}/ui`);
-  for (const note of httpNotes(http)) log(note);
+  for (const note of httpNotes(http, auth)) log(note);
 }
 
 /** What an operator should know about how the REST API is exposed. */
-function httpNotes(http: HttpSettings): string[] {
+function httpNotes(http: HttpSettings, auth: AuthCliSettings | undefined): string[] {
   const notes: string[] = [];
   if (bindScope(http.host) === 'all-interfaces' && http.app.allowedHosts.length === 0) {
     notes.push('HTTP: requests are served for IP addresses and localhost only; name other hosts with --allowed-hosts (docs/security.md)');
   }
   if (http.app.allowedHosts.includes('*')) notes.push('HTTP: --allowed-hosts * answers any Host: only safe behind a proxy that checks it (DNS rebinding)');
-  if (http.app.acceptStatusReports) notes.push('HTTP: status reports accepted (--accept-status-reports): any caller may mark an instance Failed');
+  if (http.app.acceptStatusReports) {
+    notes.push(`HTTP: status reports accepted (--accept-status-reports): ${auth !== undefined ? 'any admin' : 'any caller'} may mark an instance Failed`);
+  }
+  if (auth !== undefined) notes.push(`HTTP: every request but /healthz and /readyz needs a bearer token (--auth${auth.oidc !== undefined ? `; OIDC issuer ${auth.oidc.issuer}` : ''})`);
   return notes;
 }
 
@@ -195,7 +198,7 @@ async function run(cli: CliCommand): Promise<void> {
         ...authOption(cli.auth),
       });
       logPolicy(cli.policy, cli.auth);
-      await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
+      await serve(draas, cli.http, cli.auth, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
           log(`${signal}: stopping every Drasi Server (--stop-on-exit), then shutting down`);
@@ -221,7 +224,7 @@ async function run(cli: CliCommand): Promise<void> {
         ...authOption(cli.auth),
       });
       logPolicy(cli.policy, cli.auth);
-      await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
+      await serve(controlPlane, cli.http, cli.auth, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);
         await controlPlane.close();
