@@ -19,6 +19,8 @@ import { DraasError, errorMessage } from '../errors.js';
 import { roles, type Role } from '../http/operations.js';
 
 export const DEFAULT_ROLE_CLAIM = 'roles';
+/** How long a failed discovery is remembered before it is tried again. */
+const DISCOVERY_RETRY_MS = 5_000;
 export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 export interface OidcOptions {
@@ -118,10 +120,14 @@ export class OidcVerifier {
     return { subject: payload.sub!, issuer: this.issuer, role: roleFromClaim(claimAt(payload, this.roleClaim)) };
   }
 
-  /** Discovery once; a failed discovery is tried again on the next request. */
+  /**
+   * Discovery once; a failed discovery is answered from memory for a few
+   * seconds (every request would otherwise wait on an issuer that is down),
+   * then tried again.
+   */
   private keySet(): Promise<ReturnType<typeof createRemoteJWKSet>> {
     this.keys ??= this.discover().catch((error: unknown) => {
-      this.keys = undefined;
+      setTimeout(() => (this.keys = undefined), DISCOVERY_RETRY_MS).unref();
       throw error;
     });
     return this.keys;
