@@ -5,6 +5,10 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LeasedOwnership } from './actors/leased-ownership.js';
+import { RedisAuditLog } from './auth/audit.js';
+import { RedisTokenStore } from './auth/redis-token-store.js';
+import { resolveAuth, type AuthSettings } from './auth/settings.js';
+import { redactUrl } from './redis/connection.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane, type HostedControlPlaneOptions, type OwnedResource } from './hosted-control-plane.js';
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
@@ -24,6 +28,13 @@ export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptio
   leaseMs?: number;
   /** Shards the instances are spread over (default 16); the same on every replica. */
   shardCount?: number;
+  /**
+   * Require a bearer token on the REST API (`draas control-plane --auth`):
+   * tokens in the Redis (`draas tokens add --redis URL`; a revocation takes
+   * effect on every replica at once), optionally OIDC; the audit log in a
+   * capped Redis stream. Default off.
+   */
+  auth?: AuthSettings;
 }
 
 /**
@@ -57,6 +68,16 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
       owned.push({ name: 'idempotency store', resource: idempotencyStore });
     }
     const http = { ...options.http, idempotency: { ...options.http?.idempotency, store: idempotencyStore } };
+    if (options.auth !== undefined) {
+      const auth = await resolveAuth(options.auth, {
+        tokens: () => RedisTokenStore.open(connection),
+        audit: () => RedisAuditLog.open(connection),
+        addTokenCommand: `draas tokens add NAME --role admin --redis ${redactUrl(redis.url)}${redis.prefix !== undefined ? ` --redis-prefix ${redis.prefix}` : ''}`,
+        log: options.log ?? ((message) => console.error(message)),
+      });
+      owned.push(...auth.owned);
+      http.auth = auth.http;
+    }
     const ownership = new LeasedOwnership({
       leases,
       replicaId: options.replicaId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,

@@ -3,6 +3,10 @@
  * workers (process; Docker and Kubernetes when asked) in one Node process. This is what `draas up` runs and what
  * `createControlPlane()` returns to a program that embeds DRaaS.
  */
+import path from 'node:path';
+import { FileAuditLog } from './auth/audit.js';
+import { FileTokenStore } from './auth/file-token-store.js';
+import { resolveAuth, type AuthSettings, type ResolvedAuth } from './auth/settings.js';
 import type { HostedControlPlaneOptions } from './hosted-control-plane.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane } from './hosted-control-plane.js';
@@ -25,6 +29,12 @@ export interface EmbeddedControlPlaneOptions extends Omit<HostedControlPlaneOpti
   docker?: DockerWorkerSettings;
   /** Settings of the Kubernetes worker (when `platforms` has `kubernetes`). */
   kubernetes?: KubernetesWorkerSettings;
+  /**
+   * Require a bearer token on the REST API (`draas up --auth`): tokens in
+   * `<dataDir>/auth/tokens.json` (`draas tokens add`), optionally OIDC; the
+   * audit log in `<dataDir>/audit/audit.jsonl`. Default off.
+   */
+  auth?: AuthSettings;
 }
 
 export type EmbeddedControlPlane = HostedControlPlane;
@@ -41,7 +51,16 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
   // One registry for the control plane and its workers: one scrape shows both.
   const metrics = options.metrics ?? new MetricsRegistry();
   const workers: PlatformWorker[] = [];
+  let auth: ResolvedAuth | undefined;
   try {
+    if (options.auth !== undefined) {
+      auth = await resolveAuth(options.auth, {
+        tokens: async () => new FileTokenStore(dataDir),
+        audit: async () => new FileAuditLog(dataDir),
+        addTokenCommand: `draas tokens add NAME --role admin --data-dir ${path.resolve(dataDir)}`,
+        log: options.log ?? ((message) => console.error(message)),
+      });
+    }
     for (const platform of options.platforms ?? ['process']) {
       workers.push(
         await startPlatformWorker(transport, {
@@ -59,12 +78,15 @@ export async function createControlPlane(options: EmbeddedControlPlaneOptions = 
     }
   } catch (error) {
     for (const worker of workers) await worker.close();
+    for (const { resource } of auth?.owned ?? []) await resource.close();
     if (!options.store) await store.close();
     throw error;
   }
   // Closed after the control plane: the workers, then the store, then the transport.
-  const controlPlane = new HostedControlPlane({ ...options, transport, store, metrics }, [
+  const http = auth !== undefined ? { ...options.http, auth: auth.http } : options.http;
+  const controlPlane = new HostedControlPlane({ ...options, ...(http !== undefined ? { http } : {}), transport, store, metrics }, [
     ...workers.map((worker) => ({ name: `worker ${worker.workerId}`, resource: worker })),
+    ...(auth?.owned ?? []),
     { name: 'store', resource: store },
     { name: 'transport', resource: transport },
   ]);

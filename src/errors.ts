@@ -22,6 +22,7 @@ export interface ErrorKind {
  */
 export const errorTable = {
   'bad-request': { status: 400, retryable: false, title: 'Bad request' },
+  unauthorized: { status: 401, retryable: false, title: 'Unauthorized' },
   forbidden: { status: 403, retryable: false, title: 'Forbidden' },
   'not-found': { status: 404, retryable: false, title: 'Not found' },
   conflict: { status: 409, retryable: false, title: 'Not allowed in the current state' },

@@ -19,6 +19,7 @@ export {
   type InstanceEventEnvelope,
   type StatusChangedPayload,
   type CallOptions,
+  type CallerPowers,
   type InstanceConfig,
 } from './actors/control-plane.js';
 export { SoleOwnership, shardOf, type Ownership, type OwnershipListener, type OwnershipView, type OwnerLocation } from './actors/ownership.js';
@@ -64,6 +65,14 @@ export { RedisLeases, type RedisLeasesOptions } from './store/redis-leases.js';
 export { FileInstanceStore, StoreLockedError, type FileInstanceStoreOptions } from './store/file-store.js';
 export { checkSnapshotVersion, SnapshotVersionError, type SnapshotMigrations } from './store/snapshot-version.js';
 export { createHttpApp, type HttpAppOptions } from './http/app.js';
+export type { HttpAuthOptions, Caller } from './http/auth.js';
+export { operations, roles, allows, type Role, type Access, type OperationId } from './http/operations.js';
+export type { AuthSettings } from './auth/settings.js';
+export { TokenStoreError, type TokenStore, type TokenInfo, type TokenIdentity } from './auth/tokens.js';
+export { FileTokenStore, type FileTokenStoreOptions } from './auth/file-token-store.js';
+export { RedisTokenStore, type RedisTokenStoreOptions } from './auth/redis-token-store.js';
+export { OidcVerifier, DEFAULT_ROLE_CLAIM, type OidcOptions, type OidcIdentity } from './auth/oidc.js';
+export { FileAuditLog, RedisAuditLog, type AuditLog, type AuditEntry, type AuditActor, type AuditPage, type StoredAuditEntry, type RedisAuditLogOptions } from './auth/audit.js';
 export { openApiDocument } from './http/openapi.js';
 export type { IdempotencyOptions } from './http/idempotency.js';
 export { MemoryIdempotencyStore, type IdempotencyStore, type ClaimResult, type StoredResponse } from './store/idempotency-store.js';

@@ -21,7 +21,7 @@ import {
 import { CHECK_TIMEOUT_MS, Reconciler, type DriftComparison } from './reconciler.js';
 import { configEtag } from '../api/config-etag.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
-import { configurationIssues, instanceIssues, operatorPolicy, refuseByPolicy, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
+import { configurationIssues, defaultOperatorPolicy, instanceIssues, operatorPolicy, refuseByPolicy, refuseBeyondDefaults, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
 import { ConflictError, DraasError, StaleOwnerError, errorMessage } from '../errors.js';
 import type { InstanceMachine, RestartPolicy } from '../machines/instance.js';
@@ -125,6 +125,16 @@ export interface InstanceConfig {
   instanceId: string;
   generation: number;
   configuration: Record<string, unknown>;
+}
+
+/** What the caller may do beyond the operator's defaults (the HTTP API sets it from the caller's role). */
+export interface CallerPowers {
+  /**
+   * The caller may not use what only the operator's `--allow` permits (an
+   * `operator`, not an `admin`): such a request is 403. Default false (a
+   * program embedding DRaaS has every power its policy gives).
+   */
+  restricted?: boolean;
 }
 
 export interface CallOptions {
@@ -382,7 +392,8 @@ export class ControlPlane {
       restart: ([id], options) => this.lifecycle('restart', id, options),
       delete: ([id], options) => this.lifecycle('delete', id, options),
       getConfig: ([id]) => this.getConfigHere(id),
-      patchConfig: ([id, patch, options]) => this.patchConfigHere(id, patch, parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options')),
+      patchConfig: ([id, patch, options, restricted]) =>
+        this.patchConfigHere(id, patch, parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options'), restricted !== false),
       reportStatus: ([report, sender]) =>
         this.reportStatusHere(
           parseRequest(statusReportSchema, report, 'status report'),
@@ -411,9 +422,10 @@ export class ControlPlane {
   // ---- the API ----
 
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
-  async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
+  async create(request: CreateInstanceRequest | unknown, caller: CallerPowers = {}): Promise<InstanceView> {
     return this.measured('createInstance', async () => {
-      const { body } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
+      const { body, facts } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
+      if (caller.restricted === true) refuseBeyondDefaults(instanceIssues(facts, defaultOperatorPolicy), this.policy, `instance "${body.name}"`);
       return this.router.call('create', [body]);
     });
   }
@@ -425,7 +437,7 @@ export class ControlPlane {
   }
 
   /** The request's schema (400), its Drasi Server config (422), then the operator's policy (400). */
-  private validateCreate(request: unknown): { body: CreateInstanceRequest; configuration: DrasiServerConfig } {
+  private validateCreate(request: unknown): { body: CreateInstanceRequest; configuration: DrasiServerConfig; facts: InstanceFacts } {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
     const configuration = parseDrasiConfig(body.configuration ?? {});
     const facts: InstanceFacts = {
@@ -436,7 +448,7 @@ export class ControlPlane {
       configuration: configuration as Record<string, unknown>,
     };
     refuseByPolicy(instanceIssues(facts, this.policy), `instance "${body.name}"`);
-    return { body, configuration };
+    return { body, configuration, facts };
   }
 
   private async createHere(body: CreateInstanceRequest, configuration: DrasiServerConfig): Promise<InstanceView> {
@@ -595,17 +607,17 @@ export class ControlPlane {
    * components changed, else restarts; `restart` restarts; `manual` keeps the
    * running generation until the next start. Resolves once recorded, not once applied.
    */
-  async patchConfig(id: string, patch: unknown, options: PatchConfigOptions | unknown = {}): Promise<InstanceConfig> {
+  async patchConfig(id: string, patch: unknown, options: PatchConfigOptions | unknown = {}, caller: CallerPowers = {}): Promise<InstanceConfig> {
     return this.measured('patchConfiguration', async () => {
       const instanceId = parseInstanceId(id);
       // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
       refuseDeepInput(patch, 'JSON Patch');
       const checked = parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options');
-      return this.router.call('patchConfig', [instanceId, patch, checked]);
+      return this.router.call('patchConfig', [instanceId, patch, checked, caller.restricted === true]);
     });
   }
 
-  private async patchConfigHere(id: string, patch: unknown, options: PatchConfigOptions): Promise<InstanceConfig> {
+  private async patchConfigHere(id: string, patch: unknown, options: PatchConfigOptions, restricted: boolean): Promise<InstanceConfig> {
     const actor = this.registry.requireActor(id);
     return this.registry.serialized(id, async () => {
       const record = await this.registry.requireRecord(id);
@@ -623,6 +635,12 @@ export class ControlPlane {
       // Checked before anything is stored: a refused change leaves the record (config and generation) as it was.
       const facts = { ...recordFacts(record, this.defaultHost), configuration: configuration as Record<string, unknown> };
       refuseByPolicy(configurationIssues(facts, this.policy), `the configuration change of "${id}"`);
+      if (restricted) {
+        // Only what the change adds: an operator may still edit an instance an admin gave such powers.
+        const before = new Set(configurationIssues(recordFacts(record, this.defaultHost), defaultOperatorPolicy).map((issue) => issue.path));
+        const added = configurationIssues(facts, defaultOperatorPolicy).filter((issue) => !before.has(issue.path));
+        refuseBeyondDefaults(added.map((issue) => ({ ...issue, path: `/configuration${issue.path}` })), this.policy, `the configuration change of "${id}"`);
+      }
       const next = record.generation + 1;
       const event = { type: 'instance.configure' as const, generation: next, update: options.updateStrategy ?? record.updateStrategy ?? 'auto' };
       if (!actor.can(event)) {

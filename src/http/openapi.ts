@@ -11,7 +11,7 @@ import { createInstanceRequestSchema, instanceIdSchema, patchConfigOptionsSchema
 import { errorTable } from '../errors.js';
 import { machineIds } from '../machines/machine-document.js';
 import { operationIds, operations, type OperationId } from './operations.js';
-import { eventsQuerySchema, listInstancesQuerySchema, logsQuerySchema, machineQuerySchema, recentChangesQuerySchema } from './query-schemas.js';
+import { auditQuerySchema, eventsQuerySchema, listInstancesQuerySchema, logsQuerySchema, machineQuerySchema, recentChangesQuerySchema } from './query-schemas.js';
 import {
   configViewSchema,
   driftSchema,
@@ -21,6 +21,7 @@ import {
   logsSchema,
   machineDocumentSchema,
   machineListSchema,
+  auditPageSchema,
   platformsSchema,
   problemSchema,
   readinessSchema,
@@ -147,6 +148,11 @@ const contracts: Record<OperationId, Contract & { pathParams?: Record<string, z.
   getDrift: { pathParams: instanceId, answers: { 200: { description: 'The last comparison (`not-checked` before the first)', content: json(driftSchema) } }, problems: [...onInstance, 503] },
   listReplicas: { answers: { 200: { description: 'The replicas and their shards', content: json(replicasSchema) } }, problems: [503] },
   listPlatforms: { answers: { 200: { description: 'Each platform, whether it takes commands, its workers', content: json(platformsSchema) } }, problems: [503] },
+  listAuditEntries: {
+    query: auditQuerySchema,
+    answers: { 200: { description: 'Audit entries, oldest first, and the cursor to read on from', content: json(auditPageSchema) } },
+    problems: [400, 404, 503],
+  },
   getOpenApi: {
     answers: {
       200: { description: 'This document', headers: ['ETag'], content: { 'application/json': z.record(z.string(), z.unknown()).meta({ description: 'OpenAPI 3.1' }) } },
@@ -253,7 +259,9 @@ export function openApiDocument(version: string): JsonObject {
     }
     // Every mutation reads a body (even an empty one): too large (413) or not JSON (415).
     const bodyProblems = operation.mutation ? [413, 415] : [];
-    for (const status of [...new Set([...contract.problems, ...bodyProblems, ...everywhere])].sort()) {
+    // With --auth: no or a bad token (401), a role too low (403).
+    const authProblems = operation.access === 'public' ? [] : [401, 403];
+    for (const status of [...new Set([...contract.problems, ...bodyProblems, ...authProblems, ...everywhere])].sort()) {
       const titles = Object.values(errorTable).filter((kind) => kind.status === status).map((kind) => kind.title);
       responses[String(status)] = {
         description: titles.length > 0 ? titles.join('; ') : 'Problem',

@@ -62,5 +62,13 @@ export const eventsQuerySchema = z
   })
   .strict();
 
+/** `GET /api/audit`: the newest `limit`, or `limit` after the cursor `after` (an earlier page's `next`). */
+export const auditQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1_000).optional(),
+    after: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
 export const machineQuerySchema = z.object({ format: z.enum(machineFormats).optional() }).strict();
 

@@ -218,6 +218,33 @@ export const replicasSchema = z
   .strict()
   .meta({ id: 'Replicas' });
 
+/** `GET /api/audit` (see src/auth/audit.ts): entries are passed through as stored, so they are described, not closed. */
+export const auditPageSchema = z
+  .object({
+    entries: z.array(
+      z
+        .looseObject({
+          id: z.string(),
+          time: z.string(),
+          actor: z.looseObject({ kind: z.enum(['token', 'oidc', 'anonymous']) }),
+          role: z.enum(['viewer', 'operator', 'admin']).optional(),
+          operation: z.string(),
+          method: z.string(),
+          path: z.string(),
+          instanceId: z.string().optional(),
+          requestId: z.string().optional(),
+          remoteAddress: z.string().optional(),
+          status: z.number().int(),
+          problem: z.string().optional(),
+          durationMs: z.number(),
+        })
+        .meta({ id: 'AuditEntry' }),
+    ),
+    next: z.string().optional(),
+  })
+  .strict()
+  .meta({ id: 'AuditPage' });
+
 export const machineListSchema = z
   .object({ machines: z.array(z.object({ id: z.string(), href: z.string() }).strict()) })
   .strict()

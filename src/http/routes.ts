@@ -11,7 +11,7 @@ import { parseRequest, patchConfigOptionsSchema, statusReportSchema } from '../a
 import { configEtag, ifMatchGenerations } from '../api/config-etag.js';
 import { afterChange, afterInstance, changeCursor, instanceCursor } from '../api/page-cursor.js';
 import { openEventStream } from './event-stream.js';
-import { eventsQuerySchema, listInstancesQuerySchema, logsQuerySchema, machineQuerySchema, recentChangesQuerySchema } from './query-schemas.js';
+import { auditQuerySchema, eventsQuerySchema, listInstancesQuerySchema, logsQuerySchema, machineQuerySchema, recentChangesQuerySchema } from './query-schemas.js';
 import { requestSignal } from './request-signal.js';
 import { DraasError, errorMessage, NotFoundError } from '../errors.js';
 import { instanceMachineText, machineIds, machineMediaTypes, type MachineFormat } from '../machines/machine-document.js';
@@ -31,6 +31,8 @@ import { operations, type OperationId } from './operations.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
 import { openApiDocument } from './openapi.js';
 import { packageVersion } from '../package-version.js';
+import { callerRole } from './auth.js';
+import { DEFAULT_AUDIT_LIMIT, type AuditLog } from '../auth/audit.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -107,6 +109,8 @@ export interface RouteOptions {
   log?: (message: string) => void;
   /** Told of each kind of long-lived response's slots, to count the open ones (metrics). */
   streamSlots?: (kind: 'events' | 'log-follows', slots: StreamSlots) => void;
+  /** The audit log `GET /api/audit` reads (with auth). */
+  audit?: AuditLog;
 }
 
 /** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
@@ -186,7 +190,8 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   route('createInstance', async (ctx) => {
-    const view = await controlPlane.create(ctx.request.body ?? {});
+    // An operator may not use what only the operator's --allow permits; an admin (or any caller without auth) may.
+    const view = await controlPlane.create(ctx.request.body ?? {}, { restricted: callerRole(ctx) === 'operator' });
     ctx.status = 201;
     ctx.set('Location', `/api/server/instances/${view.id}`);
     ctx.body = view;
@@ -270,7 +275,12 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     // If-Match is checked by the control plane in the same serialized step as the change (a check here would race).
     const ifMatch = ctx.get('If-Match');
     const allowed = ifMatch === '' ? 'any' : ifMatchGenerations(ifMatch);
-    const config = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body, { ...query, ...(allowed !== 'any' ? { ifGeneration: allowed } : {}) });
+    const config = await controlPlane.patchConfig(
+      ctx.params.id!,
+      ctx.request.body,
+      { ...query, ...(allowed !== 'any' ? { ifGeneration: allowed } : {}) },
+      { restricted: callerRole(ctx) === 'operator' },
+    );
     ctx.set('ETag', configEtag(config.generation));
     ctx.body = config;
   });
@@ -356,6 +366,13 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   // The API contract, generated from the catalog and the schemas; fixed while the process runs.
+  route('listAuditEntries', async (ctx) => {
+    const query = parseRequest(auditQuerySchema, ctx.query, 'audit query');
+    if (options.audit === undefined) throw new NotFoundError('no audit log is kept: start draas with --auth (DRAAS_AUTH=1), or pass auth.audit to createHttpApp');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await options.audit.read({ limit: query.limit ?? DEFAULT_AUDIT_LIMIT, ...(query.after !== undefined ? { after: query.after } : {}) });
+  });
+
   route('getOpenApi', (ctx) => {
     const contract = openApiContract();
     ctx.status = 200;

@@ -61,7 +61,7 @@ function processMetrics(): ProcessInstruments {
 }
 
 /** Which Redis connection an error came from (a bounded set: the label of `draas_redis_errors_total`). */
-export type RedisConnectionRole = 'transport-commands' | 'transport-blocking' | 'store' | 'leases' | 'idempotency';
+export type RedisConnectionRole = 'transport-commands' | 'transport-blocking' | 'store' | 'leases' | 'idempotency' | 'auth' | 'audit';
 
 /** Counts one error event of a Redis connection. */
 export function countRedisError(connection: RedisConnectionRole): void {

@@ -90,12 +90,20 @@ export function redactUrl(url: string): string {
 export async function connectWithin(redis: Redis, url: string, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   let lastError: unknown;
+  let failNow: ((error: Error) => void) | undefined;
   const onError = (error: unknown) => {
     lastError = error;
+    // Retrying with the same credentials cannot succeed: say so now rather than at the timeout.
+    if (isAuthError(error)) failNow?.(new DraasError('unavailable', `redis at ${redactUrl(url)} refused the credentials: ${errorMessage(error)} (check the user and password of the URL)`));
   };
   redis.on('error', onError);
   try {
     await new Promise<void>((resolve, reject) => {
+      failNow = (error) => {
+        clearTimeout(timer);
+        redis.off('ready', onReady);
+        reject(error);
+      };
       const timer = setTimeout(() => {
         redis.off('ready', onReady);
         reject(
@@ -120,6 +128,17 @@ export async function connectWithin(redis: Redis, url: string, timeoutMs: number
   } finally {
     redis.off('error', onError);
   }
+}
+
+/**
+ * Redis refused the connection's credentials (a wrong password, an unknown or
+ * disabled ACL user, none given): a reply whose error code — the first word,
+ * by the protocol — says so (Redis before 6 answered `ERR invalid password`).
+ */
+export function isAuthError(error: unknown): boolean {
+  if (!isReplyError(error)) return false;
+  const code = error.message.split(' ', 1)[0];
+  return code === 'WRONGPASS' || code === 'NOAUTH' || code === 'NOPERM' || error.message.startsWith('ERR invalid password') || error.message.startsWith('ERR AUTH');
 }
 
 /** An error Redis answered with (as opposed to a connection failure). */

@@ -115,3 +115,29 @@ export class RedisStoreKeys {
     return `${this.prefix}store:idempotency:${key}`;
   }
 }
+
+/**
+ * The Redis keys of authentication (src/auth/), under their own `auth:`
+ * segment of the same prefix.
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `<p>auth:tokens` | hash name → JSON | one token record (name, role, SHA-256 of the token, createdAt) |
+ * | `<p>auth:token-hashes` | hash SHA-256 → name | the index a verification looks a token up by |
+ * | `<p>auth:audit` | capped stream | the audit log: one JSON entry per request to a mutation |
+ */
+export class RedisAuthKeys {
+  constructor(readonly prefix: string = DEFAULT_PREFIX) {}
+
+  tokens(): string {
+    return `${this.prefix}auth:tokens`;
+  }
+
+  tokenHashes(): string {
+    return `${this.prefix}auth:token-hashes`;
+  }
+
+  audit(): string {
+    return `${this.prefix}auth:audit`;
+  }
+}

@@ -99,10 +99,10 @@ test('a real control plane answers every operation as the document says: success
   const listener = await draas.listen({ port: 0, host: '127.0.0.1' });
   const base = listener.url.replace(/\/$/, '');
   const seen = new Set<string>();
-  const call = async (id: OperationId, path: string, init: { body?: unknown; headers?: Record<string, string>; method?: string } = {}): Promise<Answer> => {
+  const call = async (id: OperationId, path: string, init: { body?: unknown; headers?: Record<string, string>; method?: string; base?: string } = {}): Promise<Answer> => {
     const headers: Record<string, string> = { 'cache-control': 'max-age=0', ...init.headers };
     if (init.body !== undefined) headers['content-type'] ??= 'application/json';
-    const response = await fetch(base + path, {
+    const response = await fetch((init.base ?? base) + path, {
       method: init.method ?? operations[id].method,
       headers,
       ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
@@ -148,6 +148,19 @@ test('a real control plane answers every operation as the document says: success
   await expect('createInstance', 400, '/api/server/instances', { body: { name: 'other' }, headers: { 'idempotency-key': 'bad key' } });
 
   await expect('listInstances', 200, '/api/server/instances');
+  await expect('listAuditEntries', 404, '/api/audit');
+
+  // With --auth: 401 and 403 as documented, and the audit log.
+  const secured = await embedded(t, { auth: {}, reconcileIntervalMs: null });
+  const securedBase = (await secured.draas.listen({ port: 0, host: '127.0.0.1' })).url.replace(/\/$/, '');
+  const { FileTokenStore } = await import('../../src/auth/file-token-store.js');
+  const tokens = new FileTokenStore(secured.dataDir);
+  const admin = { authorization: `Bearer ${(await tokens.add('admin', 'admin')).token}` };
+  const viewer = { authorization: `Bearer ${(await tokens.add('viewer', 'viewer')).token}` };
+  await expect('createInstance', 401, '/api/server/instances', { base: securedBase, body: { name: 'two' } });
+  await expect('createInstance', 403, '/api/server/instances', { base: securedBase, body: { name: 'two' }, headers: viewer });
+  await expect('listAuditEntries', 200, '/api/audit?limit=10', { base: securedBase, headers: admin });
+  await expect('listAuditEntries', 400, '/api/audit?limit=0', { base: securedBase, headers: admin });
   const page = await expect('listInstances', 200, '/api/server/instances?limit=1');
   t.truthy(page.headers.get('next-cursor'));
   await expect('listInstances', 400, '/api/server/instances?cursor=zzz');
