@@ -20,6 +20,7 @@ import {
 } from '../api/instance-requests.js';
 import { CHECK_TIMEOUT_MS, Reconciler, type DriftComparison } from './reconciler.js';
 import { configEtag } from '../api/config-etag.js';
+import { platformViews } from '../api/platform-view.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
 import { configurationIssues, defaultOperatorPolicy, instanceIssues, operatorPolicy, refuseByPolicy, refuseBeyondDefaults, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
@@ -320,6 +321,7 @@ export class ControlPlane {
       ownership: () => this.ownership.describe(),
       queues: async () => (this.transport.queueStats ? this.transport.queueStats() : []),
       ready: () => this.ready(),
+      platforms: async () => platformViews(await this.platforms(), this.circuitStates()),
     });
   }
 

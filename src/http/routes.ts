@@ -17,16 +17,7 @@ import { DraasError, errorMessage, NotFoundError } from '../errors.js';
 import { instanceMachineText, machineIds, machineMediaTypes, type MachineFormat } from '../machines/machine-document.js';
 import { DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http-defaults.js';
 import { StreamSlots } from './stream-slots.js';
-import { platformTypes } from '../platforms/driver.js';
-import type { WorkerPresence } from '../transport/transport.js';
-import type { WorkerCircuitState } from '../actors/workload-client.js';
-import type { CircuitState } from '../resilience/circuit-breaker.js';
-
-/** A worker breaker's state without the platform (it is listed under it). */
-function withoutOwner(circuit: WorkerCircuitState): CircuitState & { workerId: string } {
-  const { platform: _platform, ...state } = circuit;
-  return state;
-}
+import { platformViews } from '../api/platform-view.js';
 import { operations, type OperationId } from './operations.js';
 import { idempotency, type IdempotencyOptions } from './idempotency.js';
 import { openApiDocument } from './openapi.js';
@@ -113,26 +104,7 @@ export interface RouteOptions {
   audit?: AuditLog;
 }
 
-/** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
-function unavailableReason(workers: WorkerPresence[], open: WorkerCircuitState[] = []): string {
-  const said = workers.map((worker) => worker.details['unavailableReason']).filter((reason): reason is string => typeof reason === 'string');
-  const silent = open.map((circuit) => `worker ${circuit.workerId} does not answer commands (circuit open since ${circuit.openedAt ?? '?'}; next probe at ${circuit.nextProbeAt ?? '?'})`);
-  const reasons = [...new Set([...said, ...silent])];
-  if (reasons.length > 0) return reasons.join('; ');
-  return workers.length === 0 ? 'no worker of this platform is running' : 'its workers are unavailable';
-}
 
-/** One circuit breaker of a platform, as `GET /api/platforms` lists it: the control plane's toward a worker, or a worker's toward its engine. */
-type PlatformCircuit = CircuitState & { kind: 'worker' | 'engine'; workerId: string };
-
-/** The engine breakers a worker reports in its presence (plain data from the transport: only well-formed entries). */
-function engineCircuits(worker: WorkerPresence): PlatformCircuit[] {
-  const reported = worker.details['circuits'];
-  if (!Array.isArray(reported)) return [];
-  return reported
-    .filter((entry): entry is CircuitState => typeof entry === 'object' && entry !== null && typeof (entry as Record<string, unknown>)['name'] === 'string' && typeof (entry as Record<string, unknown>)['status'] === 'string')
-    .map((entry) => ({ kind: 'engine' as const, workerId: worker.workerId, ...entry }));
-}
 
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
@@ -340,28 +312,7 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
 
   // Each platform: whether a worker takes commands (and why not), its workers, and its circuit breakers (see docs/operations.md).
   route('listPlatforms', async (ctx) => {
-    const workers = await controlPlane.platforms();
-    const toWorkers = controlPlane.circuitStates();
-    const platforms = platformTypes.map((platform) => {
-      const ours = toWorkers.filter((circuit) => circuit.platform === platform);
-      const circuitOf = (workerId: string) => ours.find((circuit) => circuit.workerId === workerId);
-      const live = workers
-        .filter((worker) => worker.platform === platform)
-        .map((worker) => {
-          const circuit = circuitOf(worker.workerId);
-          return circuit ? { ...worker, circuit: withoutOwner(circuit) } : worker;
-        });
-      const open = ours.filter((circuit) => circuit.status === 'open' && live.some((worker) => worker.workerId === circuit.workerId));
-      const available = live.some((worker) => worker.available && circuitOf(worker.workerId)?.status !== 'open');
-      // The control plane's breakers toward the live workers (a departed worker's is moot: it is lost), then theirs toward their engines.
-      const circuits: PlatformCircuit[] = [
-        ...ours
-          .filter((circuit) => live.some((worker) => worker.workerId === circuit.workerId))
-          .map((circuit) => ({ kind: 'worker' as const, ...withoutOwner(circuit), workerId: circuit.workerId })),
-        ...live.flatMap(engineCircuits),
-      ];
-      return { platform, available, ...(available ? {} : { reason: unavailableReason(live, open) }), workers: live, circuits };
-    });
+    const platforms = platformViews(await controlPlane.platforms(), controlPlane.circuitStates());
     ctx.body = { platforms };
   });
 

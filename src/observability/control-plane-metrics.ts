@@ -8,6 +8,7 @@
  */
 import { Counter, Histogram } from 'prom-client';
 import type { OperationId } from '../http/operations.js';
+import type { PlatformView } from '../api/platform-view.js';
 import type { InstanceStatus } from '../machines/instance-types.js';
 import type { OwnershipView } from '../actors/ownership.js';
 import type { QueueStats, WorkerPresence } from '../transport/transport.js';
@@ -28,7 +29,12 @@ export interface ControlPlaneState {
   /** Command queue statistics, when the transport keeps any. */
   queues(): Promise<QueueStats[]>;
   ready(): Promise<boolean>;
+  /** Each platform with its circuit breakers, as `GET /api/platforms` shows them. */
+  platforms(): Promise<PlatformView[]>;
 }
+
+/** A breaker's state as a number: what an alert compares. */
+const circuitLevels = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /** Consecutive failed starts or crashes from which an instance counts as crash-looping. */
 export const CRASH_LOOP_FAILURES = 3;
@@ -119,6 +125,7 @@ export class ControlPlaneMetrics {
       ready: () => live.ready(),
       ownership: sharedRead(() => live.ownership()),
       queues: sharedRead(() => live.queues()),
+      platforms: () => live.platforms(),
     };
     m.stateGauge('draas_ready', 'Whether this control plane serves requests (its store and transport answer): 1 or 0', [])(async () => [
       { labels: {}, value: (await state.ready()) ? 1 : 0 },
@@ -166,6 +173,21 @@ export class ControlPlaneMetrics {
       const replicas = (await state.ownership()).replicas;
       return ['true', 'false'].map((alive) => ({ labels: { alive }, value: replicas.filter((replica) => String(replica.alive) === alive).length }));
     });
+    m.stateGauge('draas_platform_available', 'Whether a platform takes commands: a live worker that is available and whose circuit is not open (1 or 0)', ['platform'])(async () =>
+      (await state.platforms()).map((view) => ({ labels: { platform: view.platform }, value: view.available ? 1 : 0 })),
+    );
+    m.stateGauge(
+      'draas_circuit_state',
+      "Circuit breakers (0 closed, 1 half-open, 2 open): this replica's toward each worker (kind worker) and each worker's toward its engine (kind engine)",
+      ['platform', 'kind', 'worker', 'name'],
+    )(async () =>
+      (await state.platforms()).flatMap((view) =>
+        view.circuits.map((circuit) => ({
+          labels: { platform: view.platform, kind: circuit.kind, worker: circuit.workerId, name: circuit.name },
+          value: circuitLevels[circuit.status],
+        })),
+      ),
+    );
     const queueGauge = (name: string, help: string, value: (stats: QueueStats) => number) =>
       m.stateGauge(name, help, ['platform', 'worker'])(async () =>
         (await state.queues()).map((stats) => ({ labels: { platform: stats.platform, worker: stats.workerId }, value: value(stats) })),

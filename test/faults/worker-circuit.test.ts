@@ -13,6 +13,7 @@ import { createRedisTransport } from '../../src/transport/redis.js';
 import { eventually, ports, redisServer, startWorker } from '../cluster/_harness.js';
 import { testWithRedis } from '../helpers/engines.js';
 import { api } from '../helpers/http-api.js';
+import { scrape } from '../helpers/prometheus.js';
 
 const { test } = testWithRedis('worker circuit');
 
@@ -84,11 +85,18 @@ test('a killed worker: its circuit opens after the timeouts, requests fail fast 
   t.like(open, { status: 'open', consecutiveFailures: 2 });
   t.regex(open?.lastError ?? '', /no reply from a worker/);
   t.truthy(open?.nextProbeAt);
+  // The same in the metrics: the breaker open (2) and the platform taking no commands.
+  const metrics = await scrape(url);
+  t.is(metrics.value('draas_circuit_state', { platform: 'process', kind: 'worker', worker: 'circuit-w1' }), 2);
+  t.is(metrics.value('draas_platform_available', { platform: 'process' }), 0);
 
   // The worker returns (same id, same data dir): it re-adopts its server, and the circuit closes.
   const back = await startWorker(t, redis.url, { workerId: 'circuit-w1', ports: ports(5), dataDir: worker.dataDir });
   await eventually(async () => (await call('GET', '/api/server/instances/tripped/logs?tail=5')).status === 200, 30_000, 'logs are read from the returned worker', [back.process]);
   t.like((await circuits()).find((circuit) => circuit.workerId === 'circuit-w1'), { status: 'closed', consecutiveFailures: 0 });
+  const recovered = await scrape(url);
+  t.is(recovered.value('draas_circuit_state', { platform: 'process', kind: 'worker', worker: 'circuit-w1' }), 0);
+  t.is(recovered.value('draas_platform_available', { platform: 'process' }), 1);
   // The stop that was refused is asked again and done; the server the worker re-adopted stops.
   const stopped = await call('POST', '/api/server/instances/tripped/stop');
   t.is(stopped.status, 200, JSON.stringify(stopped.body));

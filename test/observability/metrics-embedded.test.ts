@@ -184,7 +184,9 @@ test('a crash-looping instance shows in draas_instances_crash_looping, its crash
   t.is((await call('POST', '/api/server/instances', { name: 'steady' })).status, 201);
   t.is((await call('POST', '/api/server/instances/steady/start')).status, 200);
   t.is((await scrape(url)).value('draas_instances_crash_looping'), 0);
-  t.is((await call('POST', '/api/server/instances/crashy/start')).status, 200);
+  // 502 when the server exits before its health answers (a loaded machine): a crash all the same.
+  const started = (await call('POST', '/api/server/instances/crashy/start')).status;
+  t.true(started === 200 || started === 502, `start answered ${started}`);
   await waitFor(async () => (await scrape(url)).value('draas_instances_crash_looping', { platform: 'process' }) === 1, 15_000, 'crash-looping counted');
   const looping = await scrape(url);
   // A crash while the health probe is still waiting (a loaded machine) fails from Starting, not Running.
