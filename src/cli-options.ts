@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDeniedPattern } from './api/environment-policy.js';
 import { ALLOW_SWITCHES, type AllowSwitch } from './drasi/config-policy.js';
 import type { HttpAppOptions } from './http/app.js';
+import { roles, type Role } from './http/operations.js';
 import { parseAllowedHost } from './http/host-check.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http/http-defaults.js';
 import { parseCorsOrigin } from './http/origin-check.js';
@@ -32,6 +33,17 @@ Commands:
   machine         Print the instance lifecycle machine (what GET /api/machines/instance serves);
                   needs no running control plane:
                     --format <f>  json (default: states, transitions, a layout to draw), mermaid or dot
+  tokens          API tokens for --auth (see docs/operations.md); in the data dir (embedded) or in
+                  Redis (cluster: --redis, DRAAS_REDIS_URL):
+                    tokens add <name> --role <viewer|operator|admin>
+                                  make a token and print it once (only its hash is stored)
+                    tokens list   the tokens' names, roles and creation times (never the tokens)
+                    tokens revoke <name>
+                                  revoke a token (in effect within a second, on every replica)
+                    options: --data-dir <dir> (DRAAS_DATA_DIR, default ./.draas) or --redis <url>
+                             (DRAAS_REDIS_URL) with --redis-prefix <p>
+  audit           Print the audit log (JSON lines), from the data dir or Redis as for tokens:
+                    --limit <n>   the newest n entries (default 100), or n after --after <cursor>
 
 HTTP (up, control-plane):
   --port <n>              HTTP port (DRAAS_PORT, default 5087)
@@ -47,11 +59,29 @@ HTTP (up, control-plane):
                           default 1000)
   --max-log-follows <n>   open GET .../logs?follow=true streams at most; more are 503
                           (DRAAS_MAX_LOG_FOLLOWS, default 100)
-  --accept-status-reports serve POST /api/status/updates, which lets any caller mark an instance
-                          Failed (DRAAS_ACCEPT_STATUS_REPORTS=1; default off: 403)
+  --accept-status-reports serve POST /api/status/updates, which lets any caller (with --auth: any
+                          admin) mark an instance Failed (DRAAS_ACCEPT_STATUS_REPORTS=1; default off: 403)
 
-Security (up, control-plane; see docs/security.md). Nothing authenticates API callers yet, so by
-default an instance may not ask for what would let a caller run code on the host or reach beyond it:
+Metrics (up, control-plane, worker; see docs/operations.md, "Metrics"). GET /metrics on the API
+(up, control-plane) serves them too; a listener of their own serves them alone, without a token:
+  --metrics-port <n>      also serve GET /metrics (Prometheus text format), and nothing else, on this
+                          port (DRAAS_METRICS_PORT, default off)
+  --metrics-host <addr>   bind address of that listener (DRAAS_METRICS_HOST, default 127.0.0.1)
+
+Authentication (up, control-plane; see docs/operations.md):
+  --auth                  every request but /healthz and /readyz needs Authorization: Bearer <token>
+                          of a role (viewer, operator, admin) that may call it; requests to mutations
+                          are written to the audit log (DRAAS_AUTH=1; default off)
+  --oidc-issuer <url>     with --auth: also accept JWTs of this OpenID Connect issuer, verified
+                          against its published keys (DRAAS_OIDC_ISSUER)
+  --oidc-audience <aud>   the audience those JWTs must name (DRAAS_OIDC_AUDIENCE; required with
+                          --oidc-issuer)
+  --oidc-role-claim <c>   the claim with the caller's role(s), a string or a list; a dotted path
+                          reaches into objects (DRAAS_OIDC_ROLE_CLAIM, default roles)
+
+Security (up, control-plane; see docs/security.md). An instance may not ask, by default, for what
+would let a caller run code on the host or reach beyond it; with --auth only an admin may ask for
+what --allow permits:
   --allow <what>          let instances ask for it anyway; repeatable or a comma list (DRAAS_ALLOW):
                             plugins             plugin references, registries, auto-install (the server
                                                 downloads and runs their code)
@@ -111,7 +141,8 @@ Kubernetes (up, worker --platform kubernetes; see docs/kubernetes.md):
                           default ${defaultDockerImage})
 
 Redis (control-plane, worker):
-  --redis <url>           redis://host:port[/db] (DRAAS_REDIS_URL, required)
+  --redis <url>           redis://[user:password@]host:port[/db], or rediss:// for TLS
+                          (DRAAS_REDIS_URL, required)
   --redis-prefix <p>      key prefix (DRAAS_REDIS_PREFIX, default draas:)
   --claim-idle <ms>       reclaim commands a dead worker left after this idle time (DRAAS_CLAIM_IDLE_MS, default 30000)
   --max-deliveries <n>    dead-letter a command after n deliveries (DRAAS_MAX_DELIVERIES, default 5)
@@ -178,13 +209,22 @@ const optionSpec = {
   'deny-env': { type: 'string', multiple: true },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
+  auth: { type: 'boolean' },
+  'oidc-issuer': { type: 'string' },
+  'oidc-audience': { type: 'string' },
+  'oidc-role-claim': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const satisfies ParseArgsConfig['options'];
 
 type OptionName = keyof typeof optionSpec;
 
-const httpOptions: OptionName[] = ['port', 'host', 'allowed-hosts', 'cors-origins', 'max-body', 'max-event-clients', 'max-log-follows', 'accept-status-reports'];
+const httpOptions: OptionName[] = [
+  'port', 'host', 'allowed-hosts', 'cors-origins', 'max-body', 'max-event-clients', 'max-log-follows', 'accept-status-reports',
+  'auth', 'oidc-issuer', 'oidc-audience', 'oidc-role-claim',
+];
 
 const logOptions = ['log-level', 'log-format'] as const satisfies OptionName[];
 
@@ -194,15 +234,15 @@ const kubernetesOptions = ['kubeconfig', 'kube-context', 'kube-namespace', 'kube
 const allowed: Record<'up' | 'control-plane' | 'worker', OptionName[]> = {
   up: [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'stop-on-exit', 'platforms',
-    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env', ...logOptions,
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'allow', 'deny-env', 'metrics-port', 'metrics-host', ...logOptions,
   ],
   'control-plane': [
     ...httpOptions, 'start-timeout', 'reply-timeout', 'reconcile-interval', 'stop-grace', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env', ...logOptions,
+    'replica-id', 'lease', 'shards', 'worker-lost-timeout', 'shutdown-grace', 'allow', 'deny-env', 'metrics-port', 'metrics-host', ...logOptions,
   ],
   worker: [
     'platform', 'data-dir', 'drasi-server', 'ports', 'stop-grace', 'worker-id', 'redis', 'redis-prefix', 'claim-idle', 'max-deliveries',
-    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', ...logOptions,
+    ...dockerOptions, ...kubernetesOptions, 'shutdown-grace', 'metrics-port', 'metrics-host', ...logOptions,
   ],
 };
 
@@ -255,6 +295,20 @@ export interface ObservabilitySettings {
   tracing: TraceSettings;
 }
 
+/** The listener that serves GET /metrics alone (`--metrics-port`). */
+export interface MetricsSettings {
+  port: number;
+  host: string;
+}
+
+/** `--auth` and its OIDC issuer. */
+export interface AuthCliSettings {
+  oidc?: { issuer: string; audience: string; roleClaim: string };
+}
+
+/** Where `draas tokens` and `draas audit` find the tokens and the audit log. */
+export type AuthStoreLocation = { kind: 'file'; dataDir: string } | { kind: 'redis'; url: string; prefix: string };
+
 export interface ReplicaSettings {
   replicaId?: string;
   leaseMs: number;
@@ -272,10 +326,13 @@ export type CliCommand =
       workloads: WorkloadSettings;
       stopOnExit: boolean;
       policy: PolicySettings;
+      /** Undefined: no authentication. */
+      auth?: AuthCliSettings;
       /** Undefined: process, plus docker when an engine answers (decided at start). */
       platforms?: PlatformType[];
       shutdownGraceMs: number;
       observability: ObservabilitySettings;
+      metrics?: MetricsSettings;
     }
   | {
       command: 'control-plane';
@@ -284,9 +341,15 @@ export type CliCommand =
       redis: RedisSettings;
       replicas: ReplicaSettings;
       policy: PolicySettings;
+      auth?: AuthCliSettings;
       shutdownGraceMs: number;
       observability: ObservabilitySettings;
+      metrics?: MetricsSettings;
     }
+  | { command: 'tokens'; action: 'add'; name: string; role: Role; store: AuthStoreLocation }
+  | { command: 'tokens'; action: 'list'; store: AuthStoreLocation }
+  | { command: 'tokens'; action: 'revoke'; name: string; store: AuthStoreLocation }
+  | { command: 'audit'; limit: number; after?: string; store: AuthStoreLocation }
   | {
       command: 'worker';
       platform: PlatformType;
@@ -295,6 +358,7 @@ export type CliCommand =
       redis: RedisSettings;
       shutdownGraceMs: number;
       observability: ObservabilitySettings;
+      metrics?: MetricsSettings;
     };
 
 function integer(flag: string, value: string, min: number, max: number): number {
@@ -445,13 +509,107 @@ function machineCommand(args: string[]): CliCommand {
   return { command: 'machine', format: format as MachineFormat };
 }
 
+/** `--auth` / DRAAS_AUTH and the OIDC flags; undefined without auth. */
+function authSettings(enabled: boolean, issuer: string | undefined, audience: string | undefined, roleClaim: string | undefined): AuthCliSettings | undefined {
+  const oidcGiven = issuer !== undefined || audience !== undefined || roleClaim !== undefined;
+  if (!enabled) {
+    if (oidcGiven) throw new UsageError('--oidc-issuer, --oidc-audience and --oidc-role-claim apply with --auth (DRAAS_AUTH=1) only');
+    return undefined;
+  }
+  if (!oidcGiven) return {};
+  if (issuer === undefined || issuer === '') throw new UsageError('--oidc-audience and --oidc-role-claim need --oidc-issuer <url>');
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new UsageError(`--oidc-issuer must be a URL such as https://login.example.com/realms/ops, got "${issuer}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--oidc-issuer must be an https URL, got "${issuer}"`);
+  if (audience === undefined || audience.trim() === '') throw new UsageError('--oidc-issuer needs --oidc-audience <aud>: the audience (client id) its tokens must name');
+  const claim = roleClaim ?? 'roles';
+  if (!/^[\w:/-]+(\.[\w:/-]+)*$/.test(claim)) throw new UsageError(`--oidc-role-claim must be a claim name or a dotted path such as realm_access.roles, got "${claim}"`);
+  return { oidc: { issuer, audience, roleClaim: claim } };
+}
+
+const storeOptions = {
+  'data-dir': { type: 'string' },
+  redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** The tokens and audit log of `--data-dir` or `--redis` (flags first, then DRAAS_REDIS_URL, then DRAAS_DATA_DIR / ./.draas). */
+function storeLocation(values: { 'data-dir'?: string | undefined; redis?: string | undefined; 'redis-prefix'?: string | undefined }, env: Env): AuthStoreLocation {
+  if (values['data-dir'] !== undefined && values.redis !== undefined) throw new UsageError('give --data-dir (embedded) or --redis (cluster), not both');
+  const url = values.redis ?? (values['data-dir'] === undefined ? env.DRAAS_REDIS_URL : undefined);
+  if (url !== undefined && url !== '') {
+    if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${url}"`);
+    return { kind: 'redis', url, prefix: values['redis-prefix'] ?? env.DRAAS_REDIS_PREFIX ?? 'draas:' };
+  }
+  if (values['redis-prefix'] !== undefined) throw new UsageError('--redis-prefix applies with --redis only');
+  return { kind: 'file', dataDir: values['data-dir'] ?? env.DRAAS_DATA_DIR ?? './.draas' };
+}
+
+function parseOrUsage<T extends ParseArgsConfig>(what: string, config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** `draas tokens add|list|revoke …` */
+function tokensCommand(args: string[], env: Env): CliCommand {
+  const { values, positionals } = parseOrUsage('tokens', { args, options: { ...storeOptions, role: { type: 'string' } }, strict: true, allowPositionals: true });
+  if (values.help) return { command: 'help' };
+  const [action, ...rest] = positionals;
+  const store = () => storeLocation(values, env);
+  switch (action) {
+    case 'add': {
+      if (rest.length !== 1) throw new UsageError('usage: draas tokens add <name> --role <viewer|operator|admin>');
+      if (values.role === undefined) throw new UsageError(`tokens add needs --role: one of ${roles.join(', ')}`);
+      if (!(roles as readonly string[]).includes(values.role)) throw new UsageError(`--role must be one of ${roles.join(', ')}, got "${values.role}"`);
+      return { command: 'tokens', action, name: tokenName(rest[0]!), role: values.role as Role, store: store() };
+    }
+    case 'list':
+      if (rest.length > 0 || values.role !== undefined) throw new UsageError('usage: draas tokens list');
+      return { command: 'tokens', action, store: store() };
+    case 'revoke':
+      if (rest.length !== 1 || values.role !== undefined) throw new UsageError('usage: draas tokens revoke <name>');
+      return { command: 'tokens', action, name: tokenName(rest[0]!), store: store() };
+    default:
+      throw new UsageError(`tokens: expected add, list or revoke${action === undefined ? '' : `, got "${action}"`}`);
+  }
+}
+
+function tokenName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/.test(name)) {
+    throw new UsageError(`a token name is 1-63 letters, digits, "_", ".", "@" or "-", starting with a letter or digit; got "${name}"`);
+  }
+  return name;
+}
+
+/** `draas audit [--limit n] [--after cursor]` */
+function auditCommand(args: string[], env: Env): CliCommand {
+  const { values } = parseOrUsage('audit', { args, options: { ...storeOptions, limit: { type: 'string' }, after: { type: 'string' } }, strict: true, allowPositionals: false });
+  if (values.help) return { command: 'help' };
+  return {
+    command: 'audit',
+    limit: integer('limit', values.limit ?? '100', 1, 100_000),
+    ...(values.after !== undefined ? { after: values.after } : {}),
+    store: storeLocation(values, env),
+  };
+}
+
 export function parseCommandLine(argv: string[], env: Env): CliCommand {
   const [command, ...args] = argv;
   if (command === undefined || command === 'help' || command === '-h' || command === '--help') return { command: 'help' };
   if (command === 'version' || command === '-v' || command === '--version') return { command: 'version' };
   if (command === 'machine') return machineCommand(args);
+  if (command === 'tokens') return tokensCommand(args, env);
+  if (command === 'audit') return auditCommand(args, env);
   if (command !== 'up' && command !== 'control-plane' && command !== 'worker') {
-    throw new UsageError(`unknown command "${command}" (expected up, control-plane, worker or machine)`);
+    throw new UsageError(`unknown command "${command}" (expected up, control-plane, worker, machine, tokens or audit)`);
   }
   let values: Partial<Record<OptionName, string | boolean | string[]>>;
   try {
@@ -471,6 +629,15 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
   const need = (name: OptionName, envName: string, fallback: string): string => value(name, envName, fallback) ?? fallback;
   const observability = () => observabilitySettings(need('log-level', 'DRAAS_LOG_LEVEL', 'info'), value('log-format', 'DRAAS_LOG_FORMAT') || undefined, env);
   const policy = (): PolicySettings => policySettings(listOf(values.allow, env.DRAAS_ALLOW), listOf(values['deny-env'], env.DRAAS_DENY_ENV));
+  const auth = (): { auth?: AuthCliSettings } => {
+    const settings = authSettings(
+      values.auth === true || envSwitch('DRAAS_AUTH', env.DRAAS_AUTH),
+      value('oidc-issuer', 'DRAAS_OIDC_ISSUER'),
+      value('oidc-audience', 'DRAAS_OIDC_AUDIENCE'),
+      value('oidc-role-claim', 'DRAAS_OIDC_ROLE_CLAIM'),
+    );
+    return settings !== undefined ? { auth: settings } : {};
+  };
 
   const http = (): HttpSettings => {
     const host = need('host', 'DRAAS_HOST', '127.0.0.1');
@@ -487,6 +654,21 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         acceptStatusReports: values['accept-status-reports'] === true || envSwitch('DRAAS_ACCEPT_STATUS_REPORTS', env.DRAAS_ACCEPT_STATUS_REPORTS),
       },
     };
+  };
+  /** The metrics listener, when a port is given; its port must not be the API's on the same address. */
+  const metrics = (api?: { port: number; host: string }): { metrics?: MetricsSettings } => {
+    const port = value('metrics-port', 'DRAAS_METRICS_PORT');
+    const host = value('metrics-host', 'DRAAS_METRICS_HOST');
+    if (port === undefined || port === '') {
+      if (values['metrics-host'] !== undefined) throw new UsageError('--metrics-host needs --metrics-port (or DRAAS_METRICS_PORT)');
+      return {};
+    }
+    const settings = { port: integer('metrics-port', port, 1, 65535), host: host ?? '127.0.0.1' };
+    if (settings.host.trim() === '') throw new UsageError('--metrics-host must be an address to bind, e.g. 127.0.0.1 or 0.0.0.0');
+    if (api !== undefined && api.port === settings.port && (api.host === settings.host || [api.host, settings.host].some((h) => h === '0.0.0.0' || h === '::'))) {
+      throw new UsageError(`--metrics-port ${settings.port} is the API's port (--port); give the metrics a port of their own`);
+    }
+    return { metrics: settings };
   };
   const stopGraceMs = () => integer('stop-grace', need('stop-grace', 'DRAAS_STOP_GRACE_MS', '10000'), 0, 3_600_000);
   const shutdownGraceMs = () => integer('shutdown-grace', need('shutdown-grace', 'DRAAS_SHUTDOWN_GRACE_MS', '15000'), 100, 3_600_000);
@@ -524,13 +706,16 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
   switch (command) {
     case 'up': {
       const platforms = value('platforms', 'DRAAS_PLATFORMS');
+      const api = http();
       return {
         command,
-        http: http(),
+        http: api,
+        ...metrics(api),
         lifecycle: lifecycle(),
         workloads: workloads(),
         stopOnExit: values['stop-on-exit'] === true || env.DRAAS_STOP_ON_EXIT === '1',
         policy: policy(),
+        ...auth(),
         shutdownGraceMs: shutdownGraceMs(),
         observability: observability(),
         ...(platforms !== undefined ? { platforms: platformList(platforms) } : {}),
@@ -548,13 +733,16 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
       };
       const lostTimeout = value('worker-lost-timeout', 'DRAAS_WORKER_LOST_TIMEOUT_MS', 'never');
       const workerLostTimeoutMs = lostTimeout === undefined || lostTimeout === 'never' ? null : integer('worker-lost-timeout', lostTimeout, 0, 86_400_000);
+      const api = http();
       return {
         command,
-        http: http(),
+        http: api,
+        ...metrics(api),
         lifecycle: { ...lifecycle(), workerLostTimeoutMs },
         redis: redis(),
         replicas,
         policy: policy(),
+        ...auth(),
         shutdownGraceMs: shutdownGraceMs(),
         observability: observability(),
       };
@@ -577,6 +765,7 @@ export function parseCommandLine(argv: string[], env: Env): CliCommand {
         redis: redis(),
         shutdownGraceMs: shutdownGraceMs(),
         observability: observability(),
+        ...metrics(),
       };
     }
   }

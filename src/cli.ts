@@ -10,11 +10,19 @@ import {
   usage,
   UsageError,
   type CliCommand,
+  type AuthCliSettings,
+  type AuthStoreLocation,
   type HttpSettings,
+  type MetricsSettings,
   type ObservabilitySettings,
   type PolicySettings,
   type WorkloadSettings,
 } from './cli-options.js';
+import { FileAuditLog, RedisAuditLog, type AuditLog } from './auth/audit.js';
+import { FileTokenStore } from './auth/file-token-store.js';
+import { RedisTokenStore } from './auth/redis-token-store.js';
+import type { AuthSettings } from './auth/settings.js';
+import type { TokenStore } from './auth/tokens.js';
 import { bindScope } from './drasi/bind-address.js';
 import { createControlPlane } from './embedded.js';
 import { errorMessage } from './errors.js';
@@ -86,7 +94,7 @@ function onShutdown(graceMs: number, pending: () => string[], action: (signal: s
   process.on('SIGTERM', handler);
 }
 
-async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what: string): Promise<void> {
+async function serve(controlPlane: HostedControlPlane, http: HttpSettings, auth: AuthCliSettings | undefined, what: string): Promise<void> {
   await controlPlane.subscribe((event) => {
     const { from, to, reason } = event.payload;
     const fields = { instanceId: event.instanceId, from: from ?? null, to };
@@ -96,23 +104,35 @@ async function serve(controlPlane: HostedControlPlane, http: HttpSettings, what:
   const { url } = await controlPlane.listen({ port: http.port, host: http.host });
   log(`DRaaS ${what} listening on ${url}`, { url });
   log(`web console: ${url}/ui`);
-  for (const note of httpNotes(http)) warn(note);
+  for (const note of httpNotes(http, auth)) warn(note);
 }
 
 /** What an operator should know about how the REST API is exposed. */
-function httpNotes(http: HttpSettings): string[] {
+function httpNotes(http: HttpSettings, auth: AuthCliSettings | undefined): string[] {
   const notes: string[] = [];
   if (bindScope(http.host) === 'all-interfaces' && http.app.allowedHosts.length === 0) {
     notes.push('HTTP: requests are served for IP addresses and localhost only; name other hosts with --allowed-hosts (docs/security.md)');
   }
   if (http.app.allowedHosts.includes('*')) notes.push('HTTP: --allowed-hosts * answers any Host: only safe behind a proxy that checks it (DNS rebinding)');
-  if (http.app.acceptStatusReports) notes.push('HTTP: status reports accepted (--accept-status-reports): any caller may mark an instance Failed');
+  if (http.app.acceptStatusReports) {
+    notes.push(`HTTP: status reports accepted (--accept-status-reports): ${auth !== undefined ? 'any admin' : 'any caller'} may mark an instance Failed`);
+  }
+  if (auth !== undefined) notes.push(`HTTP: every request but /healthz and /readyz needs a bearer token (--auth${auth.oidc !== undefined ? `; OIDC issuer ${auth.oidc.issuer}` : ''})`);
   return notes;
 }
 
+/** Where the metrics listener serves, when there is one. */
+function logMetrics(metrics: MetricsSettings | undefined): void {
+  if (metrics === undefined) return;
+  const host = metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host;
+  log(`metrics: GET http://${host}:${metrics.port}/metrics (no token; --metrics-port)`);
+}
+
 /** What the operator let instances ask for beyond the defaults, so that it shows in the log. */
-function logPolicy(policy: PolicySettings): void {
-  if (policy.allow.length > 0) warn(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); nothing authenticates API callers, see docs/security.md`);
+function logPolicy(policy: PolicySettings, auth: AuthCliSettings | undefined): void {
+  if (policy.allow.length > 0) {
+    warn(`policy: instances may ask for ${policy.allow.join(', ')} (--allow); ${auth !== undefined ? 'only admins may (--auth)' : 'nothing authenticates API callers (see --auth, docs/security.md)'}`);
+  }
   if (policy.deniedEnvironment.length > 0) log(`policy: instance environments may also not set ${policy.deniedEnvironment.join(', ')} (--deny-env)`);
 }
 
@@ -142,8 +162,68 @@ function workerScope(platform: PlatformType, workloads: WorkloadSettings): strin
   }
 }
 
+function authOption(auth: AuthCliSettings | undefined): { auth?: AuthSettings } {
+  if (auth === undefined) return {};
+  return { auth: auth.oidc !== undefined ? { oidc: auth.oidc } : {} };
+}
+
+async function openTokens(store: AuthStoreLocation): Promise<TokenStore> {
+  return store.kind === 'file' ? new FileTokenStore(store.dataDir) : RedisTokenStore.open({ url: store.url, prefix: store.prefix });
+}
+
+async function openAudit(store: AuthStoreLocation): Promise<AuditLog> {
+  return store.kind === 'file' ? new FileAuditLog(store.dataDir) : RedisAuditLog.open({ url: store.url, prefix: store.prefix });
+}
+
+/** `draas tokens …`: prints the new token (once) on stdout, everything else for people on stderr. */
+async function tokensCommand(cli: Extract<CliCommand, { command: 'tokens' }>): Promise<void> {
+  const tokens = await openTokens(cli.store);
+  try {
+    switch (cli.action) {
+      case 'add': {
+        const { token, info } = await tokens.add(cli.name, cli.role);
+        process.stdout.write(`${token}\n`);
+        process.stderr.write(`token "${info.name}" (${info.role}) created; it is shown only now: keep it secret (send it as Authorization: Bearer <token>)\n`);
+        return;
+      }
+      case 'list': {
+        const list = await tokens.list();
+        if (list.length === 0) {
+          process.stderr.write('no tokens; make one with: draas tokens add <name> --role <viewer|operator|admin>\n');
+          return;
+        }
+        const width = Math.max(4, ...list.map((token) => token.name.length));
+        process.stdout.write(`${'NAME'.padEnd(width)}  ROLE      CREATED\n`);
+        for (const token of list) process.stdout.write(`${token.name.padEnd(width)}  ${token.role.padEnd(8)}  ${token.createdAt}\n`);
+        return;
+      }
+      case 'revoke':
+        await tokens.revoke(cli.name);
+        process.stderr.write(`token "${cli.name}" revoked\n`);
+        return;
+    }
+  } finally {
+    await tokens.close();
+  }
+}
+
+async function auditCommand(cli: Extract<CliCommand, { command: 'audit' }>): Promise<void> {
+  const audit = await openAudit(cli.store);
+  try {
+    const page = await audit.read({ limit: cli.limit, ...(cli.after !== undefined ? { after: cli.after } : {}) });
+    for (const entry of page.entries) process.stdout.write(`${JSON.stringify(entry)}\n`);
+    if (page.next !== undefined) process.stderr.write(`next: draas audit --after ${page.next}\n`);
+  } finally {
+    await audit.close();
+  }
+}
+
 async function run(cli: CliCommand): Promise<void> {
   switch (cli.command) {
+    case 'tokens':
+      return tokensCommand(cli);
+    case 'audit':
+      return auditCommand(cli);
     case 'help':
       process.stdout.write(usage);
       return;
@@ -165,9 +245,12 @@ async function run(cli: CliCommand): Promise<void> {
         log: logger,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
+        ...(cli.metrics ? { metricsListener: cli.metrics } : {}),
+        ...authOption(cli.auth),
       });
-      logPolicy(cli.policy);
-      await serve(draas, cli.http, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
+      logPolicy(cli.policy, cli.auth);
+      logMetrics(cli.metrics);
+      await serve(draas, cli.http, cli.auth, `control plane (embedded; platforms ${platforms.join(', ')}; data dir ${cli.workloads.dataDir}, Drasi Server "${cli.workloads.drasiServer}")`);
       onShutdown(cli.shutdownGraceMs, () => draas.closePending, async (signal) => {
         if (cli.stopOnExit) {
           log(`${signal}: stopping every Drasi Server (--stop-on-exit), then shutting down`);
@@ -191,9 +274,12 @@ async function run(cli: CliCommand): Promise<void> {
         log: logger,
         closeTimeoutMs: cli.shutdownGraceMs + 1_000,
         http: cli.http.app,
+        ...(cli.metrics ? { metricsListener: cli.metrics } : {}),
+        ...authOption(cli.auth),
       });
-      logPolicy(cli.policy);
-      await serve(controlPlane, cli.http, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
+      logPolicy(cli.policy, cli.auth);
+      logMetrics(cli.metrics);
+      await serve(controlPlane, cli.http, cli.auth, `control plane (cluster; replica ${controlPlane.ownership.replicaId}; Redis prefix ${cli.redis.prefix})`);
       onShutdown(cli.shutdownGraceMs, () => controlPlane.closePending, async (signal) => {
         log(`${signal}: shutting down (workers keep their Drasi Servers running)`);
         await controlPlane.close();
@@ -203,7 +289,15 @@ async function run(cli: CliCommand): Promise<void> {
     case 'worker': {
       await observe(cli.observability, 'worker');
       const redis = { ...cli.redis, log: logger.child({ component: 'redis' }) };
-      const worker = await startClusterWorker({ ...cli.workloads, platform: cli.platform, ...(cli.workerId ? { workerId: cli.workerId } : {}), redis, log: logger });
+      const worker = await startClusterWorker({
+        ...cli.workloads,
+        platform: cli.platform,
+        ...(cli.workerId ? { workerId: cli.workerId } : {}),
+        ...(cli.metrics ? { metricsListener: cli.metrics } : {}),
+        redis,
+        log: logger,
+      });
+      logMetrics(cli.metrics);
       const unavailable = worker.worker.unavailableReason;
       log(
         unavailable === undefined

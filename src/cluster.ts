@@ -5,14 +5,21 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LeasedOwnership } from './actors/leased-ownership.js';
+import { RedisAuditLog } from './auth/audit.js';
+import { RedisTokenStore } from './auth/redis-token-store.js';
+import { resolveAuth, type AuthSettings } from './auth/settings.js';
+import { redactUrl } from './redis/connection.js';
 import type { PlatformWorker } from './actors/platform-worker.js';
 import { HostedControlPlane, type HostedControlPlaneOptions, type OwnedResource } from './hosted-control-plane.js';
 import { startPlatformWorker, type WorkerSettings } from './platform-workers.js';
 import { RedisLeases } from './store/redis-leases.js';
 import { RedisInstanceStore } from './store/redis-store.js';
+import { RedisIdempotencyStore } from './store/redis-idempotency-store.js';
 import { within } from './time-bounds.js';
 import { logAt, toLogger } from './observability/logger.js';
 import { createRedisTransport, type RedisTransportOptions } from './transport/redis.js';
+import { MetricsRegistry } from './observability/metrics.js';
+import { serveMetrics, type MetricsListener, type MetricsListenOptions } from './observability/metrics-server.js';
 
 export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptions, 'transport' | 'ownership'> {
   redis: RedisTransportOptions;
@@ -22,6 +29,13 @@ export interface ClusterControlPlaneOptions extends Omit<HostedControlPlaneOptio
   leaseMs?: number;
   /** Shards the instances are spread over (default 16); the same on every replica. */
   shardCount?: number;
+  /**
+   * Require a bearer token on the REST API (`draas control-plane --auth`):
+   * tokens in the Redis (`draas tokens add --redis URL`; a revocation takes
+   * effect on every replica at once), optionally OIDC; the audit log in a
+   * capped Redis stream. Default off.
+   */
+  auth?: AuthSettings;
 }
 
 /**
@@ -48,6 +62,23 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     owned.push({ name: 'leases', resource: leases });
     const transport = await createRedisTransport(redis);
     owned.push({ name: 'transport', resource: transport });
+    // Idempotency-Key answers in Redis: a client's retry may reach another replica.
+    let idempotencyStore = options.http?.idempotency?.store;
+    if (idempotencyStore === undefined) {
+      idempotencyStore = await RedisIdempotencyStore.open(connection);
+      owned.push({ name: 'idempotency store', resource: idempotencyStore });
+    }
+    const http = { ...options.http, idempotency: { ...options.http?.idempotency, store: idempotencyStore } };
+    if (options.auth !== undefined) {
+      const auth = await resolveAuth(options.auth, {
+        tokens: () => RedisTokenStore.open(connection),
+        audit: () => RedisAuditLog.open(connection),
+        addTokenCommand: `draas tokens add NAME --role admin --redis ${redactUrl(redis.url)}${redis.prefix !== undefined ? ` --redis-prefix ${redis.prefix}` : ''}`,
+        log: logAt(toLogger(options.log ?? ((message) => console.error(message))).child({ component: 'auth' }), 'info'),
+      });
+      owned.push(...auth.owned);
+      http.auth = auth.http;
+    }
     const ownership = new LeasedOwnership({
       leases,
       replicaId: options.replicaId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
@@ -57,8 +88,8 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
       // Its share of the close timeout: unreleased leases expire by themselves.
       closeTimeoutMs: Math.min(1_000, (options.closeTimeoutMs ?? 10_000) / 4),
     });
-    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport.
-    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership }, owned);
+    // Closed after the control plane (which closes the ownership, releasing its leases): the store, the leases, the transport, the idempotency store.
+    controlPlane = new HostedControlPlane({ ...options, transport, store, ownership, http }, owned);
   } catch (error) {
     for (const { resource } of owned.reverse()) await resource.close();
     throw error;
@@ -69,32 +100,58 @@ export async function startClusterControlPlane(options: ClusterControlPlaneOptio
     await controlPlane.close();
     throw error;
   }
+  await controlPlane.openMetricsListener(options.metricsListener);
   return controlPlane;
 }
 
 export interface ClusterWorker {
   worker: PlatformWorker;
+  /** Its Prometheus series (`await metrics.text()` is a scrape). */
+  metrics: MetricsRegistry;
+  /** The `GET /metrics` listener, when `metricsListener` asked for one. */
+  metricsListener?: MetricsListener;
   /** Stops consuming and announcing, then disconnects. Workloads keep running. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function startClusterWorker(options: WorkerSettings & { redis: RedisTransportOptions }): Promise<ClusterWorker> {
+export interface ClusterWorkerOptions extends WorkerSettings {
+  redis: RedisTransportOptions;
+  /** Serve `GET /metrics` alone, without a token, on this port and host (default host 127.0.0.1). */
+  metricsListener?: MetricsListenOptions;
+}
+
+export async function startClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorker> {
   const transport = await createRedisTransport(options.redis);
+  const metrics = options.metrics ?? new MetricsRegistry();
   let worker: PlatformWorker;
   try {
-    worker = await startPlatformWorker(transport, options);
+    worker = await startPlatformWorker(transport, { ...options, metrics });
   } catch (error) {
     await transport.close();
     throw error;
   }
+  let metricsListener: MetricsListener | undefined;
   let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await metricsListener?.close();
+      await worker.close();
+      // The worker gave up on what Redis did not answer; the transport's own close is bounded the same way.
+      await within(transport.close(), 2_000);
+    })());
+  if (options.metricsListener !== undefined) {
+    try {
+      metricsListener = await serveMetrics(metrics, options.metricsListener);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
   return {
     worker,
-    close: () =>
-      (closing ??= (async () => {
-        await worker.close();
-        // The worker gave up on what Redis did not answer; the transport's own close is bounded the same way.
-        await within(transport.close(), 2_000);
-      })()),
+    metrics,
+    ...(metricsListener !== undefined ? { metricsListener } : {}),
+    close,
   };
 }
+

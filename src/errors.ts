@@ -22,10 +22,14 @@ export interface ErrorKind {
  */
 export const errorTable = {
   'bad-request': { status: 400, retryable: false, title: 'Bad request' },
+  unauthorized: { status: 401, retryable: false, title: 'Unauthorized' },
   forbidden: { status: 403, retryable: false, title: 'Forbidden' },
   'not-found': { status: 404, retryable: false, title: 'Not found' },
   conflict: { status: 409, retryable: false, title: 'Not allowed in the current state' },
   'invalid-config': { status: 422, retryable: false, title: 'Invalid configuration' },
+  'precondition-failed': { status: 412, retryable: false, title: 'Precondition failed' },
+  'idempotency-key-reused': { status: 422, retryable: false, title: 'Idempotency key reused with another request' },
+  'idempotency-key-in-flight': { status: 409, retryable: true, title: 'A request with this idempotency key is in progress' },
   'no-live-worker': { status: 503, retryable: true, title: 'No live worker for the platform' },
   'worker-lost': { status: 503, retryable: true, title: "The instance's worker is lost" },
   'worker-timeout': { status: 504, retryable: true, title: 'Worker did not answer in time' },
@@ -107,8 +111,16 @@ export class InvalidConfigError extends DraasError {
 }
 
 export class NoLiveWorkerError extends DraasError {
-  constructor(platform: string) {
-    super('no-live-worker', `no live worker for platform "${platform}"`, { platform });
+  /**
+   * `unavailable`: why the platform's live workers take no commands (e.g. the
+   * engine's circuit is open), and when one may take them again.
+   */
+  constructor(platform: string, unavailable?: { reason: string; retryAfterSeconds?: number }) {
+    super(
+      'no-live-worker',
+      unavailable ? `no live worker for platform "${platform}" takes commands: ${unavailable.reason}` : `no live worker for platform "${platform}"`,
+      { platform, ...(unavailable?.retryAfterSeconds !== undefined ? { retryAfterSeconds: unavailable.retryAfterSeconds } : {}) },
+    );
     this.name = 'NoLiveWorkerError';
   }
 }

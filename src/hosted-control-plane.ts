@@ -10,6 +10,7 @@ import { createHttpApp, type HttpAppOptions } from './http/app.js';
 import { serveHttp, type HttpListener } from './http/serve.js';
 import { within } from './time-bounds.js';
 import { toLogger, type Logger } from './observability/logger.js';
+import { serveMetrics, type MetricsListener, type MetricsListenOptions } from './observability/metrics-server.js';
 import type { Closeable } from './transport/transport.js';
 
 /** Something the control plane owns, named for the log when it cannot be closed in time. */
@@ -32,12 +33,20 @@ export interface HostedControlPlaneOptions extends ControlPlaneOptions {
    * See `HttpAppOptions`; the defaults suit an API on a loopback address.
    */
   http?: Omit<HttpAppOptions, 'log'>;
+  /**
+   * Also serve `GET /metrics` alone, without a token, on this port and host
+   * (default host 127.0.0.1): for Prometheus on a private network
+   * (`--metrics-port`). Opened by `createControlPlane` and
+   * `startClusterControlPlane`; see `listenMetrics`.
+   */
+  metricsListener?: MetricsListenOptions;
 }
 
 export class HostedControlPlane extends ControlPlane {
   /** The REST API as a Koa app: mount it, or call `listen()`. */
   readonly app: Koa;
-  private listeners: HttpListener[] = [];
+  private listeners: (HttpListener | MetricsListener)[] = [];
+  private readonly metricsListeners: MetricsListener[] = [];
   private readonly owned: OwnedResource[];
   private readonly closeTimeoutMs: number;
   private readonly hostLog: Logger;
@@ -58,6 +67,34 @@ export class HostedControlPlane extends ControlPlane {
     const listener = await serveHttp(this.app, options);
     this.listeners.push(listener);
     return listener;
+  }
+
+  /**
+   * Serves the metrics alone (`GET /metrics`, no token) on a port of their
+   * own; closed with the control plane. Rejects with a readable Error when
+   * the port is in use.
+   */
+  async listenMetrics(options: MetricsListenOptions): Promise<MetricsListener> {
+    const listener = await serveMetrics(this.metrics, options);
+    this.listeners.push(listener);
+    this.metricsListeners.push(listener);
+    return listener;
+  }
+
+  /** The base URL of the first metrics listener (`metricsListener`, `listenMetrics`), if any: scrape `<url>/metrics`. */
+  get metricsUrl(): string | undefined {
+    return this.metricsListeners[0]?.url;
+  }
+
+  /** Opens `metricsListener` when one is asked for; closes everything and rethrows when it cannot be opened. */
+  async openMetricsListener(options: MetricsListenOptions | undefined): Promise<MetricsListener | undefined> {
+    if (options === undefined) return undefined;
+    try {
+      return await this.listenMetrics(options);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
   }
 
   /** What close() is still waiting for (for a shutdown that gives up). */

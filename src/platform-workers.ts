@@ -14,12 +14,14 @@ import { errorMessage } from './errors.js';
 import { dockerConnectionOptions } from './platforms/docker-connection.js';
 import { defaultDockerImage, type DockerNetworkMode } from './platforms/docker-options.js';
 import type { PlatformAvailability, PlatformDriver, PlatformType } from './platforms/driver.js';
+import type { EngineResilience } from './platforms/engine-guard.js';
 import { currentEnvironment, describeSource, kubeconfigSource, type KubeconfigEnvironment, type KubeconfigSettings, type KubeconfigSource } from './platforms/kubeconfig-source.js';
 import { defaultKubernetesNamespace } from './platforms/kubernetes-options.js';
 import { loadPlatformModule, MissingPlatformSdkError } from './platforms/platform-sdk.js';
 import { ProcessDriver } from './platforms/process.js';
 import type { Transport } from './transport/transport.js';
 import { logAt, toLogger, type LogOption } from './observability/logger.js';
+import type { MetricsRegistry } from './observability/metrics.js';
 
 export interface DockerWorkerSettings {
   /** A DOCKER_HOST value (unix:///path or tcp://host:port); default the local socket. */
@@ -28,6 +30,8 @@ export interface DockerWorkerSettings {
   image?: string;
   /** Default network of instances that do not name one. Default `bridge`. */
   network?: DockerNetworkMode;
+  /** The Engine's circuit breaker and call retries (docs/operations.md, "Retries and circuit breakers"). */
+  resilience?: EngineResilience;
 }
 
 export interface KubernetesWorkerSettings {
@@ -39,6 +43,8 @@ export interface KubernetesWorkerSettings {
   namespace?: string;
   /** Default image. Default `defaultDockerImage`. */
   image?: string;
+  /** The API server's circuit breaker and call retries (docs/operations.md, "Retries and circuit breakers"). */
+  resilience?: EngineResilience;
 }
 
 export interface ProcessWorkerSettings {
@@ -59,6 +65,8 @@ export interface WorkerSettings extends ProcessWorkerSettings {
   platform: PlatformType;
   workerId?: string;
   heartbeatMs?: number;
+  /** Where the worker's metrics are kept (default: a registry of its own). */
+  metrics?: MetricsRegistry;
   /** Where the worker and its driver log: a `Logger`, or a function that takes each message (info and above). */
   log?: LogOption;
 }
@@ -81,6 +89,7 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         connection: docker.host !== undefined ? { dockerHost: docker.host } : {},
         defaultImage: docker.image ?? defaultDockerImage,
         ...(docker.network !== undefined ? { defaultNetwork: docker.network } : {}),
+        ...(docker.resilience ? { resilience: docker.resilience } : {}),
         ports: settings.ports,
         ...grace,
         ...(settings.log ? { log: logAt(toLogger(settings.log).child({ component: 'docker' }), 'warn') } : {}),
@@ -95,6 +104,7 @@ async function driverFor(settings: WorkerSettings): Promise<PlatformDriver> {
         environment: choice.environment,
         namespace: kubernetes.namespace ?? defaultKubernetesNamespace,
         defaultImage: kubernetes.image ?? defaultDockerImage,
+        ...(kubernetes.resilience ? { resilience: kubernetes.resilience } : {}),
         ...grace,
         ...(settings.log ? { log: logAt(toLogger(settings.log).child({ component: 'kubernetes' }), 'warn') } : {}),
       });
@@ -133,6 +143,7 @@ export async function startPlatformWorker(transport: Transport, settings: Worker
     workerId: settings.workerId ?? defaultWorkerId(settings),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
     ...(settings.log ? { log: settings.log } : {}),
+    ...(settings.metrics ? { metrics: settings.metrics } : {}),
   });
   await worker.start();
   return worker;

@@ -6,9 +6,10 @@
  */
 import {
   createInstanceRequestSchema,
+  instanceIdSchema,
   parseInstanceId,
   parseRequest,
-  patchConfigOptionsSchema,
+  patchConfigCallOptionsSchema,
   refuseDeepInput,
   reportSenderSchema,
   statusReportSchema,
@@ -18,8 +19,10 @@ import {
   type StatusReport,
 } from '../api/instance-requests.js';
 import { CHECK_TIMEOUT_MS, Reconciler, type DriftComparison } from './reconciler.js';
+import { configEtag } from '../api/config-etag.js';
+import { platformViews } from '../api/platform-view.js';
 import { instanceStatusView, instanceView, type InstanceStatusView, type InstanceView } from '../api/instance-view.js';
-import { configurationIssues, instanceIssues, operatorPolicy, refuseByPolicy, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
+import { configurationIssues, defaultOperatorPolicy, instanceIssues, operatorPolicy, refuseByPolicy, refuseBeyondDefaults, type InstanceFacts, type OperatorPolicy } from '../api/operator-policy.js';
 import { applyConfigPatch, parseDrasiConfig, type DrasiServerConfig } from '../drasi/index.js';
 import { ConflictError, DraasError, StaleOwnerError, errorMessage } from '../errors.js';
 import type { InstanceMachine, RestartPolicy } from '../machines/instance.js';
@@ -46,7 +49,7 @@ import { SnapshotWriter } from './snapshot-writer.js';
 import { StatusChanges, type InstanceEventEnvelope, type StatusSubscribeOptions } from './status-changes.js';
 import { HeldSnapshots } from './held-snapshots.js';
 import { OwnTokens } from './held-writes.js';
-import { WorkloadClient } from './workload-client.js';
+import { WorkloadClient, type WorkerCircuitOptions, type WorkerCircuitState } from './workload-client.js';
 import { WorkerPlacements } from './worker-placements.js';
 import { InstanceRegistry } from './instance-registry.js';
 import { ShardLoading, restoreSnapshot } from './shard-loading.js';
@@ -54,6 +57,8 @@ import { within } from '../time-bounds.js';
 import type { WorkloadCommands } from './workload-commands.js';
 import { inSpan } from '../observability/tracing.js';
 import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
+import { MetricsRegistry, outcomeOf, secondsSince } from '../observability/metrics.js';
+import { ControlPlaneMetrics, type LifecycleOperation } from '../observability/control-plane-metrics.js';
 
 type LifecycleOp = 'start' | 'stop' | 'restart' | 'delete';
 
@@ -84,6 +89,8 @@ export interface ControlPlaneOptions {
   cacheRecords?: boolean;
   /** How long a worker presence answer is reused (default 200 ms; see WorkloadClient). */
   presenceCacheMs?: number;
+  /** The circuit breaker toward each worker (see WorkloadClient); defaults when left out. */
+  workerCircuit?: WorkerCircuitOptions;
   /**
    * How long after its worker is lost a Running instance is started on another
    * worker (the new worker reaps the old workload first where it can reach it:
@@ -107,6 +114,11 @@ export interface ControlPlaneOptions {
    * See docs/security.md.
    */
   policy?: Partial<{ deniedEnvironment: Iterable<string>; allow: Iterable<string> }>;
+  /**
+   * Where this control plane's metrics are kept (see `observability/metrics.ts`).
+   * Default: a registry of its own. Embedded mode shares one with its workers.
+   */
+  metrics?: MetricsRegistry;
   /** Where the control plane logs: a `Logger`, or a function that takes each message (info and above). */
   log?: LogOption;
 }
@@ -119,12 +131,24 @@ export interface InstanceConfig {
   configuration: Record<string, unknown>;
 }
 
+/** What the caller may do beyond the operator's defaults (the HTTP API sets it from the caller's role). */
+export interface CallerPowers {
+  /**
+   * The caller may not use what only the operator's `--allow` permits (an
+   * `operator`, not an `admin`): such a request is 403. Default false (a
+   * program embedding DRaaS has every power its policy gives).
+   */
+  restricted?: boolean;
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
 }
 
 /** How long one step of close() waits for the store or transport (four steps: well within a default shutdown grace). */
 const CLOSE_STEP_MS = 1_000;
+
+const listPageOptionsSchema = z.object({ limit: z.number().int().min(1).max(1_000), after: instanceIdSchema.optional() }).strict();
 
 const followLogsOptionsSchema = z.object({ tail: z.number().int().min(0).max(10_000).optional() });
 
@@ -161,8 +185,13 @@ export class ControlPlane {
   private readonly reconciler: Reconciler;
   private subscriptions: Closeable[] = [];
   private closing: Promise<void> | undefined;
+  /** Its Prometheus series: `await metrics.text()` is a scrape (`GET /metrics`). */
+  readonly metrics: MetricsRegistry;
+  private readonly measures: ControlPlaneMetrics;
 
   constructor(options: ControlPlaneOptions) {
+    this.metrics = options.metrics ?? new MetricsRegistry();
+    this.measures = new ControlPlaneMetrics(this.metrics);
     this.transport = options.transport;
     this.store = options.store ?? new MemoryInstanceStore();
     this.now = options.now ?? Date.now;
@@ -175,7 +204,15 @@ export class ControlPlane {
     this.historyLimit = options.historyLimit ?? 32;
     this.policy = operatorPolicy(options.policy);
     this.log = toLogger(options.log);
-    this.workloads = new WorkloadClient(this.transport, options.presenceCacheMs, this.now);
+    this.workloads = new WorkloadClient(
+      this.transport,
+      options.presenceCacheMs,
+      this.now,
+      {
+        observe: (platform, type, outcome, seconds) => this.measures.commandRoundTrip(platform, type, outcome, seconds),
+        ...(options.workerCircuit !== undefined ? { circuit: options.workerCircuit } : {}),
+      },
+    );
     this.placements = new WorkerPlacements({
       workloads: this.workloads,
       host: {
@@ -205,6 +242,7 @@ export class ControlPlane {
       replySlackMs: this.replySlackMs,
       now: this.now,
       log: this.log,
+      onResult: (outcome) => this.measures.reconciled(outcome),
     });
     this.ownership = options.ownership ?? new SoleOwnership();
     this.router = new ReplicaRouter({
@@ -275,6 +313,32 @@ export class ControlPlane {
       placements: this.placements,
       log: this.log,
     });
+    this.measures.watch({
+      instances: () => [...this.registry.all()].map(({ view: { status, context } }) => ({
+        platform: context.platform,
+        status,
+        desired: context.desired,
+        consecutiveFailures: context.consecutiveFailures,
+      })),
+      workers: () => this.transport.presence.live(),
+      ownership: () => this.ownership.describe(),
+      queues: async () => (this.transport.queueStats ? this.transport.queueStats() : []),
+      ready: () => this.ready(),
+      platforms: async () => platformViews(await this.platforms(), this.circuitStates()),
+    });
+  }
+
+  /** Runs a lifecycle request, counting it and timing it by its outcome (`ok` or the problem code). */
+  private async measured<T>(operation: LifecycleOperation, run: () => Promise<T>): Promise<T> {
+    const began = performance.now();
+    try {
+      const result = await run();
+      this.measures.lifecycle(operation, 'ok', secondsSince(began));
+      return result;
+    } catch (error) {
+      this.measures.lifecycle(operation, outcomeOf(error), secondsSince(began));
+      throw error;
+    }
   }
 
   /**
@@ -307,6 +371,7 @@ export class ControlPlane {
 
   private onTransition(transition: StatusTransition): void {
     const { instanceId, to } = transition;
+    this.measures.transition(transition.from, to);
     if (to === 'Deleted') {
       this.registry.forget(instanceId);
       this.reconciler.forget(instanceId);
@@ -332,7 +397,8 @@ export class ControlPlane {
       restart: ([id], options) => this.lifecycle('restart', id, options),
       delete: ([id], options) => this.lifecycle('delete', id, options),
       getConfig: ([id]) => this.getConfigHere(id),
-      patchConfig: ([id, patch, options]) => this.patchConfigHere(id, patch, parseRequest(patchConfigOptionsSchema, options, 'configuration change options')),
+      patchConfig: ([id, patch, options, restricted]) =>
+        this.patchConfigHere(id, patch, parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options'), restricted !== false),
       reportStatus: ([report, sender]) =>
         this.reportStatusHere(
           parseRequest(statusReportSchema, report, 'status report'),
@@ -361,9 +427,12 @@ export class ControlPlane {
   // ---- the API ----
 
   /** Creates an instance (Pending). Throws BadRequestError, InvalidConfigError, ConflictError (name taken). */
-  async create(request: CreateInstanceRequest | unknown): Promise<InstanceView> {
-    const { body } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
-    return this.router.call('create', [body]);
+  async create(request: CreateInstanceRequest | unknown, caller: CallerPowers = {}): Promise<InstanceView> {
+    return this.measured('createInstance', async () => {
+      const { body, facts } = this.validateCreate(request); // a bad request is answered here, before it is forwarded
+      if (caller.restricted === true) refuseBeyondDefaults(instanceIssues(facts, defaultOperatorPolicy), this.policy, `instance "${body.name}"`);
+      return this.router.call('create', [body]);
+    });
   }
 
   /** A create on the owner: validated (again) here, as a forwarded one comes from another process. */
@@ -373,7 +442,7 @@ export class ControlPlane {
   }
 
   /** The request's schema (400), its Drasi Server config (422), then the operator's policy (400). */
-  private validateCreate(request: unknown): { body: CreateInstanceRequest; configuration: DrasiServerConfig } {
+  private validateCreate(request: unknown): { body: CreateInstanceRequest; configuration: DrasiServerConfig; facts: InstanceFacts } {
     const body = parseRequest(createInstanceRequestSchema, request, 'instance');
     const configuration = parseDrasiConfig(body.configuration ?? {});
     const facts: InstanceFacts = {
@@ -384,7 +453,7 @@ export class ControlPlane {
       configuration: configuration as Record<string, unknown>,
     };
     refuseByPolicy(instanceIssues(facts, this.policy), `instance "${body.name}"`);
-    return { body, configuration };
+    return { body, configuration, facts };
   }
 
   private async createHere(body: CreateInstanceRequest, configuration: DrasiServerConfig): Promise<InstanceView> {
@@ -443,6 +512,25 @@ export class ControlPlane {
     return views.sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * One page of the instances in id order (code-point order): at most `limit`
+   * after the id `after`, and the id to continue after (null on the last
+   * page). Reads only the page's records from the store (see `loadPage`).
+   * A page may hold fewer than `limit` when an instance was refused on restore.
+   */
+  async listPage(options: { limit: number; after?: string }): Promise<{ items: InstanceView[]; next: string | null }> {
+    const { limit, after } = parseRequest(listPageOptionsSchema, options, 'list options');
+    const page = await this.store.loadPage(after, limit);
+    const items: InstanceView[] = [];
+    for (const { record, snapshot } of page.items) {
+      const actor = this.registry.actor(record.id);
+      const view = actor ? actor.view : this.ownership.shared ? this.storedView(record, snapshot) : undefined;
+      if (view) items.push(instanceView(record, view));
+    }
+    const last = page.items.at(-1);
+    return { items, next: page.more && last ? last.record.id : null };
+  }
+
   /** An instance's view as its owner last saved it; a record saved without a snapshot yet is Pending. */
   private storedView(record: InstanceRecord, snapshot: PersistedInstanceSnapshot | undefined): SnapshotView | undefined {
     if (!snapshot) {
@@ -471,22 +559,22 @@ export class ControlPlane {
 
   /** Resolves once Running; rejects with the failure when the start fails. Idempotent. */
   start(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.router.call('start', [parseInstanceId(id)], options);
+    return this.measured('startInstance', () => this.router.call('start', [parseInstanceId(id)], options));
   }
 
   /** Resolves once Stopped. Stopping a Stopped instance succeeds. */
   stop(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.router.call('stop', [parseInstanceId(id)], options);
+    return this.measured('stopInstance', () => this.router.call('stop', [parseInstanceId(id)], options));
   }
 
   /** Stops (if running) and starts again; resolves once Running with a new workload. */
   restart(id: string, options: CallOptions = {}): Promise<InstanceView> {
-    return this.router.call('restart', [parseInstanceId(id)], options);
+    return this.measured('restartInstance', () => this.router.call('restart', [parseInstanceId(id)], options));
   }
 
   /** Stops and removes the workload and forgets the instance. */
   async delete(id: string, options: CallOptions = {}): Promise<void> {
-    await this.router.call('delete', [parseInstanceId(id)], options);
+    await this.measured('deleteInstance', () => this.router.call('delete', [parseInstanceId(id)], options));
   }
 
   /** The last comparison of the instance with what runs (see `reconciler.ts`), or null before its first check. */
@@ -501,7 +589,7 @@ export class ControlPlane {
 
   /** Compares the instance with what runs now; a difference found is repaired as by the periodic check. */
   async reconcile(id: string): Promise<DriftComparison> {
-    return this.router.call('reconcile', [parseInstanceId(id)]);
+    return this.measured('reconcileInstance', () => this.router.call('reconcile', [parseInstanceId(id)]));
   }
 
   private async reconcileHere(id: string): Promise<DriftComparison> {
@@ -527,24 +615,40 @@ export class ControlPlane {
    * components changed, else restarts; `restart` restarts; `manual` keeps the
    * running generation until the next start. Resolves once recorded, not once applied.
    */
-  async patchConfig(id: string, patch: unknown, options: PatchConfigOptions | unknown = {}): Promise<InstanceConfig> {
-    const instanceId = parseInstanceId(id);
-    // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
-    refuseDeepInput(patch, 'JSON Patch');
-    const checked = parseRequest(patchConfigOptionsSchema, options, 'configuration change options');
-    return this.router.call('patchConfig', [instanceId, patch, checked]);
+  async patchConfig(id: string, patch: unknown, options: PatchConfigOptions | unknown = {}, caller: CallerPowers = {}): Promise<InstanceConfig> {
+    return this.measured('patchConfiguration', async () => {
+      const instanceId = parseInstanceId(id);
+      // Checked before it may be forwarded: a patch nested too deep for JSON must be a 400, not a transport failure.
+      refuseDeepInput(patch, 'JSON Patch');
+      const checked = parseRequest(patchConfigCallOptionsSchema, options, 'configuration change options');
+      return this.router.call('patchConfig', [instanceId, patch, checked, caller.restricted === true]);
+    });
   }
 
-  private async patchConfigHere(id: string, patch: unknown, options: PatchConfigOptions): Promise<InstanceConfig> {
+  private async patchConfigHere(id: string, patch: unknown, options: PatchConfigOptions, restricted: boolean): Promise<InstanceConfig> {
     const actor = this.registry.requireActor(id);
     return this.registry.serialized(id, async () => {
       const record = await this.registry.requireRecord(id);
+      // The precondition is checked here, in the instance's serialized step: no other change can land between check and write.
+      if (options.ifGeneration !== undefined && !options.ifGeneration.includes(record.generation)) {
+        throw new DraasError('precondition-failed', `the configuration of "${id}" is at generation ${record.generation}, not the one the change was made for`, {
+          instanceId: id,
+          generation: record.generation,
+          etag: configEtag(record.generation),
+        });
+      }
       const { configuration, changed } = applyConfigPatch(parseDrasiConfig(record.configuration), patch);
       // Nothing changed (an empty or test-only patch): no new generation, nothing for the machine to accept or refuse.
       if (!changed) return { instanceId: id, generation: record.generation, configuration: record.configuration };
       // Checked before anything is stored: a refused change leaves the record (config and generation) as it was.
       const facts = { ...recordFacts(record, this.defaultHost), configuration: configuration as Record<string, unknown> };
       refuseByPolicy(configurationIssues(facts, this.policy), `the configuration change of "${id}"`);
+      if (restricted) {
+        // Only what the change adds: an operator may still edit an instance an admin gave such powers.
+        const before = new Set(configurationIssues(recordFacts(record, this.defaultHost), defaultOperatorPolicy).map((issue) => issue.path));
+        const added = configurationIssues(facts, defaultOperatorPolicy).filter((issue) => !before.has(issue.path));
+        refuseBeyondDefaults(added.map((issue) => ({ ...issue, path: `/configuration${issue.path}` })), this.policy, `the configuration change of "${id}"`);
+      }
       const next = record.generation + 1;
       const event = { type: 'instance.configure' as const, generation: next, update: options.updateStrategy ?? record.updateStrategy ?? 'auto' };
       if (!actor.can(event)) {
@@ -665,6 +769,11 @@ export class ControlPlane {
   /** Live workers per platform. */
   async platforms(): Promise<WorkerPresence[]> {
     return this.transport.presence.live();
+  }
+
+  /** This replica's circuit breaker toward each worker it sent commands to (the engines' own are in the workers' presence). */
+  circuitStates(): WorkerCircuitState[] {
+    return this.workloads.circuitStates();
   }
 
   /**

@@ -16,7 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BadRequestError, ConflictError, WorkloadFailedError, errorMessage } from '../errors.js';
+import { BadRequestError, ConflictError, DraasError, WorkloadFailedError, errorMessage } from '../errors.js';
+import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { applyComponentCalls, ComponentApiError, readObservedComponents } from '../platforms/component-api.js';
 import type { ServerHttp } from '../platforms/timed-fetch.js';
 import type { PlatformDriver, WorkloadEvent, WorkloadRef } from '../platforms/driver.js';
@@ -29,6 +30,8 @@ import { OutcomeCache } from './outcome-cache.js';
 import { failureOf, within } from '../time-bounds.js';
 import { isWorkloadCommandType, type WorkloadCommands, type WorkloadCommandType } from './workload-commands.js';
 import { workloadCommandPayloadSchemas } from './workload-schemas.js';
+import { MetricsRegistry, outcomeOf, secondsSince } from '../observability/metrics.js';
+import { WorkerMetrics } from '../observability/worker-metrics.js';
 
 /** One request to a server's component API (a list, a full read, one create): a healthy server answers in milliseconds. */
 const SERVER_CALL_TIMEOUT_MS = 5_000;
@@ -41,6 +44,8 @@ export interface PlatformWorkerOptions {
   heartbeatMs?: number;
   /** How long close() waits for the transport, in all (default 2 s). */
   closeTimeoutMs?: number;
+  /** Where its metrics are kept (default: a registry of its own, `metrics`). */
+  metrics?: MetricsRegistry;
   /** Where the worker logs: a `Logger`, or a function that takes each message (info and above). */
   log?: LogOption;
 }
@@ -64,9 +69,13 @@ export class PlatformWorker {
   private heartbeat: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private checking: Promise<void> | undefined;
+  private refreshing: Promise<void> | undefined;
   private unavailable: string | undefined;
   private adopted: WorkloadRef[] = [];
   private workloadCount = 0;
+  /** Its Prometheus series (shared with the control plane in embedded mode). */
+  readonly metrics: MetricsRegistry;
+  private readonly measures: WorkerMetrics;
 
   /** One handler per command type. */
   private readonly handlers: Handlers = {
@@ -134,6 +143,9 @@ export class PlatformWorker {
     this.heartbeatMs = options.heartbeatMs ?? 2_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
     this.log = toLogger(options.log).child({ workerId: this.workerId, platform: this.platform });
+    this.metrics = options.metrics ?? new MetricsRegistry();
+    this.measures = new WorkerMetrics(this.metrics);
+    this.measures.watch({ platform: this.platform, workloads: () => this.workloadCount, available: () => !this.closing && this.consumers.length > 0 });
   }
 
   async start(): Promise<void> {
@@ -147,6 +159,28 @@ export class PlatformWorker {
   /** Why the worker takes no commands now (its platform is unreachable), or undefined when it takes them. */
   get unavailableReason(): string | undefined {
     return this.unavailable;
+  }
+
+  /** The circuit breakers in front of this worker's engine (none for a driver without one). */
+  circuitStates(): CircuitState[] {
+    return this.driver.circuits?.() ?? [];
+  }
+
+  /**
+   * A command found the engine unreachable (or its circuit open): the
+   * worker looks again now instead of at its next heartbeat, so that it stops
+   * taking commands and says why at once. Never overlaps a heartbeat's look.
+   */
+  private engineFailed(): void {
+    if (this.closing || this.refreshing) return;
+    this.refreshing = (async () => {
+      try {
+        await this.checkAvailability();
+        await this.announce();
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
   }
 
   private async beat(): Promise<void> {
@@ -219,8 +253,9 @@ export class PlatformWorker {
 
   /**
    * Dispatches on `type`; runs once per command id, one at a time per
-   * instance. In a `CONSUMER` span whose parent is the trace context the
-   * command carries (the control plane's span that sent it).
+   * instance. Counted and timed by type and outcome, in a `CONSUMER` span
+   * whose parent is the trace context the command carries (the control
+   * plane's span that sent it).
    */
   handle(command: CommandEnvelope): Promise<unknown> {
     const type = isWorkloadCommandType(command.type) ? command.type : 'unknown';
@@ -242,9 +277,11 @@ export class PlatformWorker {
         const fields = { commandId: command.commandId, instanceId: command.instanceId, type };
         try {
           const result = await this.handleCommand(command);
+          this.measures.handled(this.platform, type, 'ok', secondsSince(began));
           this.log.debug(`${type} done`, { ...fields, durationMs: Math.round(performance.now() - began) });
           return result;
         } catch (error) {
+          this.measures.handled(this.platform, type, outcomeOf(error), secondsSince(began));
           this.log.warn(`${type} failed: ${errorMessage(error)}`, { ...fields, durationMs: Math.round(performance.now() - began) });
           throw error;
         }
@@ -263,7 +300,12 @@ export class PlatformWorker {
     // Log reads are read-only and must not wait behind a start or stop of the same instance (a follow polls).
     if (type === 'workload.logs') return this.dispatch(type, command);
     return this.outcomes.once(command.commandId, () =>
-      this.serializer.run(command.instanceId, () => this.dispatch(type, command)),
+      this.serializer.run(command.instanceId, () =>
+        this.dispatch(type, command).catch((error: unknown) => {
+          if (error instanceof DraasError && error.code === 'unavailable') this.engineFailed();
+          throw error;
+        }),
+      ),
     );
   }
 
@@ -283,6 +325,7 @@ export class PlatformWorker {
             pid: process.pid,
             workloads: this.workloadCount,
             ...(this.unavailable !== undefined ? { unavailableReason: this.unavailable } : {}),
+            ...(this.driver.circuits ? { circuits: this.driver.circuits() } : {}),
           },
         },
         this.heartbeatMs * 3,
@@ -296,6 +339,7 @@ export class PlatformWorker {
     const workerId = this.workerId;
     switch (event.type) {
       case 'exited':
+        this.measures.exited(this.platform, event.exit.requested);
         return this.publishEnvelope(newEvent('workload.exited', event.instanceId, { ref: event.ref, exit: event.exit, workerId }));
       case 'health':
         return this.publishEnvelope(newEvent('workload.health', event.instanceId, { ref: event.ref, healthy: event.healthy, workerId }));

@@ -71,6 +71,8 @@ export interface ReconcilerOptions {
   log: Logger;
   /** Checks at once (default 8). */
   concurrency?: number;
+  /** Told each check's outcome (`error` when it threw), for metrics. */
+  onResult?: (outcome: DriftComparison['outcome'] | 'error') => void;
 }
 
 /** The longest a check waits for its worker's answer, beyond the reply slack. */
@@ -112,7 +114,14 @@ export class Reconciler {
   async check(instanceId: string): Promise<DriftComparison> {
     const actor = this.options.host.actor(instanceId);
     if (!actor) throw new Error(`no actor for instance "${instanceId}"`);
-    const comparison = await this.compare(actor);
+    let comparison: DriftComparison;
+    try {
+      comparison = await this.compare(actor);
+    } catch (error) {
+      this.options.onResult?.('error');
+      throw error;
+    }
+    this.options.onResult?.(comparison.outcome);
     this.last.set(instanceId, comparison);
     return comparison;
   }

@@ -18,7 +18,8 @@ export interface ReplicaCallArgs {
   restart: [instanceId: string];
   delete: [instanceId: string];
   getConfig: [instanceId: string];
-  patchConfig: [instanceId: string, patch: unknown, options: PatchConfigOptions];
+  /** `restricted`: the caller may not use what only the operator's `--allow` permits (an `operator`, not an `admin`). */
+  patchConfig: [instanceId: string, patch: unknown, options: PatchConfigOptions, restricted: boolean];
   reportStatus: [report: StatusReport, sender: ReportSender | null];
   status: [instanceId: string];
   logs: [instanceId: string, tail: number];
@@ -68,7 +69,7 @@ const arities: Record<ReplicaOp, number> = {
   restart: 1,
   delete: 1,
   getConfig: 1,
-  patchConfig: 3,
+  patchConfig: 4,
   reportStatus: 2,
   status: 1,
   logs: 2,

@@ -15,11 +15,23 @@
  *   while it shows a live worker; an empty or workerless answer is never
  *   reused, so a worker that just announced itself is seen at once, and a
  *   withdrawal (`worker.withdrawn`) is applied the moment it is received.
+ * - **Circuit breakers**, one per worker: a worker that lets `failureThreshold`
+ *   commands in a row go unanswered (timeouts; a reply of any kind is an
+ *   answer) gets no more commands for a cool-down: they fail at once with a
+ *   503 `unavailable` carrying `Retry-After`, nothing sent (the instance's
+ *   machine treats it like any request that did not reach a worker). After
+ *   the cool-down, a cheap `workload.list` with a short timeout probes it; its
+ *   answer closes the circuit, silence opens it again for longer. A worker
+ *   that returns (announces itself after being lost) starts closed. Placement
+ *   passes over workers whose circuit is open.
  */
-import { NoLiveWorkerError, WorkerLostError } from '../errors.js';
+import { DraasError, NoLiveWorkerError, WorkerLostError, WorkerTimeoutError } from '../errors.js';
+import { outcomeOf, secondsSince } from '../observability/metrics.js';
+import { CircuitBreaker, type CircuitSettings, type CircuitState, type Permit } from '../resilience/circuit-breaker.js';
 import type { PlatformType } from '../platforms/driver.js';
+import { trace } from '@opentelemetry/api';
 import { inSpan, SpanKind } from '../observability/tracing.js';
-import { newCommand, type CommandEnvelope } from '../transport/envelope.js';
+import { newCommand } from '../transport/envelope.js';
 import { queues, type Transport, type WorkerPresence } from '../transport/transport.js';
 import type { WorkloadCommands, WorkloadCommandType } from './workload-commands.js';
 
@@ -40,6 +52,21 @@ interface LostWorker {
   since: string;
 }
 
+/** The control plane's breaker toward one worker, as `GET /api/platforms` and metrics show it. */
+export interface WorkerCircuitState extends CircuitState {
+  platform: string;
+  workerId: string;
+}
+
+export interface WorkerCircuitOptions {
+  /** Breaker settings; default: 3 unanswered commands in a row, 5 s cool-down doubling to 60 s, 20 % jitter. */
+  settings?: Partial<CircuitSettings>;
+  /** How long the half-open probe (`workload.list`) waits for its answer. Default 2 s. */
+  probeTimeoutMs?: number;
+}
+
+export const defaultWorkerCircuit: Partial<CircuitSettings> = { failureThreshold: 3, coolDownMs: 5_000, maxCoolDownMs: 60_000, jitter: 0.2 };
+
 export interface SendOptions {
   /** The worker the instance is placed on. */
   workerId: string;
@@ -47,8 +74,30 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
+/** Told how each command sent to a worker ended (`ok` or the problem code) and how long its round trip took. */
+export type CommandObserver = (platform: PlatformType, type: WorkloadCommandType, outcome: string, seconds: number) => void;
+
+/**
+ * Why a live worker takes no commands, as its presence says, and when it may
+ * again: the soonest probe of an open engine circuit it reports.
+ */
+export function unavailableOf(worker: WorkerPresence, now: number): { reason: string; retryAfterSeconds?: number } | undefined {
+  const reason = worker.details['unavailableReason'];
+  if (typeof reason !== 'string') return undefined;
+  const circuits = Array.isArray(worker.details['circuits']) ? (worker.details['circuits'] as unknown[]) : [];
+  const probes = circuits
+    .map((circuit) => (typeof circuit === 'object' && circuit !== null ? (circuit as Record<string, unknown>)['nextProbeAt'] : undefined))
+    .filter((at): at is string => typeof at === 'string')
+    .map((at) => Date.parse(at) - now)
+    .filter((ms) => Number.isFinite(ms));
+  // A worker looks again at each heartbeat; without a known probe time, a second is a fair guess.
+  const retryAfterSeconds = Math.max(1, Math.ceil((probes.length > 0 ? Math.min(...probes) : 1_000) / 1000));
+  return { reason, retryAfterSeconds };
+}
+
 export class WorkloadClient {
   private readonly presence = new Map<string, { at: number; live: WorkerPresence[] }>();
+  private readonly observe: CommandObserver | undefined;
   /** Workers found gone, and since when (epoch ms). */
   private readonly lost = new Map<string, number>();
   /** Requests waiting for a reply, per worker: failed at once when it is found lost. */
@@ -60,12 +109,53 @@ export class WorkloadClient {
    * are back.
    */
   private readonly withdrawn = new Map<string, string>();
+  /** One breaker per worker commands were sent to, with its platform. */
+  private readonly circuits = new Map<string, { platform: string; breaker: CircuitBreaker }>();
+  private readonly circuitSettings: Partial<CircuitSettings>;
+  private readonly probeTimeoutMs: number;
 
   constructor(
     private readonly transport: Transport,
     private readonly presenceCacheMs = 200,
     private readonly now: () => number = Date.now,
-  ) {}
+    { observe, circuit = {} }: { observe?: CommandObserver; circuit?: WorkerCircuitOptions } = {},
+  ) {
+    this.observe = observe;
+    // Consecutive timeouts only, unless a ratio is asked for: timeouts are rare events, a ratio over few calls misleads.
+    this.circuitSettings = { ...defaultWorkerCircuit, ...circuit.settings, failureRatio: circuit.settings?.failureRatio };
+    this.probeTimeoutMs = circuit.probeTimeoutMs ?? 2_000;
+  }
+
+  /** The breaker toward each worker commands were sent to. */
+  circuitStates(): WorkerCircuitState[] {
+    return [...this.circuits].map(([workerId, { platform, breaker }]) => ({ ...breaker.state(), platform, workerId }));
+  }
+
+  private breakerOf(platform: string, workerId: string): CircuitBreaker {
+    let entry = this.circuits.get(workerId);
+    if (!entry) {
+      entry = { platform, breaker: new CircuitBreaker(`worker ${workerId}`, { settings: this.circuitSettings, clock: this.now }) };
+      this.circuits.set(workerId, entry);
+    }
+    return entry.breaker;
+  }
+
+  /** Whether the worker's circuit refuses commands now (open, cool-down not over). Changes nothing. */
+  private refuses(workerId: string): CircuitState | undefined {
+    const state = this.circuits.get(workerId)?.breaker.state();
+    return state?.status === 'open' && state.nextProbeAt !== null && Date.parse(state.nextProbeAt) > this.now() ? state : undefined;
+  }
+
+  private circuitOpen(platform: string, workerId: string, retryAfterMs: number, state: CircuitState): DraasError {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    const what = state.status === 'open' ? `it left ${state.consecutiveFailures} command(s) in a row unanswered (last: ${state.lastError ?? 'unknown'})` : 'a probe of it is under way';
+    return new DraasError('unavailable', `worker ${workerId} of platform "${platform}" is not sent commands now: ${what}; retry in ${seconds} s`, {
+      platform,
+      workerId,
+      circuit: state,
+      retryAfterSeconds: seconds,
+    });
+  }
 
   /** Live workers of a platform (cached briefly while one is available). */
   async live(platform: string): Promise<WorkerPresence[]> {
@@ -93,8 +183,15 @@ export class WorkloadClient {
 
   /** Picks the worker for an unplaced instance: available, fewest workloads. Throws NoLiveWorkerError. */
   async place(platform: PlatformType): Promise<string> {
-    const candidates = (await this.live(platform)).filter((worker) => worker.available);
-    if (candidates.length === 0) throw new NoLiveWorkerError(platform);
+    const live = await this.live(platform);
+    const available = live.filter((worker) => worker.available);
+    if (available.length === 0) throw new NoLiveWorkerError(platform, live[0] ? unavailableOf(live[0], this.now()) : undefined);
+    const candidates = available.filter((worker) => this.refuses(worker.workerId) === undefined);
+    if (candidates.length === 0) {
+      const first = available[0]!.workerId;
+      const state = this.refuses(first)!;
+      throw this.circuitOpen(platform, first, Date.parse(state.nextProbeAt!) - this.now(), state);
+    }
     const load = (worker: WorkerPresence) => (typeof worker.details.workloads === 'number' ? worker.details.workloads : 0);
     const least = Math.min(...candidates.map(load));
     const best = candidates.filter((worker) => load(worker) === least);
@@ -127,9 +224,10 @@ export class WorkloadClient {
     return since;
   }
 
-  /** A lost worker announced itself again. */
+  /** A lost worker announced itself again: it is a new start, its circuit closed. */
   markReturned(workerId: string): void {
     this.lost.delete(workerId);
+    this.circuits.get(workerId)?.breaker.reset();
   }
 
   /**
@@ -138,7 +236,21 @@ export class WorkloadClient {
    * (also while the request waits), and with NoLiveWorkerError when it is alive
    * but cannot reach its platform.
    */
-  async send<K extends WorkloadCommandType>(
+  send<K extends WorkloadCommandType>(
+    platform: PlatformType,
+    type: K,
+    instanceId: string,
+    payload: WorkloadCommands[K]['payload'],
+    options: SendOptions,
+  ): Promise<WorkloadCommands[K]['result']> {
+    const queue = queues.workerCommands(platform, options.workerId);
+    // The command carries this span's context (newCommand reads the active span): the worker's span is its child.
+    return inSpan(`send ${type}`, { kind: SpanKind.PRODUCER, attributes: commandAttributes(type, instanceId, queue, options.workerId) }, () =>
+      this.sendInSpan(platform, type, instanceId, payload, options),
+    );
+  }
+
+  private async sendInSpan<K extends WorkloadCommandType>(
     platform: PlatformType,
     type: K,
     instanceId: string,
@@ -152,23 +264,18 @@ export class WorkloadClient {
       const since = this.lost.get(workerId) ?? this.now();
       throw new WorkerLostError(instanceId, { workerId, since: new Date(since).toISOString() });
     }
-    if (!worker.available) throw new NoLiveWorkerError(platform);
-    const queue = queues.workerCommands(platform, workerId);
-    // The command carries this span's context (newCommand reads the active span): the worker's span is its child.
-    return inSpan(`send ${type}`, { kind: SpanKind.PRODUCER, attributes: commandAttributes(type, instanceId, queue, workerId) }, (span) => {
-      const command = newCommand(type, instanceId, payload);
-      span.setAttribute('messaging.message.id', command.commandId);
-      return this.request<K>(workerId, instanceId, queue, command, options);
-    });
-  }
-
-  private async request<K extends WorkloadCommandType>(
-    workerId: string,
-    instanceId: string,
-    queue: string,
-    command: CommandEnvelope,
-    options: SendOptions,
-  ): Promise<WorkloadCommands[K]['result']> {
+    if (!worker.available) throw new NoLiveWorkerError(platform, unavailableOf(worker, this.now()));
+    const breaker = this.breakerOf(platform, workerId);
+    let admission = breaker.admit();
+    if (admission.admitted && admission.permit.probe) {
+      // Half-open: a cheap command with a short timeout finds out whether the worker answers before this one is sent.
+      await this.probe(platform, workerId, breaker, admission.permit);
+      admission = breaker.admit();
+    }
+    if (!admission.admitted) throw this.circuitOpen(platform, workerId, admission.retryAfterMs, admission.state);
+    const permit = admission.permit;
+    const command = newCommand(type, instanceId, payload);
+    trace.getActiveSpan()?.setAttribute('messaging.message.id', command.commandId);
     const aborted = new AbortController();
     const onAbort = () => aborted.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -181,17 +288,44 @@ export class WorkloadClient {
     let waiting = this.waiting.get(workerId);
     if (!waiting) this.waiting.set(workerId, (waiting = new Set()));
     waiting.add(fail);
+    const sentAt = performance.now();
     try {
-      return (await this.transport.request(queue, command, {
+      const result = (await this.transport.request(queues.workerCommands(platform, workerId), command, {
         timeoutMs: options.timeoutMs,
         signal: aborted.signal,
       })) as WorkloadCommands[K]['result'];
+      breaker.success(permit);
+      this.observe?.(platform, type, 'ok', secondsSince(sentAt));
+      return result;
     } catch (error) {
+      this.count(breaker, permit, lostError ?? error, aborted.signal.aborted);
+      this.observe?.(platform, type, outcomeOf(lostError ?? error), secondsSince(sentAt));
       throw lostError ?? error;
     } finally {
       waiting.delete(fail);
       if (waiting.size === 0 && this.waiting.get(workerId) === waiting) this.waiting.delete(workerId);
       options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * What a failed request says about its worker: no answer in time counts
+   * against it; a reply (an error reply too) is an answer; a lost worker, an
+   * abort or a transport that could not carry the request say nothing.
+   */
+  private count(breaker: CircuitBreaker, permit: Permit, error: unknown, aborted: boolean): void {
+    if (error instanceof WorkerTimeoutError) breaker.failure(permit, error.message);
+    else if (aborted || error instanceof WorkerLostError || (error instanceof DraasError && error.code === 'unavailable')) breaker.release(permit);
+    else breaker.success(permit);
+  }
+
+  /** The half-open probe: `workload.list`, read-only, answered by the worker without waiting behind any instance's command. */
+  private async probe(platform: string, workerId: string, breaker: CircuitBreaker, permit: Permit): Promise<void> {
+    try {
+      await this.transport.request(queues.workerCommands(platform, workerId), newCommand('workload.list', '*', {}), { timeoutMs: this.probeTimeoutMs });
+      breaker.success(permit);
+    } catch (error) {
+      this.count(breaker, permit, error, false);
     }
   }
 

@@ -64,7 +64,17 @@ export type CreateInstanceRequest = z.infer<typeof createInstanceRequestSchema>;
 /** Options of one configuration change: `updateStrategy` overrides the instance's own for this change. */
 export const patchConfigOptionsSchema = z.object({ updateStrategy: z.enum(updateStrategies).optional() }).strict();
 
-export type PatchConfigOptions = z.infer<typeof patchConfigOptionsSchema>;
+/**
+ * The options of a configuration change as the library takes them: the
+ * query's, and `ifGeneration`, the generations the change may apply to (what
+ * an HTTP `If-Match` names); any other current generation refuses it (412),
+ * checked in the same step as the change.
+ */
+export const patchConfigCallOptionsSchema = patchConfigOptionsSchema
+  .extend({ ifGeneration: z.array(z.number().int().min(1)).max(100).optional() })
+  .strict();
+
+export type PatchConfigOptions = z.infer<typeof patchConfigCallOptionsSchema>;
 
 export const statusReportSchema = z
   .object({

@@ -11,7 +11,7 @@
 import { bindScope } from '../drasi/bind-address.js';
 import { ALLOW_SWITCHES, LOWEST_PORT, configPolicyIssues, type AllowSwitch, type PolicyIssue } from '../drasi/config-policy.js';
 import { containsEnvRef } from '../drasi/env-ref.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, DraasError } from '../errors.js';
 import type { PlatformType } from '../platforms/driver.js';
 import { deniedVariableReason, parseDeniedPattern } from './environment-policy.js';
 
@@ -150,4 +150,21 @@ export function refuseByPolicy(issues: readonly PolicyIssue[], what: string): vo
   const shown = listed.slice(0, 3).map((issue) => `${issue.path}: ${issue.message}`);
   const more = listed.length > shown.length ? `; and ${listed.length - shown.length} more` : '';
   throw new BadRequestError(`${what} refused by the operator's policy: ${shown.join('; ')}${more}`, { reason: 'policy', issues: listed });
+}
+
+/**
+ * For a caller without admin powers: `issues` are what the defaults refuse;
+ * those the operator's policy allows (by an `--allow` switch) are refused
+ * here with a 403 naming the switch. Issues the policy refuses anyway were
+ * answered before (400).
+ */
+export function refuseBeyondDefaults(issues: readonly PolicyIssue[], policy: OperatorPolicy, what: string): void {
+  const adminOnly = issues.filter((issue) => issue.allowedBy !== undefined && policy.allow.has(issue.allowedBy));
+  if (adminOnly.length === 0) return;
+  const switches = [...new Set(adminOnly.map((issue) => issue.allowedBy!))];
+  throw new DraasError(
+    'forbidden',
+    `${what} uses what only an admin may ask for (the operator allows it with --allow ${switches.join(', ')}): ${adminOnly.map((issue) => issue.path).join(', ')}`,
+    { reason: 'admin-only', requiredRole: 'admin', allowedBy: switches, issues: adminOnly.map((issue) => ({ path: issue.path, message: issue.message, allowedBy: issue.allowedBy })) },
+  );
 }

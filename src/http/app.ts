@@ -2,12 +2,13 @@
  * The Koa application: problem+json errors, the request guards, JSON
  * bodies, the web console (/ui), the REST routes.
  *
- * There is no authentication yet, so the defaults keep a reachable API from
- * being a way in for a web page (see docs/security.md, "HTTP"): the guards
- * run in this order, each refusing before anything is read or done —
- * the Host (421, against DNS rebinding; first, because the Origin check
- * trusts a request's own Host), the browser Origin (403; CORS preflights
- * answered for listed origins), the body's media type (415), its size (413).
+ * The defaults keep a reachable API from being a way in for a web page (see
+ * docs/security.md, "HTTP"): the guards run in this order, each refusing
+ * before anything is read or done — the Host (421, against DNS rebinding;
+ * first, because the Origin check trusts a request's own Host), the browser
+ * Origin (403; CORS preflights answered for listed origins), with `auth` the
+ * bearer token and its role (401, 403; see auth.ts), the body's media type
+ * (415), its size (413).
  *
  * Koa's types are part of the library's API (`createHttpApp`, a hosted
  * control plane's `app`, meant to be mounted in the user's own Koa app), so
@@ -18,6 +19,7 @@
 import Koa from 'koa';
 import type { ControlPlane } from '../actors/control-plane.js';
 import { refuseDeepInput } from '../api/instance-requests.js';
+import { authMiddleware, type HttpAuthOptions } from './auth.js';
 import { hostCheck, parseAllowedHost } from './host-check.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http-defaults.js';
 import { jsonBody } from './json-body.js';
@@ -28,6 +30,7 @@ import { createRoutes, type RouteOptions } from './routes.js';
 import { consoleMiddleware } from './console.js';
 import { requestTelemetry } from './request-telemetry.js';
 import { isLogger, toLogger, type LogOption } from '../observability/logger.js';
+import { ControlPlaneMetrics } from '../observability/control-plane-metrics.js';
 
 export interface HttpAppOptions extends Omit<RouteOptions, 'log'> {
   /**
@@ -48,6 +51,13 @@ export interface HttpAppOptions extends Omit<RouteOptions, 'log'> {
   corsOrigins?: readonly string[];
   /** The largest request body in bytes; larger is 413 (default 1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Authentication: when given, every operation but the public ones needs a
+   * bearer token of a role the catalog allows (401/403 otherwise), and
+   * requests to mutations are written to `auth.audit`. Default none: every
+   * caller may do everything (see docs/security.md).
+   */
+  auth?: HttpAuthOptions;
 }
 
 /** Throws (an Error naming the entry) on a malformed host name or origin: options are checked when the app is made. */
@@ -65,7 +75,13 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
   const app = new Koa();
   const logger = toLogger(options.log ?? ((message) => console.error(message)));
   const log = (message: string) => logger.error(message);
-  const router = createRoutes(controlPlane, { ...options, log: logger });
+  const streams = new ControlPlaneMetrics(controlPlane.metrics);
+  const router = createRoutes(controlPlane, {
+    ...options,
+    log: logger,
+    streamSlots: (kind, slots) => streams.streams(kind, slots),
+    ...(options.auth?.audit !== undefined ? { audit: options.auth.audit } : {}),
+  });
   // What escapes the problem middleware: failures while a streamed body is sent.
   app.on('error', (error: unknown) => {
     // A client that stops following a log closes the stream early: that is how a follow ends.
@@ -76,6 +92,8 @@ export function createHttpApp(controlPlane: ControlPlane, options: HttpAppOption
   app.use(problemMiddleware(log));
   app.use(hostCheck(allowedHosts));
   app.use(originCheck(corsOrigins));
+  // Before the body is read: a 401 or 403 never depends on it.
+  if (options.auth !== undefined) app.use(authMiddleware(router, options.auth, log));
   app.use(mediaTypeCheck());
   app.use(jsonBody(maxBodyBytes));
   // Checked here too, not only in the library API: a body forwarded to another replica is serialised before it is parsed there.

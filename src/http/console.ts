@@ -29,6 +29,7 @@ const assets: Readonly<Record<string, string>> = {
   'main.js': 'text/javascript; charset=utf-8',
   'api.js': 'text/javascript; charset=utf-8',
   'event-feed.js': 'text/javascript; charset=utf-8',
+  'auth.js': 'text/javascript; charset=utf-8',
   'dom.js': 'text/javascript; charset=utf-8',
   'fleet.js': 'text/javascript; charset=utf-8',
   'instance.js': 'text/javascript; charset=utf-8',

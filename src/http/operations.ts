@@ -47,8 +47,11 @@ export const operations = {
   getDrift: { method: 'GET', path: '/api/status/:id/drift', access: 'viewer', mutation: false, summary: "The last comparison of an instance with what runs" },
   listReplicas: { method: 'GET', path: '/api/replicas', access: 'viewer', mutation: false, summary: 'The control-plane replicas and the shards each owns' },
   listPlatforms: { method: 'GET', path: '/api/platforms', access: 'viewer', mutation: false, summary: 'The platforms, whether each is available, and their workers' },
+  listAuditEntries: { method: 'GET', path: '/api/audit', access: 'admin', mutation: false, summary: 'The audit log: requests to mutations, who made them and how they ended (with --auth)' },
+  getOpenApi: { method: 'GET', path: '/openapi.json', access: 'public', mutation: false, summary: 'This API as an OpenAPI 3.1 document' },
   health: { method: 'GET', path: '/healthz', access: 'public', mutation: false, summary: 'The process answers' },
   readiness: { method: 'GET', path: '/readyz', access: 'public', mutation: false, summary: 'The control plane serves requests (its store and transport answer)' },
+  getMetrics: { method: 'GET', path: '/metrics', access: 'viewer', mutation: false, summary: 'Prometheus metrics in the text format (also served alone, without a token, by --metrics-port)' },
 } as const satisfies Record<string, Operation>;
 
 export type OperationId = keyof typeof operations;

@@ -20,9 +20,10 @@ import { DraasError } from '../errors.js';
 
 /** Methods and request headers a listed origin's page may use. */
 const allowMethods = 'GET, POST, PATCH, DELETE';
-const allowHeaders = 'Content-Type, Last-Event-ID';
+// Authorization: a bearer token (--auth); sent by a script, never by the browser on its own (no cookies).
+const allowHeaders = 'Authorization, Content-Type, Last-Event-ID, Idempotency-Key, If-Match, If-None-Match';
 /** Response headers its script may read besides the safelisted ones. */
-const exposeHeaders = 'Location, Retry-After';
+const exposeHeaders = 'Location, Retry-After, ETag, Link, Next-Cursor, Idempotent-Replayed, WWW-Authenticate';
 /** How long a browser may cache a preflight answer (seconds). */
 const preflightMaxAge = '600';
 

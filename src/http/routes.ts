@@ -5,20 +5,27 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Router, { type RouterMiddleware } from '@koa/router';
-import { z } from 'zod';
+import type { Context } from 'koa';
 import type { ControlPlane } from '../actors/control-plane.js';
-import { instanceIdSchema, parseRequest, statusReportSchema } from '../api/instance-requests.js';
-import { eventTypes, openEventStream, type EventType } from './event-stream.js';
+import { parseRequest, patchConfigOptionsSchema, statusReportSchema } from '../api/instance-requests.js';
+import { configEtag, ifMatchGenerations } from '../api/config-etag.js';
+import { afterChange, afterInstance, changeCursor, instanceCursor } from '../api/page-cursor.js';
+import { openEventStream } from './event-stream.js';
+import { auditQuerySchema, eventsQuerySchema, listInstancesQuerySchema, logsQuerySchema, machineQuerySchema, recentChangesQuerySchema } from './query-schemas.js';
 import { requestSignal } from './request-signal.js';
 import { DraasError, errorMessage, NotFoundError } from '../errors.js';
-import { instanceMachineText, machineFormats, machineIds, machineMediaTypes, type MachineFormat } from '../machines/machine-document.js';
+import { instanceMachineText, machineIds, machineMediaTypes, type MachineFormat } from '../machines/machine-document.js';
 import { DEFAULT_MAX_EVENT_CLIENTS, DEFAULT_MAX_LOG_FOLLOWS } from './http-defaults.js';
 import { StreamSlots } from './stream-slots.js';
-import { platformTypes } from '../platforms/driver.js';
-import type { WorkerPresence } from '../transport/transport.js';
+import { platformViews } from '../api/platform-view.js';
 import { operations, type OperationId } from './operations.js';
 import { toLogger, type LogOption } from '../observability/logger.js';
 import type { RequestTelemetryState } from './request-telemetry.js';
+import { idempotency, type IdempotencyOptions } from './idempotency.js';
+import { openApiDocument } from './openapi.js';
+import { packageVersion } from '../package-version.js';
+import { callerRole } from './auth.js';
+import { DEFAULT_AUDIT_LIMIT, type AuditLog } from '../auth/audit.js';
 
 /** A followed log as the text of a streamed response; a failure after the 200 becomes a last line. */
 async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): AsyncGenerator<string> {
@@ -28,46 +35,6 @@ async function* textLines(lines: AsyncIterable<string>, signal: AbortSignal): As
     if (!signal.aborted) yield `… log stream failed: ${errorMessage(error)}\n`;
   }
 }
-
-const logsQuerySchema = z
-  .object({
-    tail: z.coerce.number().int().min(0).max(10_000).optional(),
-    follow: z.enum(['true', 'false']).optional(),
-  })
-  .strict()
-  // Only a follow has a use for no old lines at all.
-  .refine((query) => query.follow === 'true' || query.tail !== 0, { message: 'tail must be at least 1 unless follow=true', path: ['tail'] });
-const recentChangesQuerySchema = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(1_000).optional(),
-    after: z.coerce.number().int().min(0).optional(),
-    instanceId: z.string().optional(),
-  })
-  .strict();
-
-/** `type=status-changed,heartbeat`: the event types a client wants, each once, each one we send. */
-const eventTypesSchema = z.string().transform((value, ctx): EventType[] => {
-  const names = value.split(',').map((name) => name.trim());
-  const unknown = names.filter((name) => !(eventTypes as readonly string[]).includes(name));
-  if (unknown.length > 0) {
-    const what = unknown.every((name) => name === '') ? 'an empty type' : `unknown type ${unknown.filter((name) => name !== '').map((name) => JSON.stringify(name)).join(', ')}`;
-    ctx.addIssue({ code: 'custom', message: `${what}; the types are ${eventTypes.join(', ')} (comma-separated)` });
-    return z.NEVER;
-  }
-  return [...new Set(names as EventType[])];
-});
-
-const eventsQuerySchema = z
-  .object({
-    instanceId: instanceIdSchema.optional(),
-    /** The event types wanted (default `status-changed`); `reset` and `overflow` always come. */
-    type: eventTypesSchema.optional(),
-    /** Resume after this event id (what `Last-Event-ID` carries on a reconnect; the header wins). */
-    lastEventId: z.coerce.number().int().min(0).optional(),
-  })
-  .strict();
-
-const machineQuerySchema = z.object({ format: z.enum(machineFormats).optional() }).strict();
 
 /** Each rendering's ETag, computed with its text on first use (the machine is fixed while the process runs). */
 const machineTags = new Map<MachineFormat, string>();
@@ -80,6 +47,16 @@ function machineTag(format: MachineFormat): string {
   return tag;
 }
 
+/** The OpenAPI document's text and ETag, made on first use. */
+let openApi: { text: string; tag: string } | undefined;
+function openApiContract(): { text: string; tag: string } {
+  if (openApi === undefined) {
+    const text = JSON.stringify(openApiDocument(packageVersion()));
+    openApi = { text, tag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 27)}"` };
+  }
+  return openApi;
+}
+
 /**
  * The position a client resumes from: its `Last-Event-ID` header, else the
  * `lastEventId` parameter. A header that is not one of our ids (another
@@ -89,6 +66,16 @@ function resumePosition(header: string | undefined, query: number | undefined): 
   const value = header?.trim();
   if (value === undefined || value === '') return query;
   return /^\d{1,15}$/.test(value) ? Number(value) : -1;
+}
+
+/** A page's size when a cursor is given without a limit. */
+const DEFAULT_PAGE_LIMIT = 100;
+
+/** Where the next page is: `Next-Cursor`, and `Link: <…>; rel="next"` (RFC 8288) with the same query. */
+function nextPage(ctx: Context, cursor: string, query: Record<string, string>): void {
+  const search = new URLSearchParams({ ...query, cursor });
+  ctx.set('Next-Cursor', cursor);
+  ctx.set('Link', `<${ctx.path}?${search.toString()}>; rel="next"`);
 }
 
 export interface RouteOptions {
@@ -109,26 +96,30 @@ export interface RouteOptions {
    * callers can be told apart, any caller could mark any instance Failed.
    */
   acceptStatusReports?: boolean;
+  /** Idempotency-Key on POST operations: where answers are kept and for how long (see idempotency.ts). */
+  idempotency?: IdempotencyOptions;
   /** Where accepted status reports are logged (warn: someone outside marked an instance). */
   log?: LogOption;
+  /** Told of each kind of long-lived response's slots, to count the open ones (metrics). */
+  streamSlots?: (kind: 'events' | 'log-follows', slots: StreamSlots) => void;
+  /** The audit log `GET /api/audit` reads (with auth). */
+  audit?: AuditLog;
 }
 
-/** Why a platform takes no commands: what its workers say (e.g. the API server does not answer), or that none is running. */
-function unavailableReason(workers: WorkerPresence[]): string {
-  const reasons = [...new Set(workers.map((worker) => worker.details['unavailableReason']).filter((reason): reason is string => typeof reason === 'string'))];
-  if (reasons.length > 0) return reasons.join('; ');
-  return workers.length === 0 ? 'no worker of this platform is running' : 'its workers are unavailable';
-}
+
 
 export function createRoutes(controlPlane: ControlPlane, options: RouteOptions = {}): Router {
   const router = new Router();
-  // Each route under its operation id, at the method and path the catalog gives it.
+  const idempotent = idempotency(options.idempotency);
+  // Each route under its operation id, at the method and path the catalog gives it; a POST takes an Idempotency-Key.
   const route = (id: OperationId, handler: RouterMiddleware): void => {
     const { method, path } = operations[id];
-    router.register(path, [method], handler, { name: id });
+    router.register(path, [method], method === 'POST' ? [idempotent(id), handler] : handler, { name: id });
   };
   const eventStreams = new StreamSlots(options.maxEventClients ?? DEFAULT_MAX_EVENT_CLIENTS, 'SSE clients', '--max-event-clients / DRAAS_MAX_EVENT_CLIENTS');
   const logFollows = new StreamSlots(options.maxLogFollows ?? DEFAULT_MAX_LOG_FOLLOWS, 'followed logs', '--max-log-follows / DRAAS_MAX_LOG_FOLLOWS');
+  options.streamSlots?.('events', eventStreams);
+  options.streamSlots?.('log-follows', logFollows);
   // Every recorded status change as Server-Sent Events (optionally of one instance), resumable by event id; heartbeats on request.
   route('streamEvents', async (ctx) => {
     const query = parseRequest(eventsQuerySchema, ctx.query, 'events query');
@@ -173,14 +164,24 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
   });
 
   route('createInstance', async (ctx) => {
-    const view = await controlPlane.create(ctx.request.body ?? {});
+    // An operator may not use what only the operator's --allow permits; an admin (or any caller without auth) may.
+    const view = await controlPlane.create(ctx.request.body ?? {}, { restricted: callerRole(ctx) === 'operator' });
     ctx.status = 201;
     ctx.set('Location', `/api/server/instances/${view.id}`);
     ctx.body = view;
   });
 
+  // The body stays the array of the original API; a page's continuation travels in headers.
   route('listInstances', async (ctx) => {
-    ctx.body = await controlPlane.list();
+    const query = parseRequest(listInstancesQuerySchema, ctx.query, 'instances query');
+    if (query.limit === undefined && query.cursor === undefined) {
+      ctx.body = await controlPlane.list();
+      return;
+    }
+    const after = query.cursor !== undefined ? afterInstance(query.cursor) : undefined;
+    const page = await controlPlane.listPage({ limit: query.limit ?? DEFAULT_PAGE_LIMIT, ...(after !== undefined ? { after } : {}) });
+    if (page.next !== null) nextPage(ctx, instanceCursor(page.next), { limit: String(query.limit ?? DEFAULT_PAGE_LIMIT) });
+    ctx.body = page.items;
   });
 
   route('getInstance', async (ctx) => {
@@ -229,13 +230,33 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.res.flushHeaders();
   });
 
+  // An ETag of the generation: a client sends it back in If-Match to change what it read, and nothing newer.
   route('getConfiguration', async (ctx) => {
-    ctx.body = await controlPlane.getConfig(ctx.params.id!);
+    const config = await controlPlane.getConfig(ctx.params.id!);
+    ctx.status = 200;
+    ctx.set('ETag', configEtag(config.generation));
+    ctx.set('Cache-Control', 'no-cache');
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = config;
   });
 
   route('patchConfiguration', async (ctx) => {
     // ?updateStrategy=auto|restart|manual: how a Running instance takes this change (the instance's own strategy otherwise).
-    ctx.body = await controlPlane.patchConfig(ctx.params.id!, ctx.request.body, { ...ctx.query });
+    const query = parseRequest(patchConfigOptionsSchema, ctx.query, 'configuration change options');
+    // If-Match is checked by the control plane in the same serialized step as the change (a check here would race).
+    const ifMatch = ctx.get('If-Match');
+    const allowed = ifMatch === '' ? 'any' : ifMatchGenerations(ifMatch);
+    const config = await controlPlane.patchConfig(
+      ctx.params.id!,
+      ctx.request.body,
+      { ...query, ...(allowed !== 'any' ? { ifGeneration: allowed } : {}) },
+      { restricted: callerRole(ctx) === 'operator' },
+    );
+    ctx.set('ETag', configEtag(config.generation));
+    ctx.body = config;
   });
 
   route('reportStatus', async (ctx) => {
@@ -262,11 +283,21 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
 
   route('listRecentChanges', async (ctx) => {
     const query = parseRequest(recentChangesQuerySchema, ctx.query, 'recent-changes query');
-    ctx.body = await controlPlane.recentChanges({
+    const after = query.cursor !== undefined ? afterChange(query.cursor) : query.after;
+    const changes = await controlPlane.recentChanges({
       ...(query.limit !== undefined ? { limit: query.limit } : {}),
-      ...(query.after !== undefined ? { afterSequence: query.after } : {}),
+      ...(after !== undefined ? { afterSequence: after } : {}),
       ...(query.instanceId !== undefined ? { instanceId: query.instanceId } : {}),
     });
+    // What to ask for next: the changes after the newest one here (or, with none, after the same position).
+    const last = changes.at(-1)?.sequence ?? after;
+    if (last !== undefined) {
+      nextPage(ctx, changeCursor(last), {
+        ...(query.limit !== undefined ? { limit: String(query.limit) } : {}),
+        ...(query.instanceId !== undefined ? { instanceId: query.instanceId } : {}),
+      });
+    }
+    ctx.body = changes;
   });
 
   route('getStatus', async (ctx) => {
@@ -282,14 +313,31 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     ctx.body = await controlPlane.replicas();
   });
 
+  // Each platform: whether a worker takes commands (and why not), its workers, and its circuit breakers (see docs/operations.md).
   route('listPlatforms', async (ctx) => {
-    const workers = await controlPlane.platforms();
-    const platforms = platformTypes.map((platform) => {
-      const live = workers.filter((worker) => worker.platform === platform);
-      const available = live.some((worker) => worker.available);
-      return { platform, available, ...(available ? {} : { reason: unavailableReason(live) }), workers: live };
-    });
+    const platforms = platformViews(await controlPlane.platforms(), controlPlane.circuitStates());
     ctx.body = { platforms };
+  });
+
+  // The API contract, generated from the catalog and the schemas; fixed while the process runs.
+  route('listAuditEntries', async (ctx) => {
+    const query = parseRequest(auditQuerySchema, ctx.query, 'audit query');
+    if (options.audit === undefined) throw new NotFoundError('no audit log is kept: start draas with --auth (DRAAS_AUTH=1), or pass auth.audit to createHttpApp');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await options.audit.read({ limit: query.limit ?? DEFAULT_AUDIT_LIMIT, ...(query.after !== undefined ? { after: query.after } : {}) });
+  });
+
+  route('getOpenApi', (ctx) => {
+    const contract = openApiContract();
+    ctx.status = 200;
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('ETag', contract.tag);
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = contract.text;
   });
 
   route('health', (ctx) => {
@@ -300,6 +348,13 @@ export function createRoutes(controlPlane: ControlPlane, options: RouteOptions =
     const ready = await controlPlane.ready();
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'not ready' };
+  });
+
+  // A Prometheus scrape of this control plane (its own series and the process's).
+  route('getMetrics', async (ctx) => {
+    ctx.body = await controlPlane.metrics.text();
+    ctx.set('Content-Type', controlPlane.metrics.contentType);
+    ctx.set('Cache-Control', 'no-store');
   });
 
   return router;

@@ -4,7 +4,7 @@
  * status change, not per byte). A pull that fails says why, in one sentence.
  */
 import type Docker from 'dockerode';
-import { WorkloadFailedError, errorMessage } from '../errors.js';
+import { DraasError, WorkloadFailedError, errorMessage } from '../errors.js';
 import { noExit } from './workload-support.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -61,6 +61,8 @@ export async function ensureImage(docker: Docker, image: string, progress: (line
       );
     });
   } catch (error) {
+    // The Engine not reached (its circuit open, no connection) is said as such: a 503, not a bad image.
+    if (error instanceof DraasError && error.code === 'unavailable') throw error;
     throw new WorkloadFailedError(`image ${image} is not present and could not be pulled: ${pullErrorMessage(error)}`, { ...noExit(), image });
   }
   progress(`pulled image ${image}`);

@@ -2,6 +2,9 @@ import { constants as osConstants } from 'node:os';
 import Docker from 'dockerode';
 import { renderServerConfigYaml } from '../drasi/render-config.js';
 import { WorkloadFailedError, errorMessage } from '../errors.js';
+import type { CircuitState } from '../resilience/circuit-breaker.js';
+import { guardDockerClient } from './docker-guard.js';
+import { EngineGuard, EngineUnavailableError, type EngineResilience } from './engine-guard.js';
 import { tarArchive } from './docker-archive.js';
 import { describeConnection, dockerConnectionOptions, type DockerConnectionSettings } from './docker-connection.js';
 import {
@@ -62,6 +65,8 @@ export interface DockerDriverOptions {
   probeHost?: string;
   clock?: () => number;
   log?: (message: string) => void;
+  /** The Engine's circuit breaker and the retries of its calls (see `engine-guard.ts`); defaults when left out. */
+  resilience?: EngineResilience;
 }
 
 /** Lines of log attached to an exit. */
@@ -119,6 +124,7 @@ export class DockerDriver implements PlatformDriver {
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
   private readonly table: WorkloadTable<Workload>;
+  private readonly guard: EngineGuard;
   private events: Promise<DockerEventStream> | undefined;
   private closed = false;
 
@@ -126,6 +132,16 @@ export class DockerDriver implements PlatformDriver {
     const connection = dockerConnectionOptions(options.connection);
     this.docker = new Docker(connection);
     this.connection = describeConnection(connection);
+    const resilience = options.resilience ?? {};
+    this.guard = new EngineGuard({
+      name: 'docker-engine',
+      description: `Docker Engine at ${this.connection}`,
+      ...(resilience.circuit ? { circuit: resilience.circuit } : {}),
+      ...(resilience.retry ? { retry: resilience.retry } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      onChange: (state) => this.log(`docker: Engine circuit ${state.status}${state.status === 'open' ? ` (last failure: ${state.lastError ?? '?'}; next probe at ${state.nextProbeAt ?? '?'})` : ''}`),
+    });
+    guardDockerClient(this.docker, this.guard, resilience.readTimeoutMs ?? 10_000);
     this.defaultImage = options.defaultImage;
     this.defaultNetwork = options.defaultNetwork ?? 'bridge';
     this.graceMs = options.graceMs ?? 10_000;
@@ -136,13 +152,20 @@ export class DockerDriver implements PlatformDriver {
     this.table = new WorkloadTable({ ports: new HostPorts(options.ports), clock: this.clock });
   }
 
+  /** The Engine's ping, through its circuit: while the circuit is open nothing is sent until the next probe is due (then the ping is the probe). */
   async availability(): Promise<PlatformAvailability> {
     try {
       await settleOrThrow(this.docker.ping(), PING_TIMEOUT_MS, `no answer within ${PING_TIMEOUT_MS} ms`);
       return { available: true };
     } catch (error) {
+      if (error instanceof EngineUnavailableError) return { available: false, reason: error.message };
       return { available: false, reason: `Docker Engine at ${this.connection} is unreachable: ${errorMessage(error)}` };
     }
+  }
+
+  /** The Engine's circuit breaker. */
+  circuits(): CircuitState[] {
+    return [this.guard.state()];
   }
 
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
@@ -160,6 +183,7 @@ export class DockerDriver implements PlatformDriver {
     } catch (error) {
       // 304: already stopped; 404: already gone. Both mean it is not running.
       const status = statusCodeOf(error);
+      if (error instanceof EngineUnavailableError) throw error;
       if (status !== 304 && status !== 404) throw new WorkloadFailedError(`could not stop container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
     }
     const exit = await this.settle(workload);
@@ -171,6 +195,7 @@ export class DockerDriver implements PlatformDriver {
     try {
       await this.docker.getContainer(containerName(instanceId)).remove({ force: true, v: true });
     } catch (error) {
+      if (error instanceof EngineUnavailableError) throw error;
       if (statusCodeOf(error) !== 404) throw new WorkloadFailedError(`could not remove container ${containerName(instanceId)}: ${errorMessage(error)}`, noExit());
     }
     this.table.forget(instanceId);
@@ -367,7 +392,7 @@ export class DockerDriver implements PlatformDriver {
     prepare: (spec, signal) => this.prepare(spec, signal),
     create: (spec, options, port, signal) => this.create(spec, options, port, signal),
     createFailed: (error, spec, options) =>
-      new WorkloadFailedError(`could not launch container ${containerName(spec.instanceId)}: ${errorMessage(error)}`, { ...noExit(), image: options.image }),
+      error instanceof EngineUnavailableError ? error : new WorkloadFailedError(`could not launch container ${containerName(spec.instanceId)}: ${errorMessage(error)}`, { ...noExit(), image: options.image }),
     ready: (workload, spec, options, signal) => {
       // Bridge: the port is published on the Engine host's 127.0.0.1; host networking: where the server binds.
       const host = options.network === 'bridge' ? this.probeHost : probeHost(spec.config['host']);
@@ -389,6 +414,7 @@ export class DockerDriver implements PlatformDriver {
     try {
       await this.watchEngine();
     } catch (error) {
+      if (error instanceof EngineUnavailableError) throw error;
       throw new WorkloadFailedError(`Docker Engine at ${this.connection} is unreachable: ${errorMessage(error)}`, noExit());
     }
     await ensureImage(this.docker, options.image, (message) => this.table.emit({ type: 'progress', instanceId, message, at: this.now() }));

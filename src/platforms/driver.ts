@@ -11,6 +11,7 @@
  * assume that calls for one instance never overlap, except `logs` and
  * `readLogs` (read-only), which may run alongside any other call.
  */
+import type { CircuitState } from '../resilience/circuit-breaker.js';
 import type { ServerHttp } from './timed-fetch.js';
 
 export type PlatformType = 'process' | 'docker' | 'kubernetes';
@@ -213,6 +214,14 @@ export interface PlatformDriver {
    * Optional: a driver without a remote engine is always available.
    */
   availability?(): Promise<PlatformAvailability>;
+  /**
+   * The circuit breakers in front of the driver's engine (see
+   * `engine-guard.ts`), as plain data: the worker shows them in its presence.
+   * While one is open, calls that need the engine fail at once with a
+   * retryable `unavailable` error and `availability` says no. Optional: a
+   * driver without a remote engine has none.
+   */
+  circuits?(): CircuitState[];
   /**
    * How this driver reaches the running workload's own HTTP API (the Drasi
    * Server component API): directly on its host and port, or through what

@@ -6,6 +6,7 @@
  */
 import type { AppsV1Api, CoreV1Api, V1ConfigMap, V1Deployment, V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import { claimName, configMapName, deploymentName, serviceName } from './kubernetes-objects.js';
+import { EngineUnavailableError } from './engine-guard.js';
 import { describeApiError, statusOf } from './kubernetes-watch.js';
 
 /** Attempts of a read-modify-write that met a newer resourceVersion. */
@@ -132,6 +133,7 @@ export class InstanceWrites {
       try {
         await remove();
       } catch (error) {
+        if (error instanceof EngineUnavailableError) throw error;
         if (statusOf(error) !== 404) throw new Error(`could not delete ${what}: ${describeApiError(error)}`);
       }
     }

@@ -11,6 +11,9 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { WorkloadFailedError, errorMessage } from '../errors.js';
+import type { CircuitState } from '../resilience/circuit-breaker.js';
+import { EngineGuard, EngineUnavailableError, type EngineResilience } from './engine-guard.js';
+import { guardedApiClient } from './kubernetes-guard.js';
 import { defaultDockerImage } from './docker-options.js';
 import { linesAfter, type TimestampedLine } from './docker-logs.js';
 import type {
@@ -87,6 +90,8 @@ export interface KubernetesDriverOptions {
   watchBackoffMs?: (attempt: number) => number;
   /** Longest one request of `availability()` may take before the API counts as unreachable. Default 3 s. */
   availabilityTimeoutMs?: number;
+  /** The API server's circuit breaker and the retries of its calls (see `engine-guard.ts`); defaults when left out. */
+  resilience?: EngineResilience;
 }
 
 /** Lines of log attached to an exit. */
@@ -188,6 +193,8 @@ export class KubernetesDriver implements PlatformDriver {
   /** Whether a Deployment showed that the API server keeps `lifecycle.stopSignal` (see `verifiedStopSignal`). */
   private stopSignalVerified = false;
   private closed = false;
+  private readonly guard: EngineGuard;
+  private readonly watchApis: { apps: AppsV1Api; core: CoreV1Api };
   readonly description: string;
 
   constructor(options: KubernetesDriverOptions = {}) {
@@ -195,15 +202,31 @@ export class KubernetesDriver implements PlatformDriver {
     this.config = loaded.config;
     this.server = loaded.server;
     this.description = loaded.description;
-    this.apps = this.config.makeApiClient(AppsV1Api);
-    this.core = this.config.makeApiClient(CoreV1Api);
-    this.version = this.config.makeApiClient(VersionApi);
+    this.log = options.log ?? (() => undefined);
+    const resilience = options.resilience ?? {};
+    this.guard = new EngineGuard({
+      name: 'kubernetes-api',
+      description: `Kubernetes API at ${this.server}`,
+      ...(resilience.circuit ? { circuit: resilience.circuit } : {}),
+      ...(resilience.retry ? { retry: resilience.retry } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      describe: describeApiError,
+      onChange: (state) => this.log(`kubernetes: API server circuit ${state.status}${state.status === 'open' ? ` (last failure: ${state.lastError ?? '?'}; next probe at ${state.nextProbeAt ?? '?'})` : ''}`),
+    });
+    const guarded = { timeoutMs: resilience.readTimeoutMs ?? 10_000 };
+    this.apps = guardedApiClient(this.config, this.server, this.guard, AppsV1Api, guarded);
+    this.core = guardedApiClient(this.config, this.server, this.guard, CoreV1Api, guarded);
+    this.version = guardedApiClient(this.config, this.server, this.guard, VersionApi, guarded);
+    // The informers start over on their own: their lists are not retried again here.
+    this.watchApis = {
+      apps: guardedApiClient(this.config, this.server, this.guard, AppsV1Api, { ...guarded, retries: false }),
+      core: guardedApiClient(this.config, this.server, this.guard, CoreV1Api, { ...guarded, retries: false }),
+    };
     this.logReader = new PodLogReader(this.config);
     this.writes = new InstanceWrites(this.apps, this.core);
     this.namespace = options.namespace ?? defaultKubernetesNamespace;
     this.defaultImage = options.defaultImage ?? defaultDockerImage;
     this.graceMs = options.graceMs ?? 10_000;
-    this.log = options.log ?? (() => undefined);
     this.watchBackoffMs = options.watchBackoffMs;
     this.availabilityTimeoutMs = options.availabilityTimeoutMs ?? 3_000;
     this.table = new WorkloadTable<KubernetesWorkload>({ ports: new FixedPort(defaultContainerPort), clock: options.clock ?? Date.now });
@@ -214,8 +237,10 @@ export class KubernetesDriver implements PlatformDriver {
   async availability(): Promise<PlatformAvailability> {
     const unavailable = (reason: string): PlatformAvailability => ({ available: false, reason: `Kubernetes API at ${this.server}: ${reason}` });
     try {
+      // Through the API server's circuit: while it is open nothing is sent until a probe is due (then this is the probe).
       await bounded(this.version.getCode(), this.availabilityTimeoutMs);
     } catch (error) {
+      if (error instanceof EngineUnavailableError) return { available: false, reason: error.message };
       return unavailable(`unreachable (${describeApiError(error)})`);
     }
     try {
@@ -238,6 +263,11 @@ export class KubernetesDriver implements PlatformDriver {
     return { available: true };
   }
 
+  /** The API server's circuit breaker. */
+  circuits(): CircuitState[] {
+    return [this.guard.state()];
+  }
+
   // ---------------------------------------------------------------- start
 
   start(spec: WorkloadSpec, options: { signal?: AbortSignal } = {}): Promise<WorkloadRef> {
@@ -252,6 +282,7 @@ export class KubernetesDriver implements PlatformDriver {
       try {
         await this.watchNamespace(options.namespace);
       } catch (error) {
+        if (error instanceof EngineUnavailableError) throw error;
         throw new WorkloadFailedError(`Kubernetes API at ${this.server} is unavailable: ${errorMessage(error)}`, noExitFacts());
       }
       return { options, stopSignal: await this.stopSignal() };
@@ -292,7 +323,7 @@ export class KubernetesDriver implements PlatformDriver {
       return workload;
     },
     createFailed: (error, spec) =>
-      new WorkloadFailedError(`could not apply the objects of "${spec.instanceId}": ${describeApiError(error)}`, noExitFacts()),
+      error instanceof EngineUnavailableError ? error : new WorkloadFailedError(`could not apply the objects of "${spec.instanceId}": ${describeApiError(error)}`, noExitFacts()),
     ready: async (workload, spec, _prepared, signal): Promise<Readiness> => {
       let lastProgress: string | undefined;
       // A missing volume source shows only in the kubelet's events, which no informer watches: look while the pod is being created.
@@ -368,6 +399,7 @@ export class KubernetesDriver implements PlatformDriver {
       await this.writes.scale(workload.namespace, workload.name, 0);
       await this.deletePods(workload.namespace, instanceId, graceMs);
     } catch (error) {
+      if (error instanceof EngineUnavailableError) throw error;
       throw new WorkloadFailedError(`could not stop ${workload.ref.workloadId}: ${describeApiError(error)}`, noExitFacts());
     }
     await this.waitForNoPods(workload.namespace, instanceId, Math.max(graceMs, this.graceMs) + STOP_MARGIN_MS);
@@ -381,6 +413,7 @@ export class KubernetesDriver implements PlatformDriver {
     try {
       await this.writes.deleteInstanceObjects(namespace, instanceId, REMOVE_WAIT_MS);
     } catch (error) {
+      if (error instanceof EngineUnavailableError) throw error;
       throw new WorkloadFailedError(`could not remove "${instanceId}": ${errorMessage(error)}`, noExitFacts());
     }
     this.table.forget(instanceId);
@@ -703,8 +736,8 @@ export class KubernetesDriver implements PlatformDriver {
     if (!watch) {
       watch = new NamespaceWatch({
         config: this.config,
-        apps: this.apps,
-        core: this.core,
+        apps: this.watchApis.apps,
+        core: this.watchApis.core,
         namespace,
         onChange: (instanceId) => this.evaluate(instanceId),
         onResync: () => {
@@ -938,6 +971,7 @@ export class KubernetesDriver implements PlatformDriver {
       (version) => (supportsStopSignal(version) ? 'stop-signal' : 'pre-stop'),
       (error: unknown) => {
         this.stopSignalMode = undefined;
+        if (error instanceof EngineUnavailableError) throw error;
         throw new WorkloadFailedError(`Kubernetes API at ${this.server}: cannot read /version (${describeApiError(error)})`, noExitFacts());
       },
     );

@@ -6,7 +6,7 @@
  * `WorkloadLauncher`; the sequence, the coalescing of concurrent starts and
  * the failure report are here, once.
  */
-import { WorkloadFailedError } from '../errors.js';
+import { WorkloadFailedError, type DraasError } from '../errors.js';
 import type { WorkloadExit, WorkloadRef, WorkloadSpec } from './driver.js';
 import type { TrackedWorkload, WorkloadTable } from './workload-table.js';
 import { noExit } from './workload-support.js';
@@ -37,7 +37,8 @@ export interface WorkloadLauncher<W extends TrackedWorkload, P> {
    * anything else goes through `createFailed`.
    */
   create(spec: WorkloadSpec, prepared: P, port: number, signal: AbortSignal | undefined): Promise<W>;
-  createFailed(error: unknown, spec: WorkloadSpec, prepared: P): WorkloadFailedError;
+  /** The error a failed create ends the start with (an engine that was not reached may say so: a 503, not a failed workload). */
+  createFailed(error: unknown, spec: WorkloadSpec, prepared: P): DraasError;
   /**
    * Resolves when the platform judges the workload ready — its `/health`
    * answered 200 (process, Docker) or its Deployment reports a ready replica

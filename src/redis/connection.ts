@@ -20,6 +20,7 @@
  */
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { DraasError, errorMessage } from '../errors.js';
+import { countRedisError, type RedisConnectionRole } from '../observability/metrics.js';
 
 const ReplyErrorClass: abstract new (...args: never[]) => Error = ReplyError;
 
@@ -57,12 +58,18 @@ function baseOptions(settings: ConnectionSettings, name: string): RedisOptions {
   };
 }
 
-export function commandConnection(settings: ConnectionSettings, name: string): Redis {
-  return new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+/** Every error event of the connection is counted in `draas_redis_errors_total{connection=role}`. */
+function counted(redis: Redis, role: RedisConnectionRole): Redis {
+  redis.on('error', () => countRedisError(role));
+  return redis;
 }
 
-export function blockingConnection(settings: ConnectionSettings, name: string): Redis {
-  return new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null });
+export function commandConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole): Redis {
+  return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 }), role);
+}
+
+export function blockingConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole): Redis {
+  return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null }), role);
 }
 
 /** The URL without its password, for messages. */
@@ -83,12 +90,20 @@ export function redactUrl(url: string): string {
 export async function connectWithin(redis: Redis, url: string, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   let lastError: unknown;
+  let failNow: ((error: Error) => void) | undefined;
   const onError = (error: unknown) => {
     lastError = error;
+    // Retrying with the same credentials cannot succeed: say so now rather than at the timeout.
+    if (isAuthError(error)) failNow?.(new DraasError('unavailable', `redis at ${redactUrl(url)} refused the credentials: ${errorMessage(error)} (check the user and password of the URL)`));
   };
   redis.on('error', onError);
   try {
     await new Promise<void>((resolve, reject) => {
+      failNow = (error) => {
+        clearTimeout(timer);
+        redis.off('ready', onReady);
+        reject(error);
+      };
       const timer = setTimeout(() => {
         redis.off('ready', onReady);
         reject(
@@ -113,6 +128,17 @@ export async function connectWithin(redis: Redis, url: string, timeoutMs: number
   } finally {
     redis.off('error', onError);
   }
+}
+
+/**
+ * Redis refused the connection's credentials (a wrong password, an unknown or
+ * disabled ACL user, none given): a reply whose error code — the first word,
+ * by the protocol — says so (Redis before 6 answered `ERR invalid password`).
+ */
+export function isAuthError(error: unknown): boolean {
+  if (!isReplyError(error)) return false;
+  const code = error.message.split(' ', 1)[0];
+  return code === 'WRONGPASS' || code === 'NOAUTH' || code === 'NOPERM' || error.message.startsWith('ERR invalid password') || error.message.startsWith('ERR AUTH');
 }
 
 /** An error Redis answered with (as opposed to a connection failure). */

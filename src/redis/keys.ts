@@ -75,6 +75,7 @@ export class RedisKeys {
  * | `<p>store:lease:<name>` | hash, with a TTL | a lease: `owner` (replica id) and `token` (its fencing token) |
  * | `<p>store:lease-token:<name>` | string counter (INCR) | the last fencing token handed out for the lease; never reset |
  * | `<p>store:replicas` | sorted set replica id → expiry (epoch ms) | the control-plane replicas alive |
+ * | `<p>store:idempotency:<hash>` | string JSON, PX ttl | a request's Idempotency-Key: in flight, or its answer |
  */
 export const DEFAULT_STORE_PREFIX = DEFAULT_PREFIX;
 
@@ -107,5 +108,36 @@ export class RedisStoreKeys {
 
   replicas(): string {
     return `${this.prefix}store:replicas`;
+  }
+
+  /** `key` is the HTTP layer's scoped key, hashed: callers choose its text. */
+  idempotency(key: string): string {
+    return `${this.prefix}store:idempotency:${key}`;
+  }
+}
+
+/**
+ * The Redis keys of authentication (src/auth/), under their own `auth:`
+ * segment of the same prefix.
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `<p>auth:tokens` | hash name → JSON | one token record (name, role, SHA-256 of the token, createdAt) |
+ * | `<p>auth:token-hashes` | hash SHA-256 → name | the index a verification looks a token up by |
+ * | `<p>auth:audit` | capped stream | the audit log: one JSON entry per request to a mutation |
+ */
+export class RedisAuthKeys {
+  constructor(readonly prefix: string = DEFAULT_PREFIX) {}
+
+  tokens(): string {
+    return `${this.prefix}auth:tokens`;
+  }
+
+  tokenHashes(): string {
+    return `${this.prefix}auth:token-hashes`;
+  }
+
+  audit(): string {
+    return `${this.prefix}auth:audit`;
   }
 }

@@ -56,6 +56,8 @@ import {
   type RecentChangesQuery,
   type StatusChange,
   type StoredInstance,
+  type StoredPage,
+  pageOfIds,
 } from './instance-store.js';
 
 export interface FileInstanceStoreOptions {
@@ -366,7 +368,16 @@ export class FileInstanceStore implements InstanceStore {
 
   async loadAll(): Promise<StoredInstance[]> {
     await this.queue.flushed();
-    const ids = [...this.records.keys()].sort();
+    return this.loadIds([...this.records.keys()].sort());
+  }
+
+  async loadPage(after: string | undefined, limit: number): Promise<StoredPage> {
+    await this.queue.flushed();
+    const page = pageOfIds(this.records.keys(), after, limit);
+    return { items: this.loadIds(page.ids), more: page.more };
+  }
+
+  private loadIds(ids: string[]): StoredInstance[] {
     const loaded: StoredInstance[] = [];
     for (const id of ids) {
       const record = this.records.get(id);

@@ -127,6 +127,21 @@ export interface StoredInstance {
   snapshot?: PersistedInstanceSnapshot;
 }
 
+/** One page of `loadPage`: the instances in id order, and whether more follow. */
+export interface StoredPage {
+  items: StoredInstance[];
+  more: boolean;
+}
+
+/**
+ * The ids of one page: those after `after` (code-point order), at most
+ * `limit`, and whether more follow. `ids` need not be sorted. Pure.
+ */
+export function pageOfIds(ids: Iterable<string>, after: string | undefined, limit: number): { ids: string[]; more: boolean } {
+  const following = [...ids].filter((id) => after === undefined || id > after).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { ids: following.slice(0, limit), more: following.length > limit };
+}
+
 export interface RecentChangesQuery {
   limit: number;
   afterSequence?: number;
@@ -161,6 +176,11 @@ export interface InstanceStore {
   loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined>;
   /** Every record with its snapshot, sorted by id: what a restarted control plane rehydrates. */
   loadAll(): Promise<StoredInstance[]>;
+  /**
+   * The records (with snapshots) of ids after `after` in code-point order, at
+   * most `limit`: one page of a list, without reading every record.
+   */
+  loadPage(after: string | undefined, limit: number): Promise<StoredPage>;
   /**
    * Numbers the change (the next sequence of this store) and appends it;
    * resolves once it is stored. A rejected append left no entry behind, so it
@@ -366,12 +386,18 @@ export class MemoryInstanceStore implements InstanceStore {
   }
 
   async loadAll(): Promise<StoredInstance[]> {
-    const ids = [...this.records.keys()].sort();
-    return ids.map((id) => {
-      const record = this.records.get(id) as InstanceRecord;
-      const snapshot = this.snapshots.get(id);
-      return snapshot ? { record, snapshot } : { record };
-    });
+    return [...this.records.keys()].sort().map((id) => this.stored(id));
+  }
+
+  async loadPage(after: string | undefined, limit: number): Promise<StoredPage> {
+    const page = pageOfIds(this.records.keys(), after, limit);
+    return { items: page.ids.map((id) => this.stored(id)), more: page.more };
+  }
+
+  private stored(id: string): StoredInstance {
+    const record = this.records.get(id) as InstanceRecord;
+    const snapshot = this.snapshots.get(id);
+    return snapshot ? { record, snapshot } : { record };
   }
 
   async appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {

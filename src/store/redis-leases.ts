@@ -119,7 +119,7 @@ export class RedisLeases {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       reconnect: { initialMs: 200, maxMs: 2_000 },
     };
-    const redis = commandConnection(settings, `${prefix}leases:${process.pid}`);
+    const redis = commandConnection(settings, `${prefix}leases:${process.pid}`, 'leases');
     // Outages are reported by the ownership loop (its renewals fail); without a listener ioredis prints every retry.
     redis.on('error', () => undefined);
     await connectWithin(redis, options.url, settings.connectTimeoutMs);

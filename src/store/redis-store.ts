@@ -34,9 +34,12 @@
  *   everything acknowledged survives a Redis restart;
  * - a value that does not parse (or is not ours) is skipped with a log line,
  *   never fatal;
- * - while Redis is unreachable every call fails at once with
+ * - while Redis is unreachable every write fails at once with
  *   `DraasError('unavailable')` (503, retryable): the connection has no
- *   offline queue. It reconnects on its own with capped backoff.
+ *   offline queue. It reconnects on its own with capped backoff. Reads are
+ *   repeated with jittered backoff for up to 1.5 s first (`retryRedis`), so a
+ *   short restart or failover does not fail them; writes are not (a repeat
+ *   could land after a later write, or twice).
  *
  * `loadAll` reads both hashes with HGETALL in one MULTI (one consistent view);
  * that is start-up work, fine for tens of thousands of instances.
@@ -67,9 +70,12 @@ import {
   type RecentChangesQuery,
   type StatusChange,
   type StoredInstance,
+  type StoredPage,
+  pageOfIds,
   type WriteOptions,
 } from './instance-store.js';
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
+import { retryRedis } from '../redis/transient.js';
 
 /** How a fenced script refuses a stale writer (the start of its error reply). */
 const STALE_FENCE = 'DRAAS_STALE_FENCE';
@@ -247,7 +253,7 @@ export class RedisInstanceStore implements InstanceStore {
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       reconnect: { initialMs: 200, maxMs: 5_000 },
     };
-    const redis = commandConnection(settings, `${prefix}store:${process.pid}`);
+    const redis = commandConnection(settings, `${prefix}store:${process.pid}`, 'store');
     await connectWithin(redis, options.url, settings.connectTimeoutMs);
     return new RedisInstanceStore(redis, options.url, prefix, changeLogLimit, log);
   }
@@ -272,6 +278,11 @@ export class RedisInstanceStore implements InstanceStore {
     }
   }
 
+  /** A read: repeated on transient failures (a short outage) before it fails like `run`. */
+  private read<T>(what: string, send: () => Promise<T>): Promise<T> {
+    return this.run(what, () => retryRedis(send));
+  }
+
   /** KEYS[1] and ARGV[1] of a fenced script. */
   private fence(options: WriteOptions | undefined): [leaseKey: string, token: string] {
     const fence = options?.fence;
@@ -289,12 +300,12 @@ export class RedisInstanceStore implements InstanceStore {
   }
 
   async get(id: string): Promise<InstanceRecord | undefined> {
-    const json = await this.run('get', () => this.redis.hget(this.keys.records(), id));
+    const json = await this.read('get', () => this.redis.hget(this.keys.records(), id));
     return json === null ? undefined : this.parseRecord(id, json);
   }
 
   async list(): Promise<InstanceRecord[]> {
-    const all = await this.run('list', () => this.redis.hgetall(this.keys.records()));
+    const all = await this.read('list', () => this.redis.hgetall(this.keys.records()));
     const records: InstanceRecord[] = [];
     for (const id of Object.keys(all).sort()) {
       const record = this.parseRecord(id, all[id] ?? '');
@@ -334,14 +345,35 @@ export class RedisInstanceStore implements InstanceStore {
   }
 
   async loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined> {
-    const json = await this.run('loadSnapshot', () =>
+    const json = await this.read('loadSnapshot', () =>
       this.redis.eval(loadSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id),
     );
     return typeof json === 'string' ? this.parseSnapshot(id, json) : undefined;
   }
 
+  /** Reads the ids (HKEYS), then only the page's records and snapshots (HMGET): a page of a large fleet does not read every record. */
+  async loadPage(after: string | undefined, limit: number): Promise<StoredPage> {
+    const ids = await this.run('loadPage', () => this.redis.hkeys(this.keys.records()));
+    const page = pageOfIds(ids, after, limit);
+    if (page.ids.length === 0) return { items: [], more: false };
+    const results = await this.run('loadPage', () =>
+      this.redis.multi().hmget(this.keys.records(), ...page.ids).hmget(this.keys.snapshots(), ...page.ids).exec(),
+    );
+    const [recordsReply, snapshotsReply] = execReplies(results) as [(string | null)[], (string | null)[]];
+    const items: StoredInstance[] = [];
+    page.ids.forEach((id, index) => {
+      const recordText = recordsReply[index];
+      const record = typeof recordText === 'string' ? this.parseRecord(id, recordText) : undefined;
+      if (!record) return; // deleted between the two reads
+      const snapshotText = snapshotsReply[index];
+      const snapshot = typeof snapshotText === 'string' ? this.parseSnapshot(id, snapshotText) : undefined;
+      items.push(snapshot ? { record, snapshot } : { record });
+    });
+    return { items, more: page.more };
+  }
+
   async loadAll(): Promise<StoredInstance[]> {
-    const results = await this.run('loadAll', () =>
+    const results = await this.read('loadAll', () =>
       this.redis.multi().hgetall(this.keys.records()).hgetall(this.keys.snapshots()).exec(),
     );
     const [recordsReply, snapshotsReply] = execReplies(results);
@@ -373,7 +405,7 @@ export class RedisInstanceStore implements InstanceStore {
   }
 
   async readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead> {
-    const reply = await this.run('readChanges', () =>
+    const reply = await this.read('readChanges', () =>
       this.redis.eval(readChangesScript, 2, this.keys.changes(), this.keys.changeSequence(), String(afterSequence), String(limit)),
     );
     if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[0] !== 'number' || typeof reply[1] !== 'number' || !Array.isArray(reply[2])) {
@@ -393,7 +425,7 @@ export class RedisInstanceStore implements InstanceStore {
   }
 
   async recentChanges(options: RecentChangesQuery): Promise<StatusChange[]> {
-    const entries = await this.run('recentChanges', () =>
+    const entries = await this.read('recentChanges', () =>
       this.redis.xrevrange(this.keys.changes(), '+', '-', 'COUNT', this.changeLogLimit),
     );
     const log: StatusChange[] = [];

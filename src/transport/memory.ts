@@ -12,10 +12,12 @@ import type {
   ConsumeOptions,
   EventListener,
   PresenceRegistry,
+  QueueStats,
   RequestOptions,
   Transport,
   WorkerPresence,
 } from './transport.js';
+import { queues } from './transport.js';
 
 interface Pending {
   command: CommandEnvelope;
@@ -25,6 +27,8 @@ interface Pending {
 class MemoryQueue {
   readonly consumers: CommandHandler[] = [];
   readonly backlog: Pending[] = [];
+  /** Commands a handler runs now. */
+  running = 0;
   private next = 0;
 
   dispatch(pending: Pending): void {
@@ -34,11 +38,16 @@ class MemoryQueue {
     }
     const handler = this.consumers[this.next++ % this.consumers.length]!;
     // Run outside the caller's stack, as a remote consumer would.
+    this.running += 1;
     queueMicrotask(() => {
-      handler(pending.command).then(
-        (result) => pending.settle({ ok: true, result }),
-        (error: unknown) => pending.settle({ ok: false, error }),
-      );
+      handler(pending.command)
+        .finally(() => {
+          this.running -= 1;
+        })
+        .then(
+          (result) => pending.settle({ ok: true, result }),
+          (error: unknown) => pending.settle({ ok: false, error }),
+        );
     });
   }
 
@@ -179,6 +188,16 @@ export class MemoryTransport implements Transport {
 
   async healthy(): Promise<boolean> {
     return !this.closed;
+  }
+
+  /** Nothing is dead-lettered in memory: a crashed handler is answered with a `worker-error` at once. */
+  async queueStats(): Promise<QueueStats[]> {
+    const stats: QueueStats[] = [];
+    for (const [name, queue] of this.queues) {
+      const worker = queues.workerOf(name);
+      if (worker) stats.push({ ...worker, depth: queue.backlog.length + queue.running, pending: queue.running, deadLettered: 0 });
+    }
+    return stats;
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import { toTransportError } from '../redis/connection.js';
 import { execChecked } from '../redis/exec.js';
+import { retryRedis } from '../redis/transient.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { pruneExpiredMembers } from './redis-scripts.js';
 import type { PresenceRegistry, WorkerPresence } from './transport.js';
@@ -70,10 +71,13 @@ export class RedisPresence implements PresenceRegistry {
 
   async live(platform?: string): Promise<WorkerPresence[]> {
     try {
-      const platforms = platform === undefined ? (await this.redis.smembers(this.keys.workerPlatforms())).sort() : [platform];
-      const result: WorkerPresence[] = [];
-      for (const name of platforms) result.push(...(await this.liveOf(name)));
-      return result;
+      // A read (its pruning of expired members is idempotent): repeated through a short outage.
+      return await retryRedis(async () => {
+        const platforms = platform === undefined ? (await this.redis.smembers(this.keys.workerPlatforms())).sort() : [platform];
+        const result: WorkerPresence[] = [];
+        for (const name of platforms) result.push(...(await this.liveOf(name)));
+        return result;
+      });
     } catch (error) {
       throw toTransportError(error, this.url, 'presence live');
     }

@@ -46,11 +46,12 @@ import {
 } from '../redis/connection.js';
 import { RedisConsumer } from './redis-consumer.js';
 import { settleWithin } from '../redis/exec.js';
-import { DEFAULT_PREFIX, RedisKeys } from '../redis/keys.js';
+import { COMMAND_GROUP, DEFAULT_PREFIX, RedisKeys } from '../redis/keys.js';
 import { RedisPresence } from './redis-presence.js';
+import { retryRedis } from '../redis/transient.js';
 import { ReplyInbox } from './redis-replies.js';
 import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
-import type { Closeable, CommandHandler, ConsumeOptions, EventListener, RequestOptions, Transport } from './transport.js';
+import { queues, type Closeable, type CommandHandler, type ConsumeOptions, type EventListener, type QueueStats, type RequestOptions, type Transport } from './transport.js';
 import { logAt, toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
 export { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
@@ -136,9 +137,9 @@ export class RedisTransport implements Transport {
         maxMs: positive(options.reconnect?.maxMs, 10_000, 'reconnect.maxMs'),
       },
     };
-    this.commands = this.watch(commandConnection(this.connection, `draas:${this.nodeId}:commands`), 'command connection');
+    this.commands = this.watch(commandConnection(this.connection, `draas:${this.nodeId}:commands`, 'transport-commands'), 'command connection');
     this.presence = new RedisPresence(this.commands, this.keys, options.url);
-    this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`), 'reply connection');
+    this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`, 'transport-blocking'), 'reply connection');
     this.inbox = new ReplyInbox(
       this.replies,
       this.keys.replies(this.nodeId),
@@ -178,17 +179,20 @@ export class RedisTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
         this.inbox.forget(requestId);
         this.pending.delete(requestId);
+        over.abort();
         settle();
       };
       const timer = setTimeout(() => finish(() => reject(new WorkerTimeoutError(queue, options.timeoutMs))), options.timeoutMs);
+      // Ends the XADD's retries once the request is over (answered, timed out, aborted).
+      const over = new AbortController();
       const onAbort = () => finish(() => reject(abortReason(signal)));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(requestId, (error) => finish(() => reject(error)));
       this.inbox.expect(requestId, (reply) =>
         finish(() => (reply.ok ? resolve(reply.result) : reject(deserializeError(reply.error)))),
       );
-      this.commands
-        .xadd(this.keys.commandStream(queue), '*', ...fields)
+      // Repeated through a short outage: a command that lands twice is run once (workers key outcomes by commandId).
+      retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields), { signal: over.signal, deadlineMs: options.timeoutMs })
         .catch((error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`))));
     });
   }
@@ -202,7 +206,8 @@ export class RedisTransport implements Transport {
       throw new DraasError('bad-request', `the command is not JSON-serializable: ${errorMessage(error)}`);
     }
     try {
-      await this.commands.xadd(this.keys.commandStream(queue), '*', ...fields);
+      // Repeated through a short outage, like a request's: a duplicate runs once.
+      await retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields));
     } catch (error) {
       throw toTransportError(error, this.connection.url, `send on "${queue}"`);
     }
@@ -211,7 +216,7 @@ export class RedisTransport implements Transport {
   async consume(queue: string, handler: CommandHandler, options: ConsumeOptions = {}): Promise<Closeable> {
     this.assertOpen();
     const consumerName = `${this.nodeId}:${++this.consumerCount}:${randomUUID().slice(0, 8)}`;
-    const blocking = this.watch(blockingConnection(this.connection, `draas:${consumerName}`), `consumer ${consumerName}`);
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${consumerName}`, 'transport-blocking'), `consumer ${consumerName}`);
     let consumer: RedisConsumer | undefined;
     try {
       await connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs);
@@ -260,7 +265,7 @@ export class RedisTransport implements Transport {
   async subscribe(topic: string, listener: EventListener, options: SubscribeOptions = {}): Promise<RedisSubscription> {
     this.assertOpen();
     const key = this.keys.events(topic);
-    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`), `subscription ${key}`);
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`, 'transport-blocking'), `subscription ${key}`);
     const subscription: RedisSubscription = new RedisSubscription(blocking, key, listener, {
       blockMs: this.blockMs, retry: this.connection.reconnect, log: this.log, onClosed: () => this.subscriptions.delete(subscription),
     });
@@ -299,6 +304,54 @@ export class RedisTransport implements Transport {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * What waits in each worker's command queue, found by SCAN (so the queues
+   * of workers that are gone, where commands pile up, are counted too): XLEN
+   * of the queue (acknowledged entries are deleted, so this is the work not
+   * done), XPENDING of its group, XLEN of its dead-letter stream. At most
+   * `MAX_STATS_QUEUES` queues.
+   */
+  async queueStats(): Promise<QueueStats[]> {
+    this.assertOpen();
+    try {
+      const queueKeys = await this.scanKeys(`${globEscape(this.keys.commandStream(''))}commands.*`);
+      const deadKeys = new Set(await this.scanKeys(`${globEscape(this.keys.deadLetter(''))}commands.*`));
+      const names = new Set<string>();
+      for (const key of queueKeys) names.add(key.slice(this.keys.commandStream('').length));
+      for (const key of deadKeys) names.add(key.slice(this.keys.deadLetter('').length));
+      const workers = [...names].map((name) => ({ name, worker: queues.workerOf(name) })).filter((entry) => entry.worker !== undefined).slice(0, MAX_STATS_QUEUES);
+      const pipeline = this.commands.pipeline();
+      for (const { name } of workers) {
+        pipeline.xlen(this.keys.commandStream(name));
+        pipeline.call('XPENDING', this.keys.commandStream(name), COMMAND_GROUP);
+        pipeline.xlen(this.keys.deadLetter(name));
+      }
+      const answers = (await pipeline.exec()) ?? [];
+      const number = (index: number): number => {
+        const [error, value] = answers[index] ?? [null, 0];
+        if (error) return 0; // e.g. NOGROUP: a queue nobody consumed yet has nothing pending
+        if (typeof value === 'number') return value;
+        if (Array.isArray(value)) return Number(value[0]) || 0;
+        return 0;
+      };
+      return workers.map(({ worker }, i) => ({ ...worker!, depth: number(3 * i), pending: number(3 * i + 1), deadLettered: number(3 * i + 2) }));
+    } catch (error) {
+      throw toTransportError(error, this.connection.url, 'queue statistics');
+    }
+  }
+
+  /** Keys matching `pattern`, by SCAN, at most `MAX_STATS_QUEUES`. */
+  private async scanKeys(pattern: string): Promise<string[]> {
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.commands.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      for (const key of batch) keys.add(key);
+      cursor = next;
+    } while (cursor !== '0' && keys.size < MAX_STATS_QUEUES);
+    return [...keys];
   }
 
   /**
@@ -344,6 +397,14 @@ export async function createRedisTransport(options: RedisTransportOptions): Prom
   const transport = new RedisTransport(options);
   await transport.connect();
   return transport;
+}
+
+/** How many worker queues `queueStats` reports at most (bounds a scrape; worker ids are few). */
+const MAX_STATS_QUEUES = 1_000;
+
+/** `pattern` matches itself literally in a SCAN MATCH (a prefix may hold *, ?, [ or \\). */
+function globEscape(pattern: string): string {
+  return pattern.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

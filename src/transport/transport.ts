@@ -69,6 +69,18 @@ export interface ConsumeOptions {
   redeliver?: boolean;
 }
 
+/** What waits in one worker's command queue (for metrics). */
+export interface QueueStats {
+  platform: string;
+  workerId: string;
+  /** Commands not yet done: waiting, or taken and not acknowledged. */
+  depth: number;
+  /** Commands taken by a consumer and not acknowledged yet. */
+  pending: number;
+  /** Commands given up after their deliveries (0 where nothing is dead-lettered). */
+  deadLettered: number;
+}
+
 export interface Transport extends Closeable {
   /** Sends a command to a queue; exactly one consumer of the queue handles it. Resolves with the handler's result. */
   request(queue: string, command: CommandEnvelope, options: RequestOptions): Promise<unknown>;
@@ -85,6 +97,8 @@ export interface Transport extends Closeable {
   readonly presence: PresenceRegistry;
   /** True while the transport can carry messages (for /readyz). */
   healthy(): Promise<boolean>;
+  /** What waits in each worker's command queue (`queues.workerCommands`), for metrics; optional for other transports. */
+  queueStats?(): Promise<QueueStats[]>;
 }
 
 /** Queue and topic names, in one place. */
@@ -95,6 +109,11 @@ export const queues = {
    * start), so no other worker can run a second server for it.
    */
   workerCommands: (platform: string, workerId: string) => `commands.${platform}.worker.${workerId}`,
+  /** The platform and worker of a `workerCommands` queue name; undefined for any other queue. */
+  workerOf: (queue: string): { platform: string; workerId: string } | undefined => {
+    const match = /^commands\.([^.]+)\.worker\.(.+)$/.exec(queue);
+    return match ? { platform: match[1]!, workerId: match[2]! } : undefined;
+  },
   /** Calls forwarded to the control-plane replica that owns an instance. */
   replicaCalls: (replicaId: string) => `control-plane.replica.${replicaId}`,
 } as const;

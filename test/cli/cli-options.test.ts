@@ -201,12 +201,44 @@ test('-v and --version ask for the version, as the command or next to one', (t) 
   t.deepEqual(parseCommandLine(['up', '--help', '--version'], {}), { command: 'help' }, 'help wins');
 });
 
-test('draas --version and -v print the version of the package and exit 0', async (t) => {
+test('draas --version, -v and draas version print the version of the package and exit 0', async (t) => {
   const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  for (const flag of ['--version', '-v']) {
+  t.regex(version, /^\d+\.\d+\.\d+/);
+  for (const flag of ['--version', '-v', 'version']) {
     const result = await execa('node', ['--import=tsx', cli, flag], { reject: false });
     t.is(result.exitCode, 0, result.stderr);
     t.is(result.stdout, version, flag);
   }
+});
+
+test('metrics listener: --metrics-port / DRAAS_METRICS_PORT on up, control-plane and worker; host defaults to 127.0.0.1; off by default', (t) => {
+  const metricsOf = (argv: string[], env: Record<string, string> = {}) => {
+    const cli = parseCommandLine(argv, env);
+    if (cli.command !== 'up' && cli.command !== 'control-plane' && cli.command !== 'worker') throw new Error(`not a server command: ${cli.command}`);
+    return cli.metrics;
+  };
+  t.is(metricsOf(['up']), undefined);
+  t.deepEqual(metricsOf(['up', '--metrics-port', '9464']), { port: 9464, host: '127.0.0.1' });
+  t.deepEqual(metricsOf(['up'], { DRAAS_METRICS_PORT: '9465', DRAAS_METRICS_HOST: '0.0.0.0' }), { port: 9465, host: '0.0.0.0' });
+  t.deepEqual(metricsOf(['up', '--metrics-port', '9466', '--metrics-host', '::1'], { DRAAS_METRICS_PORT: '9465' }), { port: 9466, host: '::1' });
+  t.deepEqual(metricsOf(['control-plane', '--redis', 'redis://x', '--metrics-port=9464']), { port: 9464, host: '127.0.0.1' });
+  t.deepEqual(metricsOf(['worker', '--redis', 'redis://x', '--metrics-port', '9464', '--metrics-host', '10.0.0.5']), { port: 9464, host: '10.0.0.5' });
+  // The API's port on another address is a different socket.
+  t.deepEqual(metricsOf(['up', '--port', '9464', '--metrics-port', '9464', '--metrics-host', '127.0.0.2']), { port: 9464, host: '127.0.0.2' });
+});
+
+test('bad metrics listener values are readable usage errors', (t) => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [['up', '--metrics-port', '0'], {}, /--metrics-port must be an integer from 1 to 65535, got "0"/],
+    [['up', '--metrics-port', '65536'], {}, /--metrics-port must be an integer from 1 to 65535, got "65536"/],
+    [['up', '--metrics-port', 'prometheus'], {}, /--metrics-port must be an integer from 1 to 65535, got "prometheus"/],
+    [['worker', '--redis', 'redis://x'], { DRAAS_METRICS_PORT: '-1' }, /--metrics-port must be an integer from 1 to 65535, got "-1"/],
+    [['up', '--metrics-host', '0.0.0.0'], {}, /--metrics-host needs --metrics-port/],
+    [['up', '--metrics-port', '9464', '--metrics-host', ' '], {}, /--metrics-host must be an address to bind/],
+    [['up', '--metrics-port', '5087'], {}, /--metrics-port 5087 is the API's port \(--port\)/],
+    [['control-plane', '--redis', 'redis://x', '--port', '9000', '--host', '0.0.0.0', '--metrics-port', '9000'], {}, /--metrics-port 9000 is the API's port/],
+    [['machine', '--metrics-port', '9464'], {}, /machine: .*metrics-port/],
+  ];
+  for (const [argv, env, message] of cases) t.throws(() => parseCommandLine(argv, env), { instanceOf: UsageError, message }, argv.join(' '));
 });

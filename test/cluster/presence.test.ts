@@ -42,7 +42,7 @@ test('no live worker → 503 fast; /api/platforms lists live workers by id; a wo
 
   // No worker at all.
   const none = await platformOf(call);
-  t.deepEqual(none, { platform: 'process', available: false, reason: 'no worker of this platform is running', workers: [] });
+  t.deepEqual(none, { platform: 'process', available: false, reason: 'no worker of this platform is running', workers: [], circuits: [] });
   t.is((await call('POST', '/api/server/instances', { name: 'lonely' })).status, 201);
   await expectNoLiveWorker(t, call, 'lonely', 'process');
   t.is((await call('GET', '/api/server/instances/lonely')).body.status, 'Failed');
@@ -92,7 +92,7 @@ test('no live worker → 503 fast; /api/platforms lists live workers by id; a wo
   const exitedAt = Date.now();
   const afterTwo = await platformOf(call);
   t.log(`platform listed as unavailable ${Date.now() - exitedAt} ms after the last worker exited`);
-  t.deepEqual(afterTwo, { platform: 'process', available: false, reason: 'no worker of this platform is running', workers: [] });
+  t.deepEqual(afterTwo, { platform: 'process', available: false, reason: 'no worker of this platform is running', workers: [], circuits: [] });
 
   await expectNoLiveWorker(t, call, 'lonely', 'process');
   // The control plane itself stays ready without workers.

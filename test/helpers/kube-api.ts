@@ -64,6 +64,8 @@ export interface KubeApiKnobs {
   compactHistory(): void;
   /** `unavailable`: every request gets 503; `refusing`: connections are refused; `serving`: back to normal. */
   setAvailability(availability: Availability): Promise<void>;
+  /** The next `requests` requests get 429 TooManyRequests with `Retry-After: retryAfterSeconds` (health endpoints exempt). */
+  throttle(requests: number, retryAfterSeconds: number): void;
   setNodeCapacity(capacity: NodeCapacity): void;
   /** The host port where a pod's container port listens (pods share this host's network; podIP is 127.0.0.1). */
   hostPort(namespace: string, pod: string): number | undefined;
@@ -140,6 +142,7 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions = {}): Pr
       closeAllWatches: () => double.closeWatches(),
       compactHistory: () => double.store.compact(),
       setAvailability: (availability) => double.setAvailability(availability),
+      throttle: (requests, retryAfterSeconds) => double.throttle(requests, retryAfterSeconds),
       setNodeCapacity: (capacity) => double.scheduler.setCapacity(capacity),
       hostPort: (ns, pod) => double.kubelet.hostPort(ns, pod),
       serviceHostPort: (ns, service) => double.kubelet.serviceHostPort(ns, service),

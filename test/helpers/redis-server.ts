@@ -35,6 +35,8 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   /** How long to wait for the server to answer PING (default 10 s). */
   readyTimeoutMs?: number;
+  /** More configuration as arguments, e.g. `['--requirepass', 'secret']` or an ACL `--user …`. */
+  args?: string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -69,7 +71,8 @@ function ping(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('*1\r\n$4\r\nPING\r\n'));
     socket.on('data', (chunk) => {
       answer += chunk.toString('utf8');
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+      // A server that wants a password (requirepass, ACL users) answers too: it is up.
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH'));
     });
   });
 }
@@ -92,6 +95,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     '--save', '',
     '--dir', dir,
     ...(options.appendonly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(options.args ?? []),
   ];
 
   async function launch(): Promise<void> {

@@ -144,6 +144,20 @@ export function instanceStoreContract(name: string, makeStore: MakeStore): void 
     t.false('snapshot' in (all[1] ?? {}), 'a record without a snapshot has no snapshot key');
   });
 
+  test(`${name}: loadPage reads one page in code-point order after an id, and says whether more follow`, async (t) => {
+    const store = await makeStore(t);
+    for (const id of ['b-1', 'a', 'b1', 'c', 'b']) await store.insert(makeRecord(id));
+    await store.saveSnapshot('b1', makeSnapshot(2));
+    const first = await store.loadPage(undefined, 2);
+    t.deepEqual(first, { items: [{ record: makeRecord('a') }, { record: makeRecord('b') }], more: true });
+    const second = await store.loadPage('b', 2);
+    t.deepEqual(second, { items: [{ record: makeRecord('b-1') }, { record: makeRecord('b1'), snapshot: makeSnapshot(2) }], more: true });
+    t.deepEqual(await store.loadPage('b1', 2), { items: [{ record: makeRecord('c') }], more: false });
+    t.deepEqual(await store.loadPage('c', 2), { items: [], more: false });
+    // After an id that is gone (deleted since the page before): the ids after it.
+    t.deepEqual((await store.loadPage('aa', 1)).items.map((item) => item.record.id), ['b']);
+  });
+
   test(`${name}: reads see writes issued before them`, async (t) => {
     const store = await makeStore(t);
     await store.insert(makeRecord('rw'));

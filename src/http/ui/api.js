@@ -3,8 +3,10 @@
  * The console's calls to the REST API. Paths are resolved against the
  * page's `<base href>` (`…/ui/`), so the console works wherever the app is
  * mounted. A refusal (any status but 2xx) becomes an `ApiError` that
- * carries the problem+json document the API answered with.
+ * carries the problem+json document the API answered with. Every call
+ * carries the tab's token (auth.js); a 401 asks for one.
  */
+import { askForToken, authorizedFetch } from './auth.js';
 
 /**
  * @typedef {'Pending' | 'Starting' | 'Running' | 'Reconfiguring' | 'Stopping' | 'Stopped' | 'Failed' | 'Deleting' | 'Deleted'} InstanceStatus
@@ -93,7 +95,7 @@ export async function call(method, path, body, signal) {
   if (signal) init.signal = signal;
   let response;
   try {
-    response = await fetch(apiUrl(path), init);
+    response = await authorizedFetch(apiUrl(path), init);
   } catch (error) {
     if (signal?.aborted) throw error;
     throw new ApiError(0, {
@@ -110,7 +112,11 @@ export async function call(method, path, body, signal) {
   } catch {
     parsed = text;
   }
-  if (!response.ok) throw new ApiError(response.status, problemOf(response, parsed));
+  if (!response.ok) {
+    const problem = problemOf(response, parsed);
+    if (response.status === 401) askForToken(problem.detail);
+    throw new ApiError(response.status, problem);
+  }
   return parsed;
 }
 

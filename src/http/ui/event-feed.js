@@ -16,8 +16,15 @@
  * is lost between the two, a view takes a `mark()` before it loads and
  * `replay(mark)`s what arrived since — events that its data already shows
  * are applied again, in order, which ends in the same state.
+ *
+ * With a token (a control plane started with `--auth`) the stream is read
+ * with fetch instead, as EventSource cannot send an Authorization header
+ * (and a token never goes in a URL). The same semantics are kept by hand:
+ * `Last-Event-ID` on every reconnect, a prompt reconnect when a stream ends,
+ * backoff when it is refused, the watchdog; a 401 asks for a token.
  */
 import { apiUrl } from './api.js';
+import { askForToken, authHeaders, token } from './auth.js';
 
 /** @import { StatusChangedEvent } from './api.js' */
 /** @typedef {'connecting' | 'live' | 'reconnecting' | 'disconnected'} FeedState */
@@ -28,6 +35,11 @@ const bufferSize = 10_000;
 export class EventFeed {
   /** @type {EventSource | undefined} */
   #source;
+  /** The fetch-read stream of a tab with a token. */
+  /** @type {AbortController | undefined} */
+  #streaming;
+  /** The server's `retry:` (ms), for a stream that ended. */
+  #retryMs = 1_000;
   /** @type {number | undefined} */
   #lastSequence;
   /** @type {StatusChangedEvent[]} */
@@ -132,17 +144,19 @@ export class EventFeed {
   #open() {
     clearTimeout(this.#reopenTimer);
     this.#source?.close();
+    this.#source = undefined;
+    this.#streaming?.abort();
+    this.#streaming = undefined;
+    if (token() !== undefined) {
+      void this.#stream();
+      return;
+    }
     const query = new URLSearchParams({ type: 'status-changed,heartbeat' });
     if (this.#lastSequence !== undefined) query.set('lastEventId', String(this.#lastSequence));
     const source = new EventSource(apiUrl(`api/events?${query}`));
     this.#source = source;
     this.#armWatchdog();
-    source.addEventListener('open', () => {
-      this.#attempt = 0;
-      this.#armWatchdog();
-      this.#setState('live', '');
-      this.#opened();
-    });
+    source.addEventListener('open', () => this.#onOpen());
     source.addEventListener('error', () => {
       if (source !== this.#source) return;
       if (source.readyState === EventSource.CONNECTING) {
@@ -152,11 +166,28 @@ export class EventFeed {
       // Refused or unreachable: EventSource has given up, so the feed retries itself.
       this.#reopenLater('the control plane refused or did not answer the event stream');
     });
-    source.addEventListener('heartbeat', () => this.#armWatchdog());
-    source.addEventListener('status-changed', (message) => {
-      this.#armWatchdog();
+    for (const type of ['heartbeat', 'status-changed', 'reset']) {
+      source.addEventListener(type, (message) => this.#dispatch(type, /** @type {MessageEvent} */ (message).data));
+    }
+  }
+
+  #onOpen() {
+    this.#attempt = 0;
+    this.#armWatchdog();
+    this.#setState('live', '');
+    this.#opened();
+  }
+
+  /**
+   * One event of the stream, from EventSource or the fetch reader.
+   * @param {string} type
+   * @param {string} data
+   */
+  #dispatch(type, data) {
+    this.#armWatchdog();
+    if (type === 'status-changed') {
       /** @type {StatusChangedEvent} */
-      const event = JSON.parse(message.data);
+      const event = JSON.parse(data);
       if (this.#lastSequence !== undefined && event.sequence <= this.#lastSequence) return;
       this.#lastSequence = event.sequence;
       this.#buffer.push(event);
@@ -166,21 +197,83 @@ export class EventFeed {
         this.#dropped += excess;
       }
       for (const listener of this.#changeListeners) listener(event);
-    });
-    source.addEventListener('reset', (message) => {
-      this.#armWatchdog();
-      const data = JSON.parse(message.data);
-      if (typeof data.newest === 'number') this.#lastSequence = data.newest;
+    } else if (type === 'reset') {
+      const reset = JSON.parse(data);
+      if (typeof reset.newest === 'number') this.#lastSequence = reset.newest;
       // Whatever a view replays from before the reset is incomplete.
       this.#dropped += this.#buffer.length;
       this.#buffer = [];
-      for (const listener of this.#resetListeners) listener(String(data.reason ?? 'the event stream was reset'));
-    });
+      for (const listener of this.#resetListeners) listener(String(reset.reason ?? 'the event stream was reset'));
+    }
+  }
+
+  /** The stream read with fetch (a tab with a token): EventSource's parsing and reconnects, by hand. */
+  async #stream() {
+    const controller = new AbortController();
+    this.#streaming = controller;
+    this.#armWatchdog();
+    /** @type {Record<string, string>} */
+    const headers = { accept: 'text/event-stream', ...authHeaders() };
+    if (this.#lastSequence !== undefined) headers['last-event-id'] = String(this.#lastSequence);
+    let response;
+    try {
+      response = await fetch(apiUrl('api/events?type=status-changed%2Cheartbeat'), { headers, signal: controller.signal, cache: 'no-store' });
+    } catch {
+      if (!controller.signal.aborted) this.#reopenLater('the control plane did not answer the event stream');
+      return;
+    }
+    if (response.status === 401) {
+      const problem = await response.json().catch(() => ({}));
+      askForToken(typeof problem.detail === 'string' ? problem.detail : 'the token was refused');
+      this.#reopenLater('the event stream needs a valid token');
+      return;
+    }
+    if (!response.ok || response.body === null) {
+      void response.body?.cancel();
+      this.#reopenLater(`the control plane refused the event stream (${response.status})`);
+      return;
+    }
+    this.#onOpen();
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let pending = '';
+    /** @type {{ type: string, data: string[] }} */
+    let frame = { type: 'message', data: [] };
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        pending += value;
+        const lines = pending.split(/\r\n|\r|\n/);
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line === '') {
+            if (frame.data.length > 0) this.#dispatch(frame.type, frame.data.join('\n'));
+            frame = { type: 'message', data: [] };
+            continue;
+          }
+          if (line.startsWith(':')) continue;
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') frame.type = text;
+          else if (field === 'data') frame.data.push(text);
+          else if (field === 'retry' && /^\d+$/.test(text)) this.#retryMs = Number(text);
+        }
+      }
+    } catch {
+      // A dropped connection: reconnected below, as EventSource would.
+    }
+    if (controller.signal.aborted || controller !== this.#streaming) return;
+    // The stream ended (a restart, a proxy's timeout): reconnect after the server's retry delay, from the last id.
+    this.#setState('reconnecting', 'the connection dropped; reconnecting');
+    clearTimeout(this.#watchdog);
+    this.#reopenTimer = setTimeout(() => this.#open(), this.#retryMs);
   }
 
   /** @param {string} why */
   #reopenLater(why) {
     this.#source?.close();
+    this.#streaming?.abort();
     clearTimeout(this.#watchdog);
     const delay = Math.min(10_000, 500 * 2 ** this.#attempt);
     this.#attempt += 1;
@@ -201,5 +294,7 @@ export class EventFeed {
     clearTimeout(this.#watchdog);
     this.#source?.close();
     this.#source = undefined;
+    this.#streaming?.abort();
+    this.#streaming = undefined;
   }
 }

@@ -7,6 +7,7 @@
  * panel says so and offers "Follow again".
  */
 import { ApiError, apiUrl } from './api.js';
+import { authorizedFetch } from './auth.js';
 import { h } from './dom.js';
 
 const maxLines = 2_000;
@@ -84,7 +85,7 @@ export function createLogView(name) {
     const decoder = new TextDecoder();
     let partial = '';
     try {
-      const response = await fetch(apiUrl(`api/server/instances/${encodeURIComponent(name)}/logs?follow=true&tail=200`), { signal: own.signal });
+      const response = await authorizedFetch(apiUrl(`api/server/instances/${encodeURIComponent(name)}/logs?follow=true&tail=200`), { signal: own.signal });
       if (!response.ok) throw await refusal(response);
       if (response.body === null) throw new Error('the answer has no body');
       // A new follow starts with the tail again: drop what the last one showed.

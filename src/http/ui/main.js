@@ -4,6 +4,8 @@
  * and a router that shows the fleet (`/ui`) or one instance
  * (`/ui/instances/<name>`), following links without reloading the page.
  */
+import { forgetToken, token } from './auth.js';
+import { h } from './dom.js';
 import { EventFeed } from './event-feed.js';
 import { mountFleet } from './fleet.js';
 import { mountInstance } from './instance.js';
@@ -74,6 +76,11 @@ document.addEventListener('click', (event) => {
   navigate(link.href.startsWith(base.href) ? link.href.slice(base.href.length) : '');
 });
 window.addEventListener('popstate', render);
+
+// A tab that was given a token can forget it.
+if (token() !== undefined) {
+  connection.after(h('button', { type: 'button', class: 'sign-out', onclick: forgetToken }, 'Sign out'));
+}
 
 feed.connect();
 render();
