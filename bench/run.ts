@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport,kubernetes,reconfigure]`:
+ * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport,kubernetes,reconfigure,api-edge]`:
  * runs the benchmarks, prints one table per part and writes
  * bench/results/<part>.json. Every figure sits beside a baseline measured in
  * the same run; only ratios compare across machines.
@@ -11,6 +11,7 @@ import { benchKubernetes } from './kubernetes.js';
 import { benchLifecycleHttp } from './lifecycle-http.js';
 import { benchMemory } from './memory.js';
 import { benchReconfigure } from './reconfigure.js';
+import { benchApiEdge } from './api-edge.js';
 import { benchRecovery } from './recovery.js';
 import { formatTable, machineDescription, writeResult, type Row } from './lib/results.js';
 import { benchTransport } from './transport.js';
@@ -24,6 +25,7 @@ const parts: Record<string, (options: { quick: boolean; large: boolean }) => Pro
   transport: benchTransport,
   kubernetes: benchKubernetes,
   reconfigure: benchReconfigure,
+  'api-edge': benchApiEdge,
 };
 
 const { values } = parseArgs({

@@ -104,5 +104,10 @@ test('Redis restarted mid-run: reconnect, the in-flight start settles within its
   t.is(again.body.status, 'Running');
   const stoppedToo = await call('POST', '/api/server/instances/inflight/stop');
   t.is(stoppedToo.status, 200);
+  // The start refused while Redis was down left "during" Failed with desired Running: its restart policy starts it
+  // once Redis and the worker answer again (as soon as they do, now that presence reads ride out a blip). Stopped, it runs nothing.
+  const stoppedDuring = await call('POST', '/api/server/instances/during/stop');
+  t.is(stoppedDuring.status, 200, JSON.stringify(stoppedDuring.body));
+  t.is(stoppedDuring.body.status, 'Stopped');
   t.is(countDoubles(worker.dataDir), 0, 'no server left running');
 });

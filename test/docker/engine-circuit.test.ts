@@ -112,7 +112,9 @@ test.serial('an unreachable Docker Engine: fail fast with 503 and Retry-After, t
   t.regex(engineCircuit.lastError ?? '', /ENOENT|ECONNREFUSED|no answer/);
   t.is(open.workers[0]!.available, false);
 
-  // Fails fast while the engine is away, saying when to retry.
+  // Fails fast while the engine is away, saying when to retry. (A restart-policy retry sent in the moment before the
+  // worker announced itself unavailable waits for its reply timeout, and a start would join it: let it settle first.)
+  await waitFor(async () => ((await call('GET', `/api/server/instances/${name}`)).body.status !== 'Starting' ? true : undefined), 30_000, 'no start in flight');
   const began = Date.now();
   const fast = await call('POST', `/api/server/instances/${name}/start`);
   const took = Date.now() - began;

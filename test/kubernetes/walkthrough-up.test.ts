@@ -92,7 +92,7 @@ test('draas up: while the API server does not answer, GET /api/platforms shows k
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   t.false(kubernetes?.available, 'unavailable');
-  t.regex(kubernetes?.reason ?? '', /Kubernetes API at http:\/\/127\.0\.0\.1:\d+: unreachable/);
+  t.regex(kubernetes?.reason ?? '', /Kubernetes API at http:\/\/127\.0\.0\.1:\d+(:| is) unreachable/);
   const start = await call('POST', '/api/server/instances/waits/start');
   t.is(start.status, 503, JSON.stringify(start.body));
   await kube.knobs.setAvailability('serving');
