@@ -11,6 +11,7 @@
  * retried, and a call inside something that already retries (ioredis's own
  * per-request retry, an informer's reconnect) should not be wrapped again.
  */
+import { sleep } from '../time-bounds.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included (1: no retry). */
@@ -51,17 +52,6 @@ function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Runs `call` until it succeeds, fails for good (not retryable), runs out
@@ -73,7 +63,7 @@ export async function retry<T, E = unknown>(call: (attempt: number) => Promise<T
   const { policy, signal } = options;
   const clock = options.clock ?? Date.now;
   const random = options.random ?? Math.random;
-  const wait = options.sleep ?? defaultSleep;
+  const wait = options.sleep ?? sleep;
   const began = clock();
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw abortError(signal);

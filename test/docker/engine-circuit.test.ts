@@ -11,46 +11,13 @@ import path from 'node:path';
 import { dockerConnectionOptions } from '../../src/platforms/docker-connection.js';
 import { dockerEngine, testWithDocker } from '../helpers/docker-engine.js';
 import { testImage } from '../helpers/docker-image.js';
-import { api, type ApiCall } from '../helpers/http-api.js';
+import { api } from '../helpers/http-api.js';
 import { SocketForwarder } from '../helpers/socket-forwarder.js';
 import { dockerControlPlane, instanceName, removeContainersAfter } from './_docker.js';
+import { platformNamed, pollFor } from '../helpers/platforms.js';
 
 const { test } = testWithDocker('docker engine circuit');
 
-interface Circuit {
-  kind: string;
-  workerId: string;
-  name: string;
-  status: string;
-  consecutiveFailures: number;
-  openedAt: string | null;
-  nextProbeAt: string | null;
-  lastError: string | null;
-}
-interface Platform {
-  platform: string;
-  available: boolean;
-  reason?: string;
-  workers: { workerId: string; available: boolean; details: Record<string, unknown> }[];
-  circuits: Circuit[];
-}
-
-/** Polls `check` every 200 ms until it gives a value; fails after `timeoutMs`. */
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-async function dockerPlatform(call: ApiCall): Promise<Platform> {
-  const answer = await call('GET', '/api/platforms');
-  const platforms = (answer.body as unknown as { platforms: Platform[] }).platforms;
-  return platforms.find((platform) => platform.platform === 'docker')!;
-}
 
 test.serial('an unreachable Docker Engine: fail fast with 503 and Retry-After, the circuit open in /api/platforms, closed again by itself when the engine returns', async (t) => {
   t.timeout(180_000);
@@ -81,7 +48,7 @@ test.serial('an unreachable Docker Engine: fail fast with 503 and Retry-After, t
   const name = instanceName('circuit');
   removeContainersAfter(t, docker, name);
 
-  const before = await dockerPlatform(call);
+  const before = await platformNamed(call, 'docker');
   t.true(before.available, JSON.stringify(before));
   t.like(before.circuits.find((circuit) => circuit.kind === 'engine'), { name: 'docker-engine', status: 'closed', consecutiveFailures: 0 });
   t.is((await call('POST', '/api/server/instances', { name, platformType: 'docker' })).status, 201);
@@ -94,9 +61,9 @@ test.serial('an unreachable Docker Engine: fail fast with 503 and Retry-After, t
   t.regex(String(first.body.type), /unavailable|no-live-worker/);
   t.truthy(first.headers.get('retry-after'), 'a 503 says when to retry');
 
-  const open = await waitFor(
+  const open = await pollFor(
     async () => {
-      const platform = await dockerPlatform(call);
+      const platform = await platformNamed(call, 'docker');
       return !platform.available && platform.circuits.some((circuit) => circuit.kind === 'engine' && circuit.status === 'open') ? platform : undefined;
     },
     15_000,
@@ -114,7 +81,7 @@ test.serial('an unreachable Docker Engine: fail fast with 503 and Retry-After, t
 
   // Fails fast while the engine is away, saying when to retry. (A restart-policy retry sent in the moment before the
   // worker announced itself unavailable waits for its reply timeout, and a start would join it: let it settle first.)
-  await waitFor(async () => ((await call('GET', `/api/server/instances/${name}`)).body.status !== 'Starting' ? true : undefined), 30_000, 'no start in flight');
+  await pollFor(async () => ((await call('GET', `/api/server/instances/${name}`)).body.status !== 'Starting' ? true : undefined), 30_000, 'no start in flight');
   const began = Date.now();
   const fast = await call('POST', `/api/server/instances/${name}/start`);
   const took = Date.now() - began;
@@ -125,16 +92,16 @@ test.serial('an unreachable Docker Engine: fail fast with 503 and Retry-After, t
 
   // The engine returns: the circuit closes by itself (the worker's ping is the probe) and a start succeeds.
   await forwarder.restore();
-  const recovered = await waitFor(
+  const recovered = await pollFor(
     async () => {
-      const platform = await dockerPlatform(call);
+      const platform = await platformNamed(call, 'docker');
       return platform.available && platform.circuits.some((circuit) => circuit.kind === 'engine' && circuit.status === 'closed') ? platform : undefined;
     },
     30_000,
     'the engine circuit closes once the engine is back',
   );
   t.true(recovered.available);
-  const started = await waitFor(
+  const started = await pollFor(
     async () => {
       const answer = await call('POST', `/api/server/instances/${name}/start`);
       return answer.status === 200 ? answer : undefined;

@@ -8,39 +8,10 @@
  */
 import test from 'ava';
 import { embedded } from '../helpers/embedded.js';
-import { api, type ApiCall } from '../helpers/http-api.js';
+import { api } from '../helpers/http-api.js';
 import { startCluster, startKubeApi } from './_kube.js';
+import { platformNamed, pollFor } from '../helpers/platforms.js';
 
-interface Circuit {
-  kind: string;
-  name: string;
-  status: string;
-  consecutiveFailures: number;
-  openedAt: string | null;
-  nextProbeAt: string | null;
-  lastError: string | null;
-}
-interface Platform {
-  platform: string;
-  available: boolean;
-  reason?: string;
-  circuits: Circuit[];
-}
-
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-async function kubernetesPlatform(call: ApiCall): Promise<Platform> {
-  const answer = await call('GET', '/api/platforms');
-  return (answer.body as unknown as { platforms: Platform[] }).platforms.find((platform) => platform.platform === 'kubernetes')!;
-}
 
 test('a 429 with Retry-After is waited out and the request repeated: the call succeeds, no sooner than the server asked', async (t) => {
   const cluster = await startCluster(t);
@@ -77,7 +48,7 @@ test.serial('an API server answering 503: fail fast with 503 and Retry-After, th
   });
   const { url } = await draas.listen({ port: 0 });
   const call = api(url);
-  t.like((await kubernetesPlatform(call)).circuits.find((circuit) => circuit.kind === 'engine'), { name: 'kubernetes-api', status: 'closed' });
+  t.like((await platformNamed(call, 'kubernetes')).circuits.find((circuit) => circuit.kind === 'engine'), { name: 'kubernetes-api', status: 'closed' });
   t.is((await call('POST', '/api/server/instances', { name: 'shed', platformType: 'kubernetes' })).status, 201);
 
   await kube.knobs.setAvailability('unavailable');
@@ -86,9 +57,9 @@ test.serial('an API server answering 503: fail fast with 503 and Retry-After, th
   t.is(first.status, 503, JSON.stringify(first.body));
   t.truthy(first.headers.get('retry-after'));
 
-  const open = await waitFor(
+  const open = await pollFor(
     async () => {
-      const platform = await kubernetesPlatform(call);
+      const platform = await platformNamed(call, 'kubernetes');
       return !platform.available && platform.circuits.some((circuit) => circuit.kind === 'engine' && circuit.status === 'open') ? platform : undefined;
     },
     20_000,
@@ -107,15 +78,15 @@ test.serial('an API server answering 503: fail fast with 503 and Retry-After, th
   t.true(Number(fast.headers.get('retry-after')) >= 1);
 
   await kube.knobs.setAvailability('serving');
-  await waitFor(
+  await pollFor(
     async () => {
-      const platform = await kubernetesPlatform(call);
+      const platform = await platformNamed(call, 'kubernetes');
       return platform.available && platform.circuits.some((entry) => entry.kind === 'engine' && entry.status === 'closed') ? platform : undefined;
     },
     30_000,
     'the API circuit closes once the server serves again',
   );
-  const started = await waitFor(
+  const started = await pollFor(
     async () => {
       const answer = await call('POST', '/api/server/instances/shed/start');
       return answer.status === 200 ? answer : undefined;
