@@ -509,7 +509,8 @@ export class ControlPlane {
         if (view) views.push(instanceView(record, view));
       }
     }
-    return views.sort((a, b) => a.id.localeCompare(b.id));
+    // Code-point order, the order of the pages (ids are lowercase letters, digits and '-').
+    return views.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**

@@ -46,6 +46,8 @@ test('following Next-Cursor (or Link rel=next) walks every instance once, in id 
   }
   t.is(pages, 3);
   t.deepEqual(seen, [...names].sort((a, b) => (a < b ? -1 : 1)));
+  // The unpaged list is in the same order as the pages.
+  t.deepEqual(ids((await call('GET', '/api/server/instances')).body), seen);
 });
 
 test('a page after a deleted instance continues after its place; a cursor alone pages by 100', async (t) => {
