@@ -69,19 +69,42 @@ export const DEFAULT_AUDIT_LIMIT = 100;
 export class FileAuditLog implements AuditLog {
   readonly file: string;
   private tail: Promise<void> = Promise.resolve();
+  /** Lines waiting for their write: appended while the previous write runs, written with one call. */
+  private batch: { lines: string[]; written: Promise<void> } | undefined;
+  private directoryMade = false;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'audit', 'audit.jsonl');
   }
 
+  /** Resolves once the entry is in the file. Entries that arrive during a write go together in the next one (one open and write for many requests). */
   append(entry: AuditEntry): Promise<void> {
-    const line = `${JSON.stringify(entry)}\n`;
-    const write = this.tail.then(async () => {
+    if (this.batch === undefined) {
+      const lines: string[] = [];
+      const written = this.tail.then(() => {
+        this.batch = undefined; // later entries start the next batch, written after this one
+        return this.write(lines.join(''));
+      });
+      this.batch = { lines, written };
+      this.tail = written.catch(() => undefined);
+    }
+    this.batch.lines.push(`${JSON.stringify(entry)}\n`);
+    return this.batch.written;
+  }
+
+  private async write(text: string): Promise<void> {
+    if (!this.directoryMade) {
       await fs.mkdir(path.dirname(this.file), { recursive: true, mode: directoryMode });
-      await fs.appendFile(this.file, line, { mode: fileMode });
-    });
-    this.tail = write.catch(() => undefined);
-    return write;
+      this.directoryMade = true;
+    }
+    try {
+      await fs.appendFile(this.file, text, { mode: fileMode });
+    } catch (error) {
+      // Its folder was removed while we ran (a cleanup, a rotation done by hand): made again, the entries still land.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await fs.mkdir(path.dirname(this.file), { recursive: true, mode: directoryMode });
+      await fs.appendFile(this.file, text, { mode: fileMode });
+    }
   }
 
   async read(options: { limit: number; after?: string }): Promise<AuditPage> {
