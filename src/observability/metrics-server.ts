@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { errorMessage } from '../errors.js';
 import type { MetricsRegistry } from './metrics.js';
+import { listenOn } from '../http/serve.js';
 
 export interface MetricsListener {
   /** `http://host:port` (the scrape URL is this plus `/metrics`). */
@@ -50,30 +51,14 @@ export function serveMetrics(metrics: MetricsRegistry, options: MetricsListenOpt
   const server = createServer((request, response) => void handle(metrics, request, response));
   // Scrapes are short: a connection left idle by a scraper is not kept for long.
   server.keepAliveTimeout = 5_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const where = `${host}:${options.port}`;
-      const why =
-        error.code === 'EADDRINUSE'
-          ? `the metrics port ${where} is in use (choose another with --metrics-port / DRAAS_METRICS_PORT)`
-          : error.code === 'EADDRNOTAVAIL'
-            ? `the metrics address ${host} is not an address of this host (--metrics-host / DRAAS_METRICS_HOST)`
-            : `cannot serve metrics on ${where}: ${error.message}`;
-      reject(new Error(why, { cause: error }));
-    });
-    server.listen(options.port, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : options.port;
-      let closing: Promise<void> | undefined;
-      resolve({
-        url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-        port,
-        close: () =>
-          (closing ??= new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          })),
-      });
-    });
+  return listenOn(server, { port: options.port, host }).catch((error: NodeJS.ErrnoException) => {
+    const where = `${host}:${options.port}`;
+    const why =
+      error.code === 'EADDRINUSE'
+        ? `the metrics port ${where} is in use (choose another with --metrics-port / DRAAS_METRICS_PORT)`
+        : error.code === 'EADDRNOTAVAIL'
+          ? `the metrics address ${host} is not an address of this host (--metrics-host / DRAAS_METRICS_HOST)`
+          : `cannot serve metrics on ${where}: ${error.message}`;
+    throw new Error(why, { cause: error });
   });
 }
