@@ -9,9 +9,10 @@
  * lowest, so one that resumes from an older position (`after`) catches up
  * from the log while the others skip what they already had.
  *
- * The loop reads when woken — an append through this process's store
- * (`watchChanges`), or a hint from elsewhere (`poke`) — and every `pollMs`
- * in any case, for appends by other replicas whose hint was lost. A failed
+ * The loop reads when woken — an append the store tells of (`watchChanges`,
+ * watched only while the loop runs, i.e. while anyone subscribes), or a hint
+ * from elsewhere (`poke`) — and every `pollMs` in any case, for appends by
+ * other replicas whose wake-up was lost. A failed
  * read (the store unreachable) is retried with capped backoff from the same
  * position, so an outage delays delivery and loses nothing.
  *
@@ -73,7 +74,6 @@ export class ChangeFeed {
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly log: Logger;
-  private readonly unwatch: () => void;
   private running: Promise<void> | undefined;
   /** Set by a wake-up; a wait that starts after it returns at once. */
   private woken = false;
@@ -91,7 +91,6 @@ export class ChangeFeed {
     this.retryMs = options.retryMs ?? 200;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.log = toLogger(options.log);
-    this.unwatch = store.watchChanges(() => this.poke());
   }
 
   /** Something may have been appended: read now. */
@@ -120,6 +119,15 @@ export class ChangeFeed {
   }
 
   private async run(): Promise<void> {
+    const unwatch = this.store.watchChanges(() => this.poke());
+    try {
+      await this.follow();
+    } finally {
+      unwatch();
+    }
+  }
+
+  private async follow(): Promise<void> {
     let failures = 0;
     while (!this.closed && this.cursors.size > 0) {
       this.woken = false;
@@ -190,7 +198,6 @@ export class ChangeFeed {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.unwatch();
     this.cursors.clear();
     this.wakeWaiter?.();
     await this.running;

@@ -263,7 +263,7 @@ export class ControlPlane {
     });
     this.statusChanges = new StatusChanges({
       store: this.store,
-      transport: this.transport,
+      snapshots: this.snapshots,
       ownership: this.ownership,
       ownTokens: this.ownTokens,
       now: this.now,
@@ -350,7 +350,6 @@ export class ControlPlane {
     this.subscriptions.push(
       await this.transport.subscribe(topics.workloadEvents, (event) => this.placements.onWorkloadEvent(event)),
     );
-    await this.statusChanges.open();
     if (this.ownership.shared) this.subscriptions.push(await this.router.open());
     await this.ownership.start({ gained: (shards) => this.shards.gain(shards), lost: async (shards) => this.shards.lose(shards) });
     this.placements.start();

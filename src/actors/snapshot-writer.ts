@@ -27,6 +27,12 @@ export interface SnapshotWriterOptions {
   closeTimeoutMs?: number;
 }
 
+/** Who may carry snapshots along with its own writes. */
+export interface SnapshotCarrier {
+  /** Whether a write for the instance is coming that will take its waiting snapshot. */
+  carries(instanceId: string): boolean;
+}
+
 /** What a snapshot given up at shutdown means: said in the log line. */
 const givenUp = 'given up at shutdown: whoever owns the instance next rehydrates it from its last saved snapshot';
 
@@ -42,6 +48,7 @@ export class SnapshotWriter {
   private readonly retryTimers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private closed = false;
   private readonly closeTimeoutMs: number;
+  private carrier: SnapshotCarrier | undefined;
 
   constructor(
     private readonly store: InstanceStore,
@@ -58,7 +65,48 @@ export class SnapshotWriter {
   save(instanceId: string, produce: () => PersistedInstanceSnapshot): void {
     if (this.closed) return;
     this.waiting.set(instanceId, produce);
-    if (!this.writing.has(instanceId)) this.writing.set(instanceId, this.drain(instanceId));
+    this.kick(instanceId);
+  }
+
+  carriedBy(carrier: SnapshotCarrier): void {
+    this.carrier = carrier;
+  }
+
+  /** Starts writing the instance's waiting snapshot, unless a write of it runs (here or the carrier's) or the carrier will take it. */
+  kick(instanceId: string): void {
+    if (this.writing.has(instanceId) || this.inFlight.has(instanceId) || !this.waiting.has(instanceId) || this.parked(instanceId)) return;
+    this.writing.set(instanceId, this.drain(instanceId));
+  }
+
+  private parked(instanceId: string): boolean {
+    return !this.closed && this.carrier !== undefined && this.carrier.carries(instanceId);
+  }
+
+  /**
+   * For the carrier: the newest waiting snapshot, produced now and in flight
+   * from here on; undefined when none waits or this writer is writing one.
+   * Answer with `landed` or `missed`.
+   */
+  take(instanceId: string): PersistedInstanceSnapshot | undefined {
+    const next = this.waiting.get(instanceId);
+    if (this.closed || !next || this.writing.has(instanceId) || this.inFlight.has(instanceId)) return undefined;
+    this.waiting.delete(instanceId);
+    const snapshot = next();
+    this.inFlight.set(instanceId, snapshot);
+    return snapshot;
+  }
+
+  /** A taken snapshot is stored (or its record is gone). */
+  landed(instanceId: string): void {
+    this.inFlight.delete(instanceId);
+    this.kick(instanceId);
+  }
+
+  /** A taken snapshot did not land: it waits again (unless a newer one does) for the carrier's retry or this writer. */
+  missed(instanceId: string, snapshot: PersistedInstanceSnapshot): void {
+    this.inFlight.delete(instanceId);
+    if (!this.closed && !this.waiting.has(instanceId)) this.waiting.set(instanceId, () => snapshot);
+    this.kick(instanceId);
   }
 
   /** Forgets what is waiting for an instance (deleted, or no longer ours). */
@@ -82,7 +130,7 @@ export class SnapshotWriter {
   private async drain(instanceId: string): Promise<void> {
     await null; // let the rest of this tick's transitions land first
     let failures = 0;
-    for (let next = this.waiting.get(instanceId); next; next = this.waiting.get(instanceId)) {
+    for (let next = this.waiting.get(instanceId); next && !this.parked(instanceId); next = this.waiting.get(instanceId)) {
       this.waiting.delete(instanceId);
       let snapshot: PersistedInstanceSnapshot | undefined;
       try {
@@ -138,6 +186,8 @@ export class SnapshotWriter {
       entry.wake();
     }
     this.retryTimers.clear();
+    // What was parked for the carrier is written here: the carrier writes no snapshot after this.
+    for (const instanceId of [...this.waiting.keys()]) this.kick(instanceId);
     const flushed = await within(this.flush(), this.closeTimeoutMs);
     if (flushed.settled) return;
     for (const instanceId of new Set([...this.writing.keys(), ...this.waiting.keys()])) {

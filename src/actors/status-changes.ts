@@ -11,19 +11,24 @@
  * fence allows it (held-writes.ts); it is dropped, with a log line, only when
  * another replica took the instance over meanwhile.
  *
- * Publishing: once a change is in the log it is also published on the
- * transport's instance-events topic, when replicas share the fleet: a hint
- * that wakes the other replicas' feeds at once (they poll the log anyway,
- * so a hint that is lost costs latency, never an event).
+ * Carrying snapshots: the append of an instance's change also writes the
+ * instance's newest waiting snapshot (snapshot-writer.ts), in the same store
+ * call — one write per transition. While changes of an instance wait here,
+ * its snapshots wait for them; one that does not land goes back to the
+ * snapshot writer.
+ *
+ * Other replicas learn of an append from the store itself (the Redis store's
+ * `watchChanges` follows the log with one blocking read per replica), and
+ * their feeds poll the log anyway.
  */
 import { errorMessage, StaleOwnerError } from '../errors.js';
 import type { InstanceStore, RecentChangesQuery, StatusChange, WriteFence } from '../store/instance-store.js';
-import { newEvent, newTraceContext, type EventEnvelope } from '../transport/envelope.js';
-import { topics, type Closeable, type Transport } from '../transport/transport.js';
+import { newTraceContext, type EventEnvelope } from '../transport/envelope.js';
 import { ChangeFeed, type FeedReset } from './change-feed.js';
 import { fenceForHeldWrite, takenOver, type OwnTokens } from './held-writes.js';
 import type { StatusTransition } from './instance-actor.js';
 import type { Ownership } from './ownership.js';
+import type { SnapshotCarrier, SnapshotWriter } from './snapshot-writer.js';
 import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
 export interface StatusChangedPayload {
@@ -59,7 +64,8 @@ export interface StatusSubscribeOptions {
 
 export interface StatusChangesOptions {
   store: InstanceStore;
-  transport: Transport;
+  /** Snapshots to carry along with the changes (none: each is written on its own by its writer). */
+  snapshots?: Pick<SnapshotWriter, 'take' | 'landed' | 'missed' | 'kick' | 'carriedBy'>;
   ownership: Ownership;
   /** The lease tokens this replica held (for changes made before a lease lapsed). */
   ownTokens: OwnTokens;
@@ -76,6 +82,10 @@ interface QueuedChange {
   change: Omit<StatusChange, 'sequence'>;
   /** The fence of the lease the change was made under. */
   madeUnder: WriteFence | undefined;
+}
+
+function sameFence(a: WriteFence | undefined, b: WriteFence | undefined): boolean {
+  return a?.lease === b?.lease && a?.token === b?.token;
 }
 
 /** The payload subscribers get for a change. */
@@ -106,9 +116,9 @@ function statusEvent(change: StatusChange): InstanceEventEnvelope {
   };
 }
 
-export class StatusChanges {
+export class StatusChanges implements SnapshotCarrier {
   private readonly store: InstanceStore;
-  private readonly transport: Transport;
+  private readonly snapshots: StatusChangesOptions['snapshots'];
   private readonly ownership: Ownership;
   private readonly ownTokens: OwnTokens;
   private readonly now: () => number;
@@ -121,13 +131,12 @@ export class StatusChanges {
   private readonly feed: ChangeFeed;
   /** Built once per change read, shared by every subscriber. */
   private readonly events = new WeakMap<StatusChange, InstanceEventEnvelope>();
-  private hints: Closeable | undefined;
-  private hintFailing = false;
   private closed = false;
 
   constructor(options: StatusChangesOptions) {
     this.store = options.store;
-    this.transport = options.transport;
+    this.snapshots = options.snapshots;
+    this.snapshots?.carriedBy(this);
     this.ownership = options.ownership;
     this.ownTokens = options.ownTokens;
     this.now = options.now;
@@ -137,9 +146,9 @@ export class StatusChanges {
     this.feed = new ChangeFeed(this.store, { ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}), log: this.log });
   }
 
-  /** Listens for other replicas' hints (when replicas share the fleet). */
-  async open(): Promise<void> {
-    if (this.ownership.shared) this.hints = await this.transport.subscribe(topics.instanceEvents, () => this.feed.poke());
+  /** Whether an append of the instance's change is coming (its snapshots wait for it). */
+  carries(instanceId: string): boolean {
+    return !this.closed && this.queues.has(instanceId);
   }
 
   /** Records a transition: queued now, appended to the change log in order, retried until it lands. */
@@ -185,12 +194,16 @@ export class StatusChanges {
         this.dropSuperseded(instanceId, queue, next.madeUnder);
         continue;
       }
+      // A snapshot rides along only under the fence its own writer would use (not with a change held from an older lease).
+      const current = this.ownership.fence(instanceId);
+      const carried = sameFence(attempt.options.fence, current) ? this.snapshots?.take(instanceId) : undefined;
       try {
-        const stored = await this.store.appendChange(next.change, attempt.options);
+        await this.store.appendChange(next.change, attempt.options, carried);
+        if (carried) this.snapshots?.landed(instanceId);
         queue.shift();
         failures = 0;
-        this.publishHint(stored);
       } catch (error) {
+        if (carried) this.snapshots?.missed(instanceId, carried);
         if (failures === 0) this.log.warn(`instance ${instanceId}: status change not recorded yet (${errorMessage(error)}); retrying`, { instanceId });
         failures += 1;
         if (error instanceof StaleOwnerError && (await takenOver(this.ownership, instanceId))) {
@@ -207,6 +220,8 @@ export class StatusChanges {
     }
     if (this.queues.get(instanceId) === queue) this.queues.delete(instanceId);
     this.draining.delete(instanceId);
+    // A snapshot that waited for a change that is no longer coming is its writer's again.
+    this.snapshots?.kick(instanceId);
   }
 
   /** Drops the queued changes made under the same lease as the head: another replica acts for the instance now. */
@@ -229,21 +244,6 @@ export class StatusChanges {
       const timer = setTimeout(wake, ms);
       this.retryWaits.add(wake);
     });
-  }
-
-  private publishHint(change: StatusChange): void {
-    if (!this.ownership.shared) return;
-    const event = newEvent('instance.status-changed', change.instanceId, { ...payloadOf(change), sequence: change.sequence }, { now: this.now() });
-    this.transport.publish(topics.instanceEvents, event).then(
-      () => {
-        this.hintFailing = false;
-      },
-      (error: unknown) => {
-        // Only a hint (the other replicas poll the log): one line per outage.
-        if (!this.hintFailing) this.log.warn(`publish: ${errorMessage(error)} (other replicas see the change at their next read of the log)`);
-        this.hintFailing = true;
-      },
-    );
   }
 
   recent(query: RecentChangesQuery): Promise<StatusChange[]> {
@@ -284,8 +284,6 @@ export class StatusChanges {
       this.retryNow();
     }
     await this.flush();
-    await this.hints?.close();
-    this.hints = undefined;
     await this.feed.close();
   }
 }

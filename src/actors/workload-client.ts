@@ -97,6 +97,7 @@ export function unavailableOf(worker: WorkerPresence, now: number): { reason: st
 
 export class WorkloadClient {
   private readonly presence = new Map<string, { at: number; live: WorkerPresence[] }>();
+  private readonly presenceReads = new Map<string, Promise<WorkerPresence[]>>();
   private readonly observe: CommandObserver | undefined;
   /** Workers found gone, and since when (epoch ms). */
   private readonly lost = new Map<string, number>();
@@ -157,15 +158,36 @@ export class WorkloadClient {
     });
   }
 
-  /** Live workers of a platform (cached briefly while one is available). */
+  /** Live workers of a platform (cached briefly while one is available; callers that ask while it is read share the read). */
   async live(platform: string): Promise<WorkerPresence[]> {
     const cached = this.presence.get(platform);
     const at = performance.now();
     if (cached && at - cached.at < this.presenceCacheMs) return cached.live;
-    const live = this.withoutWithdrawn(await this.transport.presence.live(platform), platform);
-    if (live.some((worker) => worker.available)) this.presence.set(platform, { at, live });
-    else this.presence.delete(platform);
-    return live;
+    const shared = this.presenceReads.get(platform);
+    if (shared) return shared;
+    const reading: Promise<WorkerPresence[]> = this.transport.presence.live(platform).then(
+      (answer) => {
+        const current = this.presenceReads.get(platform) === reading;
+        if (current) this.presenceReads.delete(platform);
+        const live = this.withoutWithdrawn(answer, platform);
+        // A read overtaken by forgetPresence answers its callers but is not kept.
+        if (current && live.some((worker) => worker.available)) this.presence.set(platform, { at, live });
+        else if (current) this.presence.delete(platform);
+        return live;
+      },
+      (error: unknown) => {
+        if (this.presenceReads.get(platform) === reading) this.presenceReads.delete(platform);
+        throw error;
+      },
+    );
+    this.presenceReads.set(platform, reading);
+    return reading;
+  }
+
+  /** Forgets what is known of a platform's presence: the next look reads it anew (not joining a read already under way). */
+  private forgetPresence(platform: string): void {
+    this.presence.delete(platform);
+    this.presenceReads.delete(platform);
   }
 
   /** Live workers of every platform, read now (withdrawn ones left out until their presence is gone). */
@@ -215,7 +237,7 @@ export class WorkloadClient {
       this.lost.set(workerId, since);
     }
     if (options.withdrawn) this.withdrawn.set(workerId, platform);
-    this.presence.delete(platform);
+    this.forgetPresence(platform);
     const waiting = this.waiting.get(workerId);
     if (waiting) {
       this.waiting.delete(workerId);
@@ -357,7 +379,7 @@ export class WorkloadClient {
     const cached = find(await this.live(platform));
     if (cached) return cached;
     // Not in a cached answer: ask again before calling it lost (it may have just announced itself).
-    this.presence.delete(platform);
+    this.forgetPresence(platform);
     return find(await this.live(platform));
   }
 }

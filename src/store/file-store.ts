@@ -57,6 +57,7 @@ import {
   type StatusChange,
   type StoredInstance,
   type StoredPage,
+  type WriteOptions,
   pageOfIds,
 } from './instance-store.js';
 
@@ -396,8 +397,9 @@ export class FileInstanceStore implements InstanceStore {
     return loaded;
   }
 
-  async appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {
+  async appendChange(change: Omit<StatusChange, 'sequence'>, _options?: WriteOptions, snapshot?: PersistedInstanceSnapshot): Promise<StatusChange> {
     this.assertOpen();
+    if (snapshot) await this.saveSnapshot(change.instanceId, snapshot);
     return this.changeLog.append(change);
   }
 

@@ -184,9 +184,11 @@ export interface InstanceStore {
   /**
    * Numbers the change (the next sequence of this store) and appends it;
    * resolves once it is stored. A rejected append left no entry behind, so it
-   * can be retried without recording the change twice.
+   * can be retried without recording the change twice. With `snapshot`, it
+   * is also saved as the instance's snapshot (as `saveSnapshot` does, in the
+   * same write where the store can: one round trip per transition).
    */
-  appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions): Promise<StatusChange>;
+  appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions, snapshot?: PersistedInstanceSnapshot): Promise<StatusChange>;
   /** Newest last; at most `limit`, optionally only those after `afterSequence`. */
   recentChanges(options: RecentChangesQuery): Promise<StatusChange[]>;
   /**
@@ -197,8 +199,9 @@ export interface InstanceStore {
   readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead>;
   /**
    * Calls `listener` after each append made through this object has been
-   * stored (a hint to read, not the entries themselves; appends by other
-   * processes sharing the store are not signalled). Returns the unsubscribe.
+   * stored (a hint to read, not the entries themselves). A store that several
+   * processes share (Redis) also signals their appends, shortly after they
+   * are stored. Returns the unsubscribe.
    */
   watchChanges(listener: () => void): () => void;
   /** Waits for pending writes and releases files and handles. Idempotent; no writes afterwards. */
@@ -400,7 +403,8 @@ export class MemoryInstanceStore implements InstanceStore {
     return snapshot ? { record, snapshot } : { record };
   }
 
-  async appendChange(change: Omit<StatusChange, 'sequence'>): Promise<StatusChange> {
+  async appendChange(change: Omit<StatusChange, 'sequence'>, _options?: WriteOptions, snapshot?: PersistedInstanceSnapshot): Promise<StatusChange> {
+    if (snapshot) await this.saveSnapshot(change.instanceId, snapshot);
     const entry = { ...change, sequence: ++this.sequence };
     this.changes.push(entry);
     // Trim in batches: amortized O(1) per append instead of shifting the array every time.

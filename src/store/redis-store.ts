@@ -41,12 +41,17 @@
  *   short restart or failover does not fail them; writes are not (a repeat
  *   could land after a later write, or twice).
  *
+ * `watchChanges` also tells of appends made by other processes (replicas
+ * sharing the store): one blocking XREAD of the change stream per store
+ * while anyone watches (redis-change-follower.ts).
+ *
  * `loadAll` reads both hashes with HGETALL in one MULTI (one consistent view);
  * that is start-up work, fine for tens of thousands of instances.
  */
 import type { Redis } from 'ioredis';
 import { errorMessage, StaleOwnerError } from '../errors.js';
 import {
+  blockingConnection,
   commandConnection,
   connectWithin,
   isReplyError,
@@ -75,6 +80,7 @@ import {
   type WriteOptions,
 } from './instance-store.js';
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
+import { ChangeLogFollower } from './redis-change-follower.js';
 import { retryRedis } from '../redis/transient.js';
 
 /** How a fenced script refuses a stale writer (the start of its error reply). */
@@ -139,10 +145,18 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
 end
 return false`;
 
-/** KEYS: lease, change-seq, changes. ARGV: token, limit, change JSON. Returns the new sequence. */
+/**
+ * KEYS: lease, change-seq, changes, records, snapshots. ARGV: token, limit,
+ * change JSON, and — when a snapshot comes along — id, snapshot JSON (saved
+ * only while the record exists, as saveSnapshotScript does). Returns the new
+ * sequence.
+ */
 const appendChangeScript = `${fencePrelude}
 local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'seq', seq, 'change', ARGV[3])
+if ARGV[4] and redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then
+  redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
+end
 return seq`;
 
 /**
@@ -229,6 +243,7 @@ export class RedisInstanceStore implements InstanceStore {
   private readonly log: (message: string) => void;
   private closing: Promise<void> | undefined;
   private readonly appended = new ChangeSignal();
+  private readonly follower: ChangeLogFollower;
 
   private constructor(
     private readonly redis: Redis,
@@ -236,10 +251,17 @@ export class RedisInstanceStore implements InstanceStore {
     prefix: string,
     private readonly changeLogLimit: number,
     log: (message: string) => void,
+    settings: ConnectionSettings,
   ) {
     this.keys = new RedisStoreKeys(prefix);
     this.log = log;
     watchConnection(redis, url, log, () => this.closing !== undefined);
+    this.follower = new ChangeLogFollower({
+      connect: () => blockingConnection(settings, `${prefix}store-follower:${process.pid}`, 'store'),
+      stream: this.keys.changes(),
+      retry: settings.reconnect,
+      log,
+    });
   }
 
   /** Connects (failing with a 503 `DraasError` when Redis is not ready within `connectTimeoutMs`). */
@@ -255,7 +277,7 @@ export class RedisInstanceStore implements InstanceStore {
     };
     const redis = commandConnection(settings, `${prefix}store:${process.pid}`, 'store');
     await connectWithin(redis, options.url, settings.connectTimeoutMs);
-    return new RedisInstanceStore(redis, options.url, prefix, changeLogLimit, log);
+    return new RedisInstanceStore(redis, options.url, prefix, changeLogLimit, log, settings);
   }
 
   private assertOpen(): void {
@@ -392,13 +414,15 @@ export class RedisInstanceStore implements InstanceStore {
     return loaded;
   }
 
-  async appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions): Promise<StatusChange> {
+  async appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions, snapshot?: PersistedInstanceSnapshot): Promise<StatusChange> {
+    this.assertOpen();
+    if (snapshot) assertPersistedSnapshot(snapshot);
     // A stray `sequence` of the caller's is dropped: the store numbers the entries.
     const json = JSON.stringify({ ...change, sequence: undefined });
     const [lease, token] = this.fence(options);
-    const sequence = await this.run('appendChange', () =>
-      this.redis.eval(appendChangeScript, 3, lease, this.keys.changeSequence(), this.keys.changes(), token, String(this.changeLogLimit), json),
-    );
+    const keys = [lease, this.keys.changeSequence(), this.keys.changes(), this.keys.records(), this.keys.snapshots()];
+    const args = [token, String(this.changeLogLimit), json, ...(snapshot ? [change.instanceId, snapshotJson(snapshot)] : [])];
+    const sequence = await this.run('appendChange', () => this.redis.eval(appendChangeScript, keys.length, ...keys, ...args));
     if (typeof sequence !== 'number') throw new Error(`redis store: unexpected sequence ${String(sequence)}`);
     this.appended.notify();
     return { ...(JSON.parse(json) as Omit<StatusChange, 'sequence'>), sequence };
@@ -420,8 +444,14 @@ export class RedisInstanceStore implements InstanceStore {
     return { changes, oldest: reply[1] >= 0 ? reply[1] : undefined, newest: reply[0] };
   }
 
+  /** Appends through this object wake the listener at once; those of other processes through one blocking read of the log per store. */
   watchChanges(listener: () => void): () => void {
-    return this.appended.watch(listener);
+    const unwatchLocal = this.appended.watch(listener);
+    const unwatchShared = this.follower.watch(listener);
+    return () => {
+      unwatchLocal();
+      unwatchShared();
+    };
   }
 
   async recentChanges(options: RecentChangesQuery): Promise<StatusChange[]> {
@@ -454,7 +484,7 @@ export class RedisInstanceStore implements InstanceStore {
 
   /** Lets the commands already sent finish (QUIT is answered after them) and closes the connection. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= quitConnection(this.redis);
+    this.closing ??= Promise.all([this.follower.stop(), quitConnection(this.redis)]).then(() => undefined);
     return this.closing;
   }
 }

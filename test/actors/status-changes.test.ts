@@ -14,7 +14,6 @@ import { SoleOwnership } from '../../src/actors/ownership.js';
 import { StatusChanges, type InstanceEventEnvelope } from '../../src/actors/status-changes.js';
 import { DraasError } from '../../src/errors.js';
 import { MemoryInstanceStore, type StatusChange } from '../../src/store/instance-store.js';
-import { MemoryTransport } from '../../src/transport/memory.js';
 import { waitFor } from '../helpers/processes.js';
 import { machineInput, makeChange, stubbedInstanceMachine } from '../store/fixtures.js';
 
@@ -33,10 +32,8 @@ const context = createActor(stubbedInstanceMachine(), { input: machineInput('x')
 
 test('appends that fail are retried in order until they land; subscribers get them once each, in order', async (t) => {
   const store = new FlakyStore();
-  const transport = new MemoryTransport();
   const log: string[] = [];
-  const changes = new StatusChanges({ store, transport, ownership: new SoleOwnership(), ownTokens: new OwnTokens(), now: Date.now, log: (line) => log.push(line), retryMs: 10, maxRetryMs: 40 });
-  await changes.open();
+  const changes = new StatusChanges({ store, ownership: new SoleOwnership(), ownTokens: new OwnTokens(), now: Date.now, log: (line) => log.push(line), retryMs: 10, maxRetryMs: 40 });
   t.teardown(() => changes.close());
   const received: InstanceEventEnvelope[] = [];
   await changes.subscribe((event) => received.push(event));

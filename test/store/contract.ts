@@ -92,6 +92,23 @@ export function instanceStoreContract(name: string, makeStore: MakeStore): void 
     t.is(await store.loadSnapshot('ghost'), undefined);
   });
 
+  test(`${name}: a change appended with a snapshot stores both; after its record is gone, only the change`, async (t) => {
+    const store = await makeStore(t);
+    await store.insert(makeRecord('along'));
+    const first = await store.appendChange(makeChange('along', 0), {}, makeSnapshot(1));
+    t.deepEqual(await store.loadSnapshot('along'), makeSnapshot(1));
+    t.deepEqual((await store.recentChanges({ limit: 10 })).map((change) => change.sequence), [first.sequence]);
+    await store.appendChange(makeChange('along', 1));
+    t.deepEqual(await store.loadSnapshot('along'), makeSnapshot(1), 'a change without a snapshot leaves the snapshot alone');
+    await store.delete('along');
+    const last = await store.appendChange(makeChange('along', 2), {}, makeSnapshot(3));
+    t.is(last.sequence, first.sequence + 2);
+    t.is(await store.loadSnapshot('along'), undefined, 'the last change of a deleted instance does not resurrect its snapshot');
+    await store.insert(makeRecord('along'));
+    t.is(await store.loadSnapshot('along'), undefined);
+    await t.throwsAsync(store.appendChange(makeChange('along', 3), {}, { snapshot: {} } as unknown as PersistedInstanceSnapshot), { instanceOf: TypeError });
+  });
+
   test(`${name}: a malformed snapshot is refused`, async (t) => {
     const store = await makeStore(t);
     await store.insert(makeRecord('strict'));

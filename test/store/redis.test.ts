@@ -207,3 +207,33 @@ test.serial('redis: loadAll of 10,000 instances', async (t) => {
   t.is(all[0]?.record.id, 'instance-00000');
   t.deepEqual(warnings, []);
 });
+
+test('redis: a watcher hears of appends made by another process sharing the store, through one follower connection that runs only while watched', async (t) => {
+  const { store: mine } = await openStore(t);
+  const other = await RedisInstanceStore.open({ url: sharedUrl(), prefix: mine.keys.prefix, log: () => undefined });
+  t.teardown(() => other.close());
+  const raw = rawClient(t, sharedUrl());
+  const followers = async () => (await raw.client('LIST')).toString().split('\n').filter((line) => line.includes(`name=${mine.keys.prefix}store-follower`)).length;
+  t.is(await followers(), 0, 'no follower while nobody watches');
+
+  let wakes = 0;
+  const unwatchOne = mine.watchChanges(() => (wakes += 1));
+  const unwatchTwo = mine.watchChanges(() => undefined);
+  // The follower's first read starts from the stream's end: wait until it blocks before appending.
+  const deadline = Date.now() + 5_000;
+  while ((await followers()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(await followers(), 1, 'one follower connection for both watchers');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+
+  await other.appendChange(makeChange('elsewhere', 0));
+  const heard = Date.now() + 5_000;
+  while (wakes === 0 && Date.now() < heard) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.true(wakes >= 1, 'woken by the other store’s append');
+
+  unwatchOne();
+  t.is(await followers(), 1, 'still followed while one watcher is left');
+  unwatchTwo();
+  const gone = Date.now() + 5_000;
+  while ((await followers()) > 0 && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(await followers(), 0, 'the follower stops with the last watcher');
+});
