@@ -10,11 +10,13 @@ import { platformTypes, type PlatformType } from '../platforms/driver.js';
 import { platformOptionSchemas } from '../platforms/platform-options.js';
 
 /** DNS-1123 label, at most 40 characters: safe in file paths, container names and Kubernetes names. */
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 export const instanceIdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(40, 'must be at most 40 characters')
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit');
+  .regex(dnsLabel, 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit');
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -120,5 +122,7 @@ export function parseRequest<T>(schema: z.ZodType<T>, input: unknown, what: stri
 }
 
 export function parseInstanceId(id: unknown): string {
+  // Every lifecycle call checks its id: a valid one passes without the schema's machinery, which words the errors.
+  if (typeof id === 'string' && id.length <= 40 && dnsLabel.test(id)) return id;
   return parseRequest(instanceIdSchema, id, 'instance id');
 }

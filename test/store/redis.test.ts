@@ -213,7 +213,7 @@ test('redis: a watcher hears of appends made by another process sharing the stor
   const other = await RedisInstanceStore.open({ url: sharedUrl(), prefix: mine.keys.prefix, log: () => undefined });
   t.teardown(() => other.close());
   const raw = rawClient(t, sharedUrl());
-  const followers = async () => (await raw.client('LIST')).toString().split('\n').filter((line) => line.includes(`name=${mine.keys.prefix}store-follower`)).length;
+  const followers = async () => String(await raw.client('LIST')).split('\n').filter((line) => line.includes(`name=${mine.keys.prefix}store-follower`)).length;
   t.is(await followers(), 0, 'no follower while nobody watches');
 
   let wakes = 0;
