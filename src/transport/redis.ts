@@ -48,7 +48,8 @@ import { RedisConsumer } from './redis-consumer.js';
 import { settleWithin } from '../redis/exec.js';
 import { COMMAND_GROUP, DEFAULT_PREFIX, RedisKeys } from '../redis/keys.js';
 import { RedisPresence } from './redis-presence.js';
-import { retryRedis } from '../redis/transient.js';
+import { isTransientRedisError, retryRedis } from '../redis/transient.js';
+import { TickPipeline } from './redis-batch.js';
 import { ReplyInbox } from './redis-replies.js';
 import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 import { queues, type Closeable, type CommandHandler, type ConsumeOptions, type EventListener, type QueueStats, type RequestOptions, type Transport } from './transport.js';
@@ -96,6 +97,8 @@ export class RedisTransport implements Transport {
   readonly keys: RedisKeys;
   readonly nodeId: string;
   private readonly commands: Redis;
+  /** The command connection, for the commands of hot paths: those of one tick go in one write. */
+  private readonly batch: TickPipeline;
   private readonly replies: Redis;
   private readonly inbox: ReplyInbox;
   private readonly consumers = new Set<RedisConsumer>();
@@ -138,6 +141,7 @@ export class RedisTransport implements Transport {
       },
     };
     this.commands = this.watch(commandConnection(this.connection, `draas:${this.nodeId}:commands`, 'transport-commands'), 'command connection');
+    this.batch = new TickPipeline(this.commands);
     this.presence = new RedisPresence(this.commands, this.keys, options.url);
     this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`, 'transport-blocking'), 'reply connection');
     this.inbox = new ReplyInbox(
@@ -172,6 +176,8 @@ export class RedisTransport implements Transport {
     return new Promise((resolve, reject) => {
       const signal = options.signal;
       let done = false;
+      // Created only once the first XADD failed for a transient reason: it ends the retries once the request is over.
+      let over: AbortController | undefined;
       const finish = (settle: () => void) => {
         if (done) return;
         done = true;
@@ -179,21 +185,34 @@ export class RedisTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
         this.inbox.forget(requestId);
         this.pending.delete(requestId);
-        over.abort();
+        over?.abort();
         settle();
       };
       const timer = setTimeout(() => finish(() => reject(new WorkerTimeoutError(queue, options.timeoutMs))), options.timeoutMs);
-      // Ends the XADD's retries once the request is over (answered, timed out, aborted).
-      const over = new AbortController();
       const onAbort = () => finish(() => reject(abortReason(signal)));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(requestId, (error) => finish(() => reject(error)));
       this.inbox.expect(requestId, (reply) =>
         finish(() => (reply.ok ? resolve(reply.result) : reject(deserializeError(reply.error)))),
       );
-      // Repeated through a short outage: a command that lands twice is run once (workers key outcomes by commandId).
-      retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields), { signal: over.signal, deadlineMs: options.timeoutMs })
-        .catch((error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`))));
+      const failed = (error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`)));
+      const xadd = () => this.batch.call('XADD', [this.keys.commandStream(queue), '*', ...fields]);
+      xadd().catch((error: unknown) => {
+        if (done) return;
+        if (!isTransientRedisError(error)) {
+          failed(error);
+          return;
+        }
+        // Repeated through a short outage: a command that lands twice is run once (workers key outcomes by commandId).
+        // The first failure is handed to the retry as its first attempt, so the policy's attempts and delays are unchanged.
+        over = new AbortController();
+        let first: Promise<unknown> | undefined = Promise.reject(error);
+        retryRedis(() => {
+          const attempt = first ?? xadd();
+          first = undefined;
+          return attempt;
+        }, { signal: over.signal, deadlineMs: options.timeoutMs }).catch(failed);
+      });
     });
   }
 
