@@ -10,9 +10,10 @@
  *   command is dead-lettered and its requester gets a `worker-error` reply.
  * - **Replies** go to the requester's own reply stream (`redis-replies.ts`),
  *   correlated by a per-request id; a reply after the timeout is dropped.
- * - **Events** go to a capped stream per topic (XADD MAXLEN ~); each
- *   subscription reads it from its last id (`redis-subscription.ts`).
- *   No Pub/Sub.
+ * - **Events** go to a capped stream per topic (XADD MAXLEN ~); the
+ *   subscriptions of one transport to a topic share one reader that reads it
+ *   from the oldest of their last ids and hands each event to each of them
+ *   (`redis-subscription.ts`). No Pub/Sub.
  * - **Presence**: `redis-presence.ts`.
  * - **Connections**: `redis-connection.ts`. Requests, publishes and presence
  *   fail at once with `DraasError('unavailable')` (503) while Redis is down;
@@ -33,7 +34,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DraasError, WorkerTimeoutError, errorMessage } from '../errors.js';
 import { deserializeError, type CommandEnvelope, type EventEnvelope } from './envelope.js';
-import { encodeCommand, encodeEvent } from './redis-codec.js';
+import { encodeCommand, encodeEvent, parseEntries } from './redis-codec.js';
 import {
   blockingConnection,
   commandConnection,
@@ -51,7 +52,7 @@ import { RedisPresence } from './redis-presence.js';
 import { isTransientRedisError, retryRedis } from '../redis/transient.js';
 import { TickPipeline } from './redis-batch.js';
 import { ReplyInbox } from './redis-replies.js';
-import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
+import { normalizeStreamId, TopicReader, type RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 import { queues, type Closeable, type CommandHandler, type ConsumeOptions, type EventListener, type QueueStats, type RequestOptions, type Transport } from './transport.js';
 import { logAt, toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
@@ -92,6 +93,12 @@ interface Loop {
   stalled(maxAgeMs: number): boolean;
 }
 
+/** A topic's reader and the connecting of its connection. */
+interface OpeningReader {
+  value: TopicReader;
+  opened: Promise<void>;
+}
+
 export class RedisTransport implements Transport {
   readonly presence: RedisPresence;
   readonly keys: RedisKeys;
@@ -102,7 +109,8 @@ export class RedisTransport implements Transport {
   private readonly replies: Redis;
   private readonly inbox: ReplyInbox;
   private readonly consumers = new Set<RedisConsumer>();
-  private readonly subscriptions = new Set<RedisSubscription>();
+  /** One shared reader per subscribed topic. */
+  private readonly readers = new Map<string, OpeningReader>();
   private readonly pending = new Map<string, (error: Error) => void>();
   private readonly connection: ConnectionSettings;
   private readonly logger: Logger;
@@ -280,23 +288,61 @@ export class RedisTransport implements Transport {
     }
   }
 
-  /** Delivers the topic's events published after this resolves (or after `options.after`). */
+  /**
+   * Delivers the topic's events published after this resolves (or after
+   * `options.after`). The subscriptions of this transport to one topic share
+   * one connection and read loop (`redis-subscription.ts`).
+   */
   async subscribe(topic: string, listener: EventListener, options: SubscribeOptions = {}): Promise<RedisSubscription> {
     this.assertOpen();
     const key = this.keys.events(topic);
-    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`, 'transport-blocking'), `subscription ${key}`);
-    const subscription: RedisSubscription = new RedisSubscription(blocking, key, listener, {
-      blockMs: this.blockMs, retry: this.connection.reconnect, log: this.log, onClosed: () => this.subscriptions.delete(subscription),
-    });
-    try {
-      await connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs);
-      await subscription.start(options);
-    } catch (error) {
-      await subscription.close();
-      throw toTransportError(error, this.connection.url, `subscribe to "${topic}"`);
+    let after: string | undefined;
+    if (options.after !== undefined) {
+      after = normalizeStreamId(options.after);
+      if (after === undefined) throw new DraasError('bad-request', `"${options.after}" is not a stream id (<ms>-<seq>) to subscribe after`);
     }
-    this.subscriptions.add(subscription);
-    return subscription;
+    for (;;) {
+      const reader = this.readerOf(topic, key);
+      try {
+        await reader.opened;
+        const position = after ?? (await this.newestId(key));
+        this.assertOpen();
+        // The reader's last subscription may have closed meanwhile: then a new reader is made.
+        if (!reader.value.isClosed) return reader.value.attach(listener, position);
+      } catch (error) {
+        // Not left connected for nobody (a subscribe waiting on it too makes a new one).
+        if (reader.value.unused) void reader.value.close();
+        throw toTransportError(error, this.connection.url, `subscribe to "${topic}"`);
+      }
+    }
+  }
+
+  /** The reader of a topic, made (and connecting) when there is none or it is closed. */
+  private readerOf(topic: string, key: string): OpeningReader {
+    const existing = this.readers.get(topic);
+    if (existing && !existing.value.isClosed) return existing;
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`, 'transport-blocking'), `subscription ${key}`);
+    const reader: OpeningReader = {
+      value: new TopicReader(blocking, key, {
+        blockMs: this.blockMs,
+        retry: this.connection.reconnect,
+        log: this.log,
+        onClosed: () => {
+          if (this.readers.get(topic) === reader) this.readers.delete(topic);
+        },
+      }),
+      opened: connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs),
+    };
+    // A reader that cannot connect is dropped (its subscribers get the error); the next subscribe makes a new one.
+    reader.opened.catch(() => void reader.value.close());
+    this.readers.set(topic, reader);
+    return reader;
+  }
+
+  /** The id of the newest entry of a stream (`0-0` when it is empty or missing). */
+  private async newestId(key: string): Promise<string> {
+    const [newest] = parseEntries(await retryRedis(() => this.commands.xrevrange(key, '+', '-', 'COUNT', 1)));
+    return newest?.id ?? '0-0';
   }
 
   /**
@@ -307,7 +353,7 @@ export class RedisTransport implements Transport {
   async healthy(): Promise<boolean> {
     if (this.closing) return false;
     const maxAge = Math.max(2 * this.blockMs, this.blockMs + 1_000);
-    const loops: Loop[] = [this.inbox, ...this.consumers, ...this.subscriptions];
+    const loops: Loop[] = [this.inbox, ...this.consumers, ...[...this.readers.values()].map((reader) => reader.value)];
     if (loops.some((loop) => loop.stalled(maxAge))) return false;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -382,7 +428,7 @@ export class RedisTransport implements Transport {
     this.closing ??= (async () => {
       // Consumers get their shutdown grace for running handlers; nothing else waits long for a Redis that does not answer.
       await settleWithin([...this.consumers].map((consumer) => consumer.close()), this.shutdownGraceMs + 1_000);
-      await settleWithin([...this.subscriptions].map((subscription) => subscription.close()), 1_000);
+      await settleWithin([...this.readers.values()].map((reader) => reader.value.close()), 1_000);
       for (const fail of [...this.pending.values()]) fail(new DraasError('unavailable', 'the Redis transport was closed'));
       await settleWithin([this.inbox.stop()], 1_000);
       await quitConnection(this.commands);
