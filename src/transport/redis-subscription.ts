@@ -74,13 +74,15 @@ export class RedisSubscription implements Closeable {
   }
 
   /**
-   * Hands over the entry `id` of a read that started after `from` (its event
-   * undefined when the entry is malformed). Skipped when this subscription
+   * Hands over the entry `id` of a read that started after `from`; `previous`
+   * is the entry before it in that read (`from` for the first). Its event is
+   * undefined when the entry is malformed. Skipped when this subscription
    * already had it, or is behind that read (a later read catches it up).
    */
-  offer(from: string, id: string, event: EventEnvelope | undefined, log: (message: string) => void): void {
+  offer(from: string, previous: string, id: string, event: EventEnvelope | undefined, log: (message: string) => void): void {
     if (!this.open) return;
-    if (this.position !== from && (compareIds(this.position, from) < 0 || compareIds(id, this.position) <= 0)) return;
+    // In step with the read (the usual case): no comparison needed.
+    if (this.position !== previous && (compareIds(this.position, from) < 0 || compareIds(id, this.position) <= 0)) return;
     this.position = id;
     if (event === undefined) return;
     try {
@@ -96,12 +98,14 @@ export class TopicReader {
   private readonly loop: BlockingLoop;
   private readonly subscriptions = new Set<RedisSubscription>();
   private stopping: Promise<void> | undefined;
+  private readonly log: (message: string) => void;
 
   constructor(
     private readonly connection: Redis,
     readonly key: string,
     private readonly settings: TopicReaderSettings,
   ) {
+    this.log = (message) => settings.log(`subscription ${key}: ${message}`);
     this.loop = new BlockingLoop(connection, {
       name: `subscription ${key}`,
       step: () => this.step(),
@@ -153,14 +157,18 @@ export class TopicReader {
     }
     if (from === undefined) return; // between its last close() and the stop
     const reply = await this.connection.call('XREAD', 'COUNT', READ_BATCH, 'BLOCK', this.settings.blockMs, 'STREAMS', this.key, from);
-    const log = (message: string) => this.settings.log(`subscription ${this.key}: ${message}`);
-    for (const entry of parseReadReply(reply)) {
+    const entries = parseReadReply(reply);
+    if (entries.length === 0) return;
+    // A snapshot: a subscription added by a listener starts with the next read.
+    const subscriptions = [...this.subscriptions];
+    let previous = from;
+    for (const entry of entries) {
       if (this.loop.isStopping) return;
       const event = decodeEvent(entry);
-      if (event === undefined) log(`skipped malformed entry ${entry.id}`);
+      if (event === undefined) this.log(`skipped malformed entry ${entry.id}`);
       else deepFreeze(event);
-      // A snapshot: a subscription added by a listener starts with the next read.
-      for (const subscription of [...this.subscriptions]) subscription.offer(from, entry.id, event, log);
+      for (const subscription of subscriptions) subscription.offer(from, previous, entry.id, event, this.log);
+      previous = entry.id;
     }
   }
 }
@@ -177,12 +185,18 @@ export function compareIds(a: string, b: string): number {
   if (a === b) return 0;
   const dashA = a.indexOf('-');
   const dashB = b.indexOf('-');
-  return compareDecimal(a.slice(0, dashA), b.slice(0, dashB)) || compareDecimal(a.slice(dashA + 1), b.slice(dashB + 1));
+  return compareDecimal(a, 0, dashA, b, 0, dashB) || compareDecimal(a, dashA + 1, a.length, b, dashB + 1, b.length);
 }
 
-function compareDecimal(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Compares the decimal numbers a[aFrom, aTo) and b[bFrom, bTo) without slicing. */
+function compareDecimal(a: string, aFrom: number, aTo: number, b: string, bFrom: number, bTo: number): number {
+  const length = aTo - aFrom;
+  if (length !== bTo - bFrom) return length - (bTo - bFrom);
+  for (let i = 0; i < length; i++) {
+    const difference = a.charCodeAt(aFrom + i) - b.charCodeAt(bFrom + i);
+    if (difference !== 0) return difference;
+  }
+  return 0;
 }
 
 /** Freezes an event and everything in it (a JSON value: plain objects and arrays). */
