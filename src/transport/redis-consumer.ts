@@ -58,7 +58,11 @@ export interface ConsumerSettings {
   claimIdleMs: number;
   retryDelayMs: number;
   maxDeliveries: number;
-  /** Handlers of this consumer that may run at the same time. */
+  /**
+   * Handlers of this consumer that may run at the same time. Entries whose
+   * handler finished and whose reply is being written are not counted, up to
+   * as many again.
+   */
   concurrency: number;
   /** How long close() waits for running handlers before leaving their entries to be reclaimed. */
   shutdownGraceMs: number;
@@ -84,7 +88,12 @@ interface PendingCompletion extends Completion {
 export class RedisConsumer implements Closeable {
   private readonly stream: string;
   private readonly errors: string;
+  /** Entries taken and not finished (handler running, or its reply being written), by id. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Handlers running now (at most `concurrency`). */
+  private handling = 0;
+  /** The read loop, waiting for room (see `step`). */
+  private roomWaiter: (() => void) | undefined;
   private readonly loop: BlockingLoop;
   private readonly reclaimEveryMs: number;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -176,10 +185,12 @@ export class RedisConsumer implements Closeable {
       this.lastReclaimAt = now;
       await this.reclaim();
     }
-    const free = this.settings.concurrency - this.inFlight.size;
+    // Handlers run at most `concurrency` at a time; entries whose replies are being written do not count, so the
+    // next batch is read while the last one's replies are written (bounded: at most twice `concurrency` unacknowledged).
+    const free = Math.min(this.settings.concurrency - this.handling, 2 * this.settings.concurrency - this.inFlight.size);
     if (free <= 0) {
-      // Busy, not stuck: wait for a handler (or the next reclaim pass).
-      await settleWithin([Promise.race(this.inFlight.values())], this.reclaimEveryMs);
+      // Busy, not stuck: wait for a handler or a reply write (or the next reclaim pass).
+      await this.roomOrTimeout(this.reclaimEveryMs);
       return;
     }
     const block = Math.max(1, Math.round(Math.min(this.settings.blockMs, this.reclaimEveryMs)));
@@ -205,7 +216,7 @@ export class RedisConsumer implements Closeable {
         await this.deadLetterIdle(entry);
         continue;
       }
-      if (this.inFlight.size >= this.settings.concurrency) continue;
+      if (this.handling >= this.settings.concurrency) continue;
       const claimed = parseEntries(
         await this.blocking.call('XCLAIM', this.stream, COMMAND_GROUP, this.name, this.settings.claimIdleMs, entry.id),
       );
@@ -282,19 +293,48 @@ export class RedisConsumer implements Closeable {
   private dispatch(entry: StreamEntry, delivery: number): void {
     // A read that returned after close() began (the loop no longer waits for it): the entry stays pending and is reclaimed.
     if (this.loop.isStopping) return;
-    // Registered before the handler starts, so the heartbeat and the crash path see it.
+    // Counted and registered before the handler starts, so the read loop, the heartbeat and the crash path see it.
+    this.handling += 1;
+    let handled = false;
+    const handlerSettled = () => {
+      if (handled) return;
+      handled = true;
+      this.handling -= 1;
+      this.wakeForRoom();
+    };
     const task: Promise<void> = Promise.resolve()
-      .then(() => this.execute(entry, delivery))
+      .then(() => this.execute(entry, delivery, handlerSettled))
       .catch((error: unknown) => this.settings.log(`consumer ${this.name}: entry ${entry.id}: ${errorMessage(error)}`))
       .finally(() => {
+        handlerSettled();
         if (this.inFlight.get(entry.id) === task) this.inFlight.delete(entry.id);
+        this.wakeForRoom();
       });
     this.inFlight.set(entry.id, task);
   }
 
-  private async execute(entry: StreamEntry, delivery: number): Promise<void> {
+  /** Resolves when a handler or a reply write finished, or after `ms`. */
+  private roomOrTimeout(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wakeForRoom(), ms);
+      this.roomWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private wakeForRoom(): void {
+    const waiter = this.roomWaiter;
+    this.roomWaiter = undefined;
+    waiter?.();
+  }
+
+  /** Runs the handler (`handlerSettled` once it settled, before the reply is written) and writes the outcome. */
+  private async execute(entry: StreamEntry, delivery: number, handlerSettled: () => void): Promise<void> {
     const { queued } = decodeCommand(entry);
     if (!queued) {
+      handlerSettled();
       await this.deadLetter(this.commands, entry, delivery, 'malformed command entry');
       return;
     }
@@ -303,6 +343,7 @@ export class RedisConsumer implements Closeable {
     try {
       reply = { commandId: command.commandId, ok: true, result: await this.handler(command) };
     } catch (error) {
+      handlerSettled();
       if (!(error instanceof DraasError)) {
         this.inFlight.delete(entry.id); // no more heartbeats for it
         await this.release(entry.id, command.commandId, error, delivery);
@@ -310,6 +351,7 @@ export class RedisConsumer implements Closeable {
       }
       reply = { commandId: command.commandId, ok: false, error: serializeError(error) };
     }
+    handlerSettled();
     await this.complete(entry.id, command.commandId, requestId, replyTo, reply);
   }
 

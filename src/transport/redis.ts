@@ -126,6 +126,9 @@ export class RedisTransport implements Transport {
   private readonly replyTtlMs: number;
   private closing: Promise<void> | undefined;
   private consumerCount = 0;
+  /** Request ids: unique to this transport object (random), then a counter, so a late reply to an earlier life of the same nodeId never matches. */
+  private readonly requestPrefix = `${randomUUID()}:`;
+  private requestCount = 0;
 
   constructor(options: RedisTransportOptions) {
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_PREFIX);
@@ -174,7 +177,7 @@ export class RedisTransport implements Transport {
   request(queue: string, command: CommandEnvelope, options: RequestOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new DraasError('unavailable', 'the Redis transport is closed'));
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    const requestId = randomUUID();
+    const requestId = `${this.requestPrefix}${(++this.requestCount).toString(36)}`;
     let fields: string[];
     try {
       fields = encodeCommand({ command, requestId, replyTo: this.inbox.key });
