@@ -9,7 +9,11 @@
  *   other error is a crash that is retried until `maxDeliveries`, then the
  *   command is dead-lettered and its requester gets a `worker-error` reply.
  * - **Replies** go to the requester's own reply stream (`redis-replies.ts`),
- *   correlated by a per-request id; a reply after the timeout is dropped.
+ *   correlated by a per-request id; a reply after the timeout is dropped. A
+ *   consumer writes the replies of the commands it finished during one tick,
+ *   with their acknowledgements, in one script call (`redis-scripts.ts`).
+ * - **Batching**: requests, sends and publishes made during one tick go to
+ *   Redis in one pipelined write (`redis-batch.ts`), in the order made.
  * - **Events** go to a capped stream per topic (XADD MAXLEN ~); the
  *   subscriptions of one transport to a topic share one reader that reads it
  *   from the oldest of their last ids and hands each event to each of them
@@ -21,7 +25,7 @@
  *
  * Needs Redis >= 6.2 (XPENDING … IDLE); tested with Redis 7.
  *
- * Deliberately left out: Redis Cluster (the MULTIs span several keys, which
+ * Deliberately left out: Redis Cluster (the MULTIs and scripts span several keys, which
  * would need hash tags), Pub/Sub fast paths, trimming of command streams
  * (entries are deleted once acknowledged, so a stream only holds work not
  * yet done), detecting that a subscriber's position was trimmed away from an
@@ -237,7 +241,7 @@ export class RedisTransport implements Transport {
     }
     try {
       // Repeated through a short outage, like a request's: a duplicate runs once.
-      await retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields));
+      await retryRedis(() => this.batch.call('XADD', [this.keys.commandStream(queue), '*', ...fields]));
     } catch (error) {
       throw toTransportError(error, this.connection.url, `send on "${queue}"`);
     }
@@ -285,7 +289,8 @@ export class RedisTransport implements Transport {
   async publish(topic: string, event: EventEnvelope): Promise<void> {
     this.assertOpen();
     try {
-      await this.commands.xadd(this.keys.events(topic), 'MAXLEN', '~', this.eventStreamMaxLen, '*', ...encodeEvent(event));
+      // Publishes of one tick go in one write, in the order they were made (so the stream keeps that order).
+      await this.batch.call('XADD', [this.keys.events(topic), 'MAXLEN', '~', this.eventStreamMaxLen, '*', ...encodeEvent(event)]);
     } catch (error) {
       throw toTransportError(error, this.connection.url, `publish to "${topic}"`);
     }
