@@ -150,8 +150,13 @@ export function decodeCommand(entry: StreamEntry): { queued?: QueuedCommand; req
   return { queued: { command, requestId, replyTo }, requestId, replyTo };
 }
 
+/** The `reply` field of a reply entry (see `encodeReply`). */
+export function serializeReply(reply: ReplyEnvelope): string {
+  return JSON.stringify(reply);
+}
+
 export function encodeReply(requestId: string, reply: ReplyEnvelope): string[] {
-  return ['requestId', requestId, 'reply', JSON.stringify(reply)];
+  return ['requestId', requestId, 'reply', serializeReply(reply)];
 }
 
 export function decodeReply(entry: StreamEntry): { requestId: string; reply: ReplyEnvelope } | undefined {

@@ -6,9 +6,10 @@
  * Delivery rules (at-least-once; handlers are idempotent on `commandId`):
  *
  * - **Acknowledge after the reply.** An entry is XACKed (and XDELed) in the
- *   same MULTI that writes its reply, only after its handler settled. If
- *   Redis is down at that moment the write is retried until it succeeds or
- *   the consumer is closed.
+ *   same atomic script that writes its reply (`completeHandled`: one EVAL
+ *   for the entries whose handlers settled during one tick), only after its
+ *   handler settled. If Redis is down at that moment the write is retried
+ *   until it succeeds or the consumer is closed.
  * - **A `DraasError` is an answer.** A handler that rejects with a
  *   `DraasError` (the driver said no: bad request, workload failed, …)
  *   produces an error reply and the entry is acknowledged: never retried.
@@ -34,6 +35,7 @@ import { serializeError, type ReplyEnvelope } from './envelope.js';
 import {
   decodeCommand,
   encodeReply,
+  serializeReply,
   parseEntries,
   parsePending,
   parseReadReply,
@@ -44,7 +46,7 @@ import { backoffMs, isNoGroupError, isReplyError, type ReconnectPolicy } from '.
 import { execChecked, pause, settleWithin } from '../redis/exec.js';
 import { COMMAND_GROUP, type RedisKeys } from '../redis/keys.js';
 import { BlockingLoop } from './redis-loop.js';
-import { deleteConsumerWhenIdle, touchOwnedEntries } from './redis-scripts.js';
+import { COMPLETE_BATCH_MAX, completeHandled, deleteConsumerWhenIdle, touchOwnedEntries, type Completion } from './redis-scripts.js';
 import type { Closeable, CommandHandler } from './transport.js';
 
 export interface ConsumerSettings {
@@ -56,7 +58,11 @@ export interface ConsumerSettings {
   claimIdleMs: number;
   retryDelayMs: number;
   maxDeliveries: number;
-  /** Handlers of this consumer that may run at the same time. */
+  /**
+   * Handlers of this consumer that may run at the same time. Entries whose
+   * handler finished and whose reply is being written are not counted, up to
+   * as many again.
+   */
   concurrency: number;
   /** How long close() waits for running handlers before leaving their entries to be reclaimed. */
   shutdownGraceMs: number;
@@ -73,10 +79,21 @@ export interface ConsumerSettings {
 const RECLAIM_BATCH = 16;
 const REPLY_RETRY: ReconnectPolicy = { initialMs: 100, maxMs: 2_000 };
 
+interface PendingCompletion extends Completion {
+  commandId: string;
+  /** Called once the batch is written or given up. */
+  done: () => void;
+}
+
 export class RedisConsumer implements Closeable {
   private readonly stream: string;
   private readonly errors: string;
+  /** Entries taken and not finished (handler running, or its reply being written), by id. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Handlers running now (at most `concurrency`). */
+  private handling = 0;
+  /** The read loop, waiting for room (see `step`). */
+  private roomWaiter: (() => void) | undefined;
   private readonly loop: BlockingLoop;
   private readonly reclaimEveryMs: number;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -84,7 +101,10 @@ export class RedisConsumer implements Closeable {
   /** Set when close() gave up waiting: late outcomes are not written. */
   private abandoned = false;
   private closing: Promise<void> | undefined;
-  private readonly wakeReplyRetry: { wake?: () => void } = {};
+  /** Reply writes waiting to retry (Redis unreachable): woken when close() gives up on them. */
+  private readonly replyRetries = new Set<{ wake?: () => void }>();
+  /** Handled entries whose reply and acknowledgement go out with the next batch. */
+  private completions: PendingCompletion[] = [];
 
   constructor(
     private readonly blocking: Redis,
@@ -129,7 +149,7 @@ export class RedisConsumer implements Closeable {
       const drained = await settleWithin([...this.inFlight.values()], this.settings.shutdownGraceMs);
       if (!drained) {
         this.abandoned = true;
-        this.wakeReplyRetry.wake?.();
+        for (const retry of this.replyRetries) retry.wake?.();
         this.settings.log(`consumer ${this.name}: closed with ${this.inFlight.size} command(s) unfinished; they will be reclaimed`);
       }
       clearInterval(this.heartbeat);
@@ -165,10 +185,12 @@ export class RedisConsumer implements Closeable {
       this.lastReclaimAt = now;
       await this.reclaim();
     }
-    const free = this.settings.concurrency - this.inFlight.size;
+    // Handlers run at most `concurrency` at a time; entries whose replies are being written do not count, so the
+    // next batch is read while the last one's replies are written (bounded: at most twice `concurrency` unacknowledged).
+    const free = Math.min(this.settings.concurrency - this.handling, 2 * this.settings.concurrency - this.inFlight.size);
     if (free <= 0) {
-      // Busy, not stuck: wait for a handler (or the next reclaim pass).
-      await settleWithin([Promise.race(this.inFlight.values())], this.reclaimEveryMs);
+      // Busy, not stuck: wait for a handler or a reply write (or the next reclaim pass).
+      await this.roomOrTimeout(this.reclaimEveryMs);
       return;
     }
     const block = Math.max(1, Math.round(Math.min(this.settings.blockMs, this.reclaimEveryMs)));
@@ -194,7 +216,7 @@ export class RedisConsumer implements Closeable {
         await this.deadLetterIdle(entry);
         continue;
       }
-      if (this.inFlight.size >= this.settings.concurrency) continue;
+      if (this.handling >= this.settings.concurrency) continue;
       const claimed = parseEntries(
         await this.blocking.call('XCLAIM', this.stream, COMMAND_GROUP, this.name, this.settings.claimIdleMs, entry.id),
       );
@@ -271,19 +293,48 @@ export class RedisConsumer implements Closeable {
   private dispatch(entry: StreamEntry, delivery: number): void {
     // A read that returned after close() began (the loop no longer waits for it): the entry stays pending and is reclaimed.
     if (this.loop.isStopping) return;
-    // Registered before the handler starts, so the heartbeat and the crash path see it.
+    // Counted and registered before the handler starts, so the read loop, the heartbeat and the crash path see it.
+    this.handling += 1;
+    let handled = false;
+    const handlerSettled = () => {
+      if (handled) return;
+      handled = true;
+      this.handling -= 1;
+      this.wakeForRoom();
+    };
     const task: Promise<void> = Promise.resolve()
-      .then(() => this.execute(entry, delivery))
+      .then(() => this.execute(entry, delivery, handlerSettled))
       .catch((error: unknown) => this.settings.log(`consumer ${this.name}: entry ${entry.id}: ${errorMessage(error)}`))
       .finally(() => {
+        handlerSettled();
         if (this.inFlight.get(entry.id) === task) this.inFlight.delete(entry.id);
+        this.wakeForRoom();
       });
     this.inFlight.set(entry.id, task);
   }
 
-  private async execute(entry: StreamEntry, delivery: number): Promise<void> {
+  /** Resolves when a handler or a reply write finished, or after `ms`. */
+  private roomOrTimeout(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wakeForRoom(), ms);
+      this.roomWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private wakeForRoom(): void {
+    const waiter = this.roomWaiter;
+    this.roomWaiter = undefined;
+    waiter?.();
+  }
+
+  /** Runs the handler (`handlerSettled` once it settled, before the reply is written) and writes the outcome. */
+  private async execute(entry: StreamEntry, delivery: number, handlerSettled: () => void): Promise<void> {
     const { queued } = decodeCommand(entry);
     if (!queued) {
+      handlerSettled();
       await this.deadLetter(this.commands, entry, delivery, 'malformed command entry');
       return;
     }
@@ -292,6 +343,7 @@ export class RedisConsumer implements Closeable {
     try {
       reply = { commandId: command.commandId, ok: true, result: await this.handler(command) };
     } catch (error) {
+      handlerSettled();
       if (!(error instanceof DraasError)) {
         this.inFlight.delete(entry.id); // no more heartbeats for it
         await this.release(entry.id, command.commandId, error, delivery);
@@ -299,7 +351,8 @@ export class RedisConsumer implements Closeable {
       }
       reply = { commandId: command.commandId, ok: false, error: serializeError(error) };
     }
-    await this.complete(entry.id, requestId, replyTo, reply);
+    handlerSettled();
+    await this.complete(entry.id, command.commandId, requestId, replyTo, reply);
   }
 
   /** A crashed handler: record its error and let the entry be reclaimed after `retryDelayMs`. */
@@ -318,38 +371,63 @@ export class RedisConsumer implements Closeable {
     }
   }
 
-  /** Writes the reply and acknowledges the entry in one MULTI, retrying while Redis is unreachable. */
-  private async complete(id: string, requestId: string, replyTo: string, reply: ReplyEnvelope): Promise<void> {
-    let fields: string[];
+  /**
+   * Queues the reply and acknowledgement of a handled entry; resolves once
+   * they are written (or given up: a reply error, or close() abandoned it).
+   * The entries finished during one tick go in one `completeHandled` call.
+   */
+  private complete(id: string, commandId: string, requestId: string, replyTo: string, reply: ReplyEnvelope): Promise<void> {
+    let json: string;
     try {
-      fields = encodeReply(requestId, reply);
+      json = serializeReply(reply);
     } catch (error) {
-      fields = encodeReply(requestId, {
+      json = serializeReply({
         commandId: reply.commandId,
         ok: false,
         error: { code: 'worker-error', message: `the result is not JSON-serializable: ${errorMessage(error)}`, details: {} },
       });
     }
-    for (let attempt = 1; !this.abandoned; attempt += 1) {
-      try {
-        const tx = this.commands.multi();
-        // A command sent without a requester (`Transport.send`) has no reply stream.
-        if (replyTo) {
-          tx.xadd(replyTo, 'MAXLEN', '~', this.settings.replyMaxLen, '*', ...fields);
-          tx.pexpire(replyTo, this.settings.replyTtlMs);
-        }
-        tx.xack(this.stream, COMMAND_GROUP, id);
-        tx.xdel(this.stream, id);
-        tx.hdel(this.errors, id);
-        await execChecked(tx);
-        return;
-      } catch (error) {
-        if (isReplyError(error)) {
-          this.settings.log(`consumer ${this.name}: reply to ${reply.commandId} failed: ${error.message}`);
+    return new Promise((done) => {
+      if (this.completions.length === 0) process.nextTick(() => this.flushCompletions());
+      this.completions.push({ id, commandId, requestId, replyTo, reply: json, done });
+    });
+  }
+
+  private flushCompletions(): void {
+    while (this.completions.length > 0) void this.writeCompletions(this.completions.splice(0, COMPLETE_BATCH_MAX));
+  }
+
+  /** Writes replies and acknowledges their entries in one script call, retrying while Redis is unreachable. */
+  private async writeCompletions(batch: PendingCompletion[]): Promise<void> {
+    const target = {
+      stream: this.stream,
+      errors: this.errors,
+      group: COMMAND_GROUP,
+      replyMaxLen: this.settings.replyMaxLen,
+      replyTtlMs: this.settings.replyTtlMs,
+    };
+    try {
+      for (let attempt = 1; !this.abandoned; attempt += 1) {
+        try {
+          const failed = await completeHandled(this.commands, target, batch);
+          for (const { id, error } of failed) {
+            const commandId = batch.find((item) => item.id === id)?.commandId ?? id;
+            this.settings.log(`consumer ${this.name}: reply to ${commandId} failed: ${error}`);
+          }
           return;
+        } catch (error) {
+          if (isReplyError(error)) {
+            for (const item of batch) this.settings.log(`consumer ${this.name}: reply to ${item.commandId} failed: ${error.message}`);
+            return;
+          }
+          const wake: { wake?: () => void } = {};
+          this.replyRetries.add(wake);
+          await pause(backoffMs(attempt, REPLY_RETRY), wake);
+          this.replyRetries.delete(wake);
         }
-        await pause(backoffMs(attempt, REPLY_RETRY), this.wakeReplyRetry);
       }
+    } finally {
+      for (const item of batch) item.done();
     }
   }
 

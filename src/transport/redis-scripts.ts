@@ -23,6 +23,90 @@ end
 return touched
 `;
 
+/**
+ * Finishes handled commands of one queue, in one atomic step: for each, its
+ * reply is appended to its requester's reply stream (capped) and that
+ * stream's expiry refreshed, then all of them are acknowledged, deleted from
+ * the queue's stream and their recorded crash errors dropped. The same
+ * effects, one EVAL for a batch instead of a MULTI of seven commands per
+ * command. As in that MULTI, a reply that cannot be written (the reply key
+ * holds another type) does not keep its entry from being acknowledged: its
+ * error is returned (id, message, …) for the log.
+ *
+ * KEYS[1] the command stream, KEYS[2] its errors hash, KEYS[3…] the reply
+ * streams. ARGV: group, reply MAXLEN, reply TTL (ms), then four per entry:
+ * id, index of its reply stream in KEYS (0: none, it was sent without a
+ * requester), requestId, the reply's JSON.
+ */
+const completeEntries = `
+local failed = {}
+local ids = {}
+for i = 4, #ARGV, 4 do
+  local id = ARGV[i]
+  local k = tonumber(ARGV[i + 1])
+  if k > 0 then
+    local added = redis.pcall('XADD', KEYS[k], 'MAXLEN', '~', ARGV[2], '*', 'requestId', ARGV[i + 2], 'reply', ARGV[i + 3])
+    if type(added) == 'table' and added.err then
+      failed[#failed + 1] = id
+      failed[#failed + 1] = added.err
+    end
+    redis.pcall('PEXPIRE', KEYS[k], ARGV[3])
+  end
+  ids[#ids + 1] = id
+end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('XDEL', KEYS[1], unpack(ids))
+redis.call('HDEL', KEYS[2], unpack(ids))
+return failed
+`;
+
+/** Most entries one `completeEntries` call carries (Lua's unpack has a stack limit far above this). */
+export const COMPLETE_BATCH_MAX = 256;
+
+export interface Completion {
+  /** The entry's id in the command stream. */
+  id: string;
+  /** The requester's reply stream; empty for a command sent without one. */
+  replyTo: string;
+  requestId: string;
+  /** The reply envelope, as JSON. */
+  reply: string;
+}
+
+/**
+ * Runs `completeEntries` for up to `COMPLETE_BATCH_MAX` entries; resolves
+ * with the replies that could not be written (entry id and Redis's error).
+ */
+export async function completeHandled(
+  redis: Redis,
+  target: { stream: string; errors: string; group: string; replyMaxLen: number; replyTtlMs: number },
+  entries: readonly Completion[],
+): Promise<Array<{ id: string; error: string }>> {
+  if (entries.length === 0) return [];
+  if (entries.length > COMPLETE_BATCH_MAX) throw new RangeError(`at most ${COMPLETE_BATCH_MAX} entries per call (got ${entries.length})`);
+  const keys = [target.stream, target.errors];
+  const replyKeyIndex = new Map<string, number>();
+  const args: string[] = [target.group, String(target.replyMaxLen), String(Math.max(1, Math.round(target.replyTtlMs)))];
+  for (const entry of entries) {
+    let index = 0;
+    if (entry.replyTo) {
+      index = replyKeyIndex.get(entry.replyTo) ?? 0;
+      if (index === 0) {
+        keys.push(entry.replyTo);
+        index = keys.length; // Lua's KEYS is 1-based
+        replyKeyIndex.set(entry.replyTo, index);
+      }
+    }
+    args.push(entry.id, String(index), entry.requestId, entry.reply);
+  }
+  const failed: unknown = await redis.eval(completeEntries, keys.length, ...keys, ...args);
+  const result: Array<{ id: string; error: string }> = [];
+  if (Array.isArray(failed)) {
+    for (let i = 0; i + 1 < failed.length; i += 2) result.push({ id: String(failed[i]), error: String(failed[i + 1]) });
+  }
+  return result;
+}
+
 /** Deletes a consumer from its group only when it owns no pending entry (DELCONSUMER would drop them). */
 const deleteConsumerIfIdle = `
 local rows = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])

@@ -9,10 +9,15 @@
  *   other error is a crash that is retried until `maxDeliveries`, then the
  *   command is dead-lettered and its requester gets a `worker-error` reply.
  * - **Replies** go to the requester's own reply stream (`redis-replies.ts`),
- *   correlated by a per-request id; a reply after the timeout is dropped.
- * - **Events** go to a capped stream per topic (XADD MAXLEN ~); each
- *   subscription reads it from its last id (`redis-subscription.ts`).
- *   No Pub/Sub.
+ *   correlated by a per-request id; a reply after the timeout is dropped. A
+ *   consumer writes the replies of the commands it finished during one tick,
+ *   with their acknowledgements, in one script call (`redis-scripts.ts`).
+ * - **Batching**: requests, sends and publishes made during one tick go to
+ *   Redis in one pipelined write (`redis-batch.ts`), in the order made.
+ * - **Events** go to a capped stream per topic (XADD MAXLEN ~); the
+ *   subscriptions of one transport to a topic share one reader that reads it
+ *   from the oldest of their last ids and hands each event to each of them
+ *   (`redis-subscription.ts`). No Pub/Sub.
  * - **Presence**: `redis-presence.ts`.
  * - **Connections**: `redis-connection.ts`. Requests, publishes and presence
  *   fail at once with `DraasError('unavailable')` (503) while Redis is down;
@@ -20,7 +25,7 @@
  *
  * Needs Redis >= 6.2 (XPENDING … IDLE); tested with Redis 7.
  *
- * Deliberately left out: Redis Cluster (the MULTIs span several keys, which
+ * Deliberately left out: Redis Cluster (the MULTIs and scripts span several keys, which
  * would need hash tags), Pub/Sub fast paths, trimming of command streams
  * (entries are deleted once acknowledged, so a stream only holds work not
  * yet done), detecting that a subscriber's position was trimmed away from an
@@ -33,7 +38,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DraasError, WorkerTimeoutError, errorMessage } from '../errors.js';
 import { deserializeError, type CommandEnvelope, type EventEnvelope } from './envelope.js';
-import { encodeCommand, encodeEvent } from './redis-codec.js';
+import { encodeCommand, encodeEvent, parseEntries } from './redis-codec.js';
 import {
   blockingConnection,
   commandConnection,
@@ -48,9 +53,10 @@ import { RedisConsumer } from './redis-consumer.js';
 import { settleWithin } from '../redis/exec.js';
 import { COMMAND_GROUP, DEFAULT_PREFIX, RedisKeys } from '../redis/keys.js';
 import { RedisPresence } from './redis-presence.js';
-import { retryRedis } from '../redis/transient.js';
+import { isTransientRedisError, retryRedis } from '../redis/transient.js';
+import { TickPipeline } from './redis-batch.js';
 import { ReplyInbox } from './redis-replies.js';
-import { RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
+import { normalizeStreamId, TopicReader, type RedisSubscription, type SubscribeOptions } from './redis-subscription.js';
 import { queues, type Closeable, type CommandHandler, type ConsumeOptions, type EventListener, type QueueStats, type RequestOptions, type Transport } from './transport.js';
 import { logAt, toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
@@ -91,15 +97,24 @@ interface Loop {
   stalled(maxAgeMs: number): boolean;
 }
 
+/** A topic's reader and the connecting of its connection. */
+interface OpeningReader {
+  value: TopicReader;
+  opened: Promise<void>;
+}
+
 export class RedisTransport implements Transport {
   readonly presence: RedisPresence;
   readonly keys: RedisKeys;
   readonly nodeId: string;
   private readonly commands: Redis;
+  /** The command connection, for the commands of hot paths: those of one tick go in one write. */
+  private readonly batch: TickPipeline;
   private readonly replies: Redis;
   private readonly inbox: ReplyInbox;
   private readonly consumers = new Set<RedisConsumer>();
-  private readonly subscriptions = new Set<RedisSubscription>();
+  /** One shared reader per subscribed topic. */
+  private readonly readers = new Map<string, OpeningReader>();
   private readonly pending = new Map<string, (error: Error) => void>();
   private readonly connection: ConnectionSettings;
   private readonly logger: Logger;
@@ -115,6 +130,9 @@ export class RedisTransport implements Transport {
   private readonly replyTtlMs: number;
   private closing: Promise<void> | undefined;
   private consumerCount = 0;
+  /** Request ids: unique to this transport object (random), then a counter, so a late reply to an earlier life of the same nodeId never matches. */
+  private readonly requestPrefix = `${randomUUID()}:`;
+  private requestCount = 0;
 
   constructor(options: RedisTransportOptions) {
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_PREFIX);
@@ -138,6 +156,7 @@ export class RedisTransport implements Transport {
       },
     };
     this.commands = this.watch(commandConnection(this.connection, `draas:${this.nodeId}:commands`, 'transport-commands'), 'command connection');
+    this.batch = new TickPipeline(this.commands);
     this.presence = new RedisPresence(this.commands, this.keys, options.url);
     this.replies = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:replies`, 'transport-blocking'), 'reply connection');
     this.inbox = new ReplyInbox(
@@ -162,7 +181,7 @@ export class RedisTransport implements Transport {
   request(queue: string, command: CommandEnvelope, options: RequestOptions): Promise<unknown> {
     if (this.closing) return Promise.reject(new DraasError('unavailable', 'the Redis transport is closed'));
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    const requestId = randomUUID();
+    const requestId = `${this.requestPrefix}${(++this.requestCount).toString(36)}`;
     let fields: string[];
     try {
       fields = encodeCommand({ command, requestId, replyTo: this.inbox.key });
@@ -172,6 +191,8 @@ export class RedisTransport implements Transport {
     return new Promise((resolve, reject) => {
       const signal = options.signal;
       let done = false;
+      // Created only once the first XADD failed for a transient reason: it ends the retries once the request is over.
+      let over: AbortController | undefined;
       const finish = (settle: () => void) => {
         if (done) return;
         done = true;
@@ -179,21 +200,34 @@ export class RedisTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
         this.inbox.forget(requestId);
         this.pending.delete(requestId);
-        over.abort();
+        over?.abort();
         settle();
       };
       const timer = setTimeout(() => finish(() => reject(new WorkerTimeoutError(queue, options.timeoutMs))), options.timeoutMs);
-      // Ends the XADD's retries once the request is over (answered, timed out, aborted).
-      const over = new AbortController();
       const onAbort = () => finish(() => reject(abortReason(signal)));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(requestId, (error) => finish(() => reject(error)));
       this.inbox.expect(requestId, (reply) =>
         finish(() => (reply.ok ? resolve(reply.result) : reject(deserializeError(reply.error)))),
       );
-      // Repeated through a short outage: a command that lands twice is run once (workers key outcomes by commandId).
-      retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields), { signal: over.signal, deadlineMs: options.timeoutMs })
-        .catch((error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`))));
+      const failed = (error: unknown) => finish(() => reject(toTransportError(error, this.connection.url, `request on "${queue}"`)));
+      const xadd = () => this.batch.call('XADD', [this.keys.commandStream(queue), '*', ...fields]);
+      xadd().catch((error: unknown) => {
+        if (done) return;
+        if (!isTransientRedisError(error)) {
+          failed(error);
+          return;
+        }
+        // Repeated through a short outage: a command that lands twice is run once (workers key outcomes by commandId).
+        // The first failure is handed to the retry as its first attempt, so the policy's attempts and delays are unchanged.
+        over = new AbortController();
+        let first: Promise<unknown> | undefined = Promise.reject(error);
+        retryRedis(() => {
+          const attempt = first ?? xadd();
+          first = undefined;
+          return attempt;
+        }, { signal: over.signal, deadlineMs: options.timeoutMs }).catch(failed);
+      });
     });
   }
 
@@ -207,7 +241,7 @@ export class RedisTransport implements Transport {
     }
     try {
       // Repeated through a short outage, like a request's: a duplicate runs once.
-      await retryRedis(() => this.commands.xadd(this.keys.commandStream(queue), '*', ...fields));
+      await retryRedis(() => this.batch.call('XADD', [this.keys.commandStream(queue), '*', ...fields]));
     } catch (error) {
       throw toTransportError(error, this.connection.url, `send on "${queue}"`);
     }
@@ -255,29 +289,68 @@ export class RedisTransport implements Transport {
   async publish(topic: string, event: EventEnvelope): Promise<void> {
     this.assertOpen();
     try {
-      await this.commands.xadd(this.keys.events(topic), 'MAXLEN', '~', this.eventStreamMaxLen, '*', ...encodeEvent(event));
+      // Publishes of one tick go in one write, in the order they were made (so the stream keeps that order).
+      await this.batch.call('XADD', [this.keys.events(topic), 'MAXLEN', '~', this.eventStreamMaxLen, '*', ...encodeEvent(event)]);
     } catch (error) {
       throw toTransportError(error, this.connection.url, `publish to "${topic}"`);
     }
   }
 
-  /** Delivers the topic's events published after this resolves (or after `options.after`). */
+  /**
+   * Delivers the topic's events published after this resolves (or after
+   * `options.after`). The subscriptions of this transport to one topic share
+   * one connection and read loop (`redis-subscription.ts`).
+   */
   async subscribe(topic: string, listener: EventListener, options: SubscribeOptions = {}): Promise<RedisSubscription> {
     this.assertOpen();
     const key = this.keys.events(topic);
-    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`, 'transport-blocking'), `subscription ${key}`);
-    const subscription: RedisSubscription = new RedisSubscription(blocking, key, listener, {
-      blockMs: this.blockMs, retry: this.connection.reconnect, log: this.log, onClosed: () => this.subscriptions.delete(subscription),
-    });
-    try {
-      await connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs);
-      await subscription.start(options);
-    } catch (error) {
-      await subscription.close();
-      throw toTransportError(error, this.connection.url, `subscribe to "${topic}"`);
+    let after: string | undefined;
+    if (options.after !== undefined) {
+      after = normalizeStreamId(options.after);
+      if (after === undefined) throw new DraasError('bad-request', `"${options.after}" is not a stream id (<ms>-<seq>) to subscribe after`);
     }
-    this.subscriptions.add(subscription);
-    return subscription;
+    for (;;) {
+      const reader = this.readerOf(topic, key);
+      try {
+        await reader.opened;
+        const position = after ?? (await this.newestId(key));
+        this.assertOpen();
+        // The reader's last subscription may have closed meanwhile: then a new reader is made.
+        if (!reader.value.isClosed) return reader.value.attach(listener, position);
+      } catch (error) {
+        // Not left connected for nobody (a subscribe waiting on it too makes a new one).
+        if (reader.value.unused) void reader.value.close();
+        throw toTransportError(error, this.connection.url, `subscribe to "${topic}"`);
+      }
+    }
+  }
+
+  /** The reader of a topic, made (and connecting) when there is none or it is closed. */
+  private readerOf(topic: string, key: string): OpeningReader {
+    const existing = this.readers.get(topic);
+    if (existing && !existing.value.isClosed) return existing;
+    const blocking = this.watch(blockingConnection(this.connection, `draas:${this.nodeId}:events:${topic}`, 'transport-blocking'), `subscription ${key}`);
+    const reader: OpeningReader = {
+      value: new TopicReader(blocking, key, {
+        blockMs: this.blockMs,
+        retry: this.connection.reconnect,
+        log: this.log,
+        onClosed: () => {
+          if (this.readers.get(topic) === reader) this.readers.delete(topic);
+        },
+      }),
+      opened: connectWithin(blocking, this.connection.url, this.connection.connectTimeoutMs),
+    };
+    // A reader that cannot connect is dropped (its subscribers get the error); the next subscribe makes a new one.
+    reader.opened.catch(() => void reader.value.close());
+    this.readers.set(topic, reader);
+    return reader;
+  }
+
+  /** The id of the newest entry of a stream (`0-0` when it is empty or missing). */
+  private async newestId(key: string): Promise<string> {
+    const [newest] = parseEntries(await retryRedis(() => this.commands.xrevrange(key, '+', '-', 'COUNT', 1)));
+    return newest?.id ?? '0-0';
   }
 
   /**
@@ -288,7 +361,7 @@ export class RedisTransport implements Transport {
   async healthy(): Promise<boolean> {
     if (this.closing) return false;
     const maxAge = Math.max(2 * this.blockMs, this.blockMs + 1_000);
-    const loops: Loop[] = [this.inbox, ...this.consumers, ...this.subscriptions];
+    const loops: Loop[] = [this.inbox, ...this.consumers, ...[...this.readers.values()].map((reader) => reader.value)];
     if (loops.some((loop) => loop.stalled(maxAge))) return false;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -363,7 +436,7 @@ export class RedisTransport implements Transport {
     this.closing ??= (async () => {
       // Consumers get their shutdown grace for running handlers; nothing else waits long for a Redis that does not answer.
       await settleWithin([...this.consumers].map((consumer) => consumer.close()), this.shutdownGraceMs + 1_000);
-      await settleWithin([...this.subscriptions].map((subscription) => subscription.close()), 1_000);
+      await settleWithin([...this.readers.values()].map((reader) => reader.value.close()), 1_000);
       for (const fail of [...this.pending.values()]) fail(new DraasError('unavailable', 'the Redis transport was closed'));
       await settleWithin([this.inbox.stop()], 1_000);
       await quitConnection(this.commands);

@@ -316,3 +316,47 @@ test('redis: a platform worker and a workload client work over the Redis transpo
   const unknown = await settled(client.send('process', 'workload.bogus' as 'workload.inspect', 'smoke', {}, { workerId: 'smoke-worker', timeoutMs: 10_000 }));
   t.is(statusOf(unknown), 400, 'an unknown command type is refused at once (a DraasError, not retried)');
 });
+
+test('redis: subscriptions to one topic share one reader; one started from an older id catches up in order while the others get each event once', async (t) => {
+  const url = shared!.url;
+  const prefix = `test:${randomUUID().slice(0, 8)}:`;
+  const publisher = await transport(t, url, prefix);
+  const node = await transport(t, url, prefix);
+  const topic = `shared-${randomUUID().slice(0, 8)}`;
+  const publish = async (n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const event = newEvent('test.shared', `i-${i}`, { i });
+      await publisher.publish(topic, event);
+      ids.push(event.eventId);
+    }
+    return ids;
+  };
+  const early = await publish(5);
+  const live: string[] = [];
+  const first = await node.subscribe(topic, (event) => live.push(event.eventId));
+  const mutated: string[] = [];
+  await node.subscribe(topic, (event) => {
+    mutated.push(event.eventId);
+    (event.payload as { i: number }).i = -1; // frozen: throws, and the next listener sees the event unchanged
+  });
+  const payloads: number[] = [];
+  await node.subscribe(topic, (event) => payloads.push((event.payload as { i: number }).i));
+  const later = await publish(5);
+  await eventually(() => live.length === 5 && payloads.length === 5, 10_000, 'the live subscriptions got the later events');
+  // Joins the running reader from the start of the stream.
+  const replay: string[] = [];
+  const fromStart = await node.subscribe(topic, (event) => replay.push(event.eventId), { after: '0' });
+  const last = await publish(3);
+  await eventually(() => replay.length === 13 && live.length === 8, 10_000, 'the replaying subscription caught up');
+  await sleep(200);
+  t.deepEqual(replay, [...early, ...later, ...last]);
+  t.deepEqual(live, [...later, ...last]);
+  t.deepEqual(mutated, [...later, ...last]);
+  t.deepEqual(payloads, [0, 1, 2, 3, 4, 0, 1, 2]);
+  t.is(fromStart.lastId, first.lastId);
+  // One blocking connection for the topic on this node.
+  const clients = await rawClient(t, url).client('LIST');
+  t.is(String(clients).split('\n').filter((line) => line.includes(`events:${topic}`)).length, 1);
+  await t.throwsAsync(node.subscribe(topic, () => undefined, { after: 'yesterday' }), { instanceOf: DraasError });
+});
