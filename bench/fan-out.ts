@@ -2,7 +2,8 @@
  * Event fan-out: events/s delivered to 1 and to 100 library subscribers,
  * through the memory transport (baseline: a bare EventEmitter with the same
  * number of listeners) and the Redis transport (100 subscribers on 4 nodes;
- * baseline: the same publisher and read loops hand-written with ioredis),
+ * baseline: the same publisher and read loops hand-written with ioredis; the
+ * median of 5 rounds alternating with the baseline's),
  * and to 1 and 100 SSE clients of
  * `GET /api/events` over loopback HTTP (baseline: the same number of library
  * subscribers on the memory transport, in the same run).
@@ -94,6 +95,11 @@ async function rawFanOut(url: string, nodes: number, subscribers: number, events
     running = false;
     for (const connection of [publisher, ...readers]) connection.disconnect();
   }
+}
+
+/** The middle value (of an odd count). */
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 function emitterBaseline(subscribers: number, events: number): number {
@@ -188,15 +194,23 @@ export async function benchFanOut(options: { quick: boolean }): Promise<Row[]> {
   }
   const redis = await startRedisServer();
   try {
-    const redisEvents = options.quick ? 500 : 5_000;
+    const redisEvents = options.quick ? 500 : 2_000;
+    const rounds = options.quick ? 1 : 5;
     const publisher = await createRedisTransport({ url: redis.url, prefix: 'fan:' });
     // Subscribers spread over 4 nodes (4 transports, each with its own connections), as 4 control-plane replicas would be; the publisher is a fifth.
     const nodes = await Promise.all(Array.from({ length: 4 }, () => createRedisTransport({ url: redis.url, prefix: 'fan:' })));
     try {
       for (const subscribers of [1, 100]) {
         const sides = subscribers === 1 ? nodes.slice(0, 1) : nodes;
-        const raw = await rawFanOut(redis.url, sides.length, subscribers, redisEvents);
-        const rate = await fanOut(publisher, sides, subscribers, redisEvents);
+        // Rounds alternating with the raw baseline (the machine's load moves from second to second): the median of each.
+        const raws: number[] = [];
+        const rates: number[] = [];
+        for (let round = 0; round < rounds; round++) {
+          raws.push(await rawFanOut(redis.url, sides.length, subscribers, redisEvents));
+          rates.push(await fanOut(publisher, sides, subscribers, redisEvents));
+        }
+        const raw = median(raws);
+        const rate = median(rates);
         const where = subscribers === 1 ? '' : ' on 4 nodes';
         rows.push(
           row(`redis transport: deliveries/s to ${subscribers} subscriber(s)${where}`, rate, 'events/s', {
