@@ -15,7 +15,7 @@ export interface HealthProbeOptions {
    * is still probed no more often than every `intervalMs`.
    */
   intervalMs?: number;
-  /** Pause after the first attempts. Default 10 ms (never more than `intervalMs`). */
+  /** Pause after the first attempts. Default 20 ms (never more than `intervalMs`). */
   firstIntervalMs?: number;
   /** Longest a single request may take. Default 2 s (and never past the deadline). */
   attemptTimeoutMs?: number;
@@ -56,7 +56,7 @@ export async function checkHealth(url: string, options: TimedFetchOptions): Prom
 export async function waitForHealthy(options: HealthProbeOptions): Promise<HealthProbeOutcome> {
   const clock = options.clock ?? Date.now;
   const intervalMs = options.intervalMs ?? 100;
-  const firstIntervalMs = Math.min(intervalMs, options.firstIntervalMs ?? 10);
+  const firstIntervalMs = Math.min(intervalMs, options.firstIntervalMs ?? 20);
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 2_000;
   const began = clock();
   const deadline = began + Math.max(0, options.timeoutMs);
