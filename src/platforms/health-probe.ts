@@ -9,8 +9,8 @@ export interface HealthProbeOptions {
   timeoutMs: number;
   /**
    * Longest pause between attempts. Default 100 ms. The pause grows with the
-   * time already waited (a tenth of it) from `firstIntervalMs` up to this, so
-   * a server that became healthy after t ms is seen at most about t/10 later
+   * time already waited (a twentieth of it) from `firstIntervalMs` up to this, so
+   * a server that became healthy after t ms is seen at most about t/20 later
    * (a fast start is not rounded up to a whole interval), while a slow start
    * is still probed no more often than every `intervalMs`.
    */
@@ -82,7 +82,7 @@ export async function waitForHealthy(options: HealthProbeOptions): Promise<Healt
     }
     if (options.signal?.aborted) return { healthy: false, reason: 'aborted', attempts, lastError };
     const now = clock();
-    const pause = Math.min(Math.max(firstIntervalMs, Math.min(intervalMs, (now - began) / 10)), deadline - now);
+    const pause = Math.min(Math.max(firstIntervalMs, Math.min(intervalMs, (now - began) / 20)), deadline - now);
     if (pause > 0) await sleep(pause, options.signal);
   }
 }
