@@ -143,7 +143,14 @@ async function workerKill(dir: string, count: number): Promise<{ lost: number[];
     });
     const { url: base } = await controlPlane.listen({ port: 0 });
     doomed = await workerProcess(redis.url, 'doomed', doomedDir, { min: 26000, max: 26000 + count + 10 });
-    await until(async () => (await call(base, 'GET', '/api/platforms')).status === 200 && JSON.stringify((await call(base, 'GET', '/api/platforms')).body).includes('"available":true'), 30_000, 'the doomed worker available');
+    await until(
+      async () => {
+        const platforms = await call(base, 'GET', '/api/platforms');
+        return platforms.status === 200 && JSON.stringify(platforms.body).includes('"available":true');
+      },
+      30_000,
+      'the doomed worker available',
+    );
     const ids = Array.from({ length: count }, (_, i) => `f-${String(i).padStart(3, '0')}`);
     await forEachLimit(ids, 10, (id) => succeed(base, 'POST', '/api/server/instances', { name: id, environment: { DRASI_DOUBLE_LOG_INTERVAL_MS: '0' } }));
     await forEachLimit(ids, 10, (id) => succeed(base, 'POST', `/api/server/instances/${id}/start`));
