@@ -182,7 +182,8 @@ async function workerKill(dir: string, count: number): Promise<{ lost: number[];
         }
         return running.size === count;
       },
-      90_000,
+      // Generous: a loaded machine starts a hundred servers slowly.
+      180_000,
       'every instance Running on the survivor',
     );
     // An instance moved before a poll saw its condition was reported lost no later than it ran again.
