@@ -119,7 +119,7 @@ export async function benchKubernetes(options: { quick: boolean; large?: boolean
     const ops = (summary: LatencySummary) => summary.perSecond * 4;
     return [
       row(`lifecycle ops/s (${count} instances, ${lanes} at a time)`, ops(viaDraas), 'ops/s', { baseline: ops(baseline) }),
-      row('one lifecycle p50 (create, start until Ready, stop until gone, delete)', viaDraas.p50Ms, 'ms', { baseline: baseline.p50Ms }),
+      row('one lifecycle p50 (create, start until Ready, stop until gone, delete)', viaDraas.p50Ms, 'ms', { baseline: baseline.p50Ms, ratioTarget: '<= 1.2' }),
       row('one lifecycle p99', viaDraas.p99Ms, 'ms', { baseline: baseline.p99Ms }),
     ];
   } finally {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport,kubernetes,reconfigure,api-edge]`:
+ * `npm run bench [-- --quick | --large] [-- --only lifecycle-http,control-plane,memory,fan-out,recovery,transport,kubernetes,reconfigure,api-edge,faults]`:
  * runs the benchmarks, prints one table per part and writes
  * bench/results/<part>.json. Every figure sits beside a baseline measured in
  * the same run; only ratios compare across machines.
@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { benchControlPlane } from './control-plane.js';
 import { benchFanOut } from './fan-out.js';
+import { benchFaults } from './faults.js';
 import { benchKubernetes } from './kubernetes.js';
 import { benchLifecycleHttp } from './lifecycle-http.js';
 import { benchMemory } from './memory.js';
@@ -26,6 +27,7 @@ const parts: Record<string, (options: { quick: boolean; large: boolean }) => Pro
   kubernetes: benchKubernetes,
   reconfigure: benchReconfigure,
   'api-edge': benchApiEdge,
+  faults: benchFaults,
 };
 
 const { values } = parseArgs({

@@ -7,8 +7,16 @@ export interface HealthProbeOptions {
   url: string;
   /** Give up after this long (measured with `clock`). */
   timeoutMs: number;
-  /** Pause between attempts. Default 100 ms. */
+  /**
+   * Longest pause between attempts. Default 100 ms. The pause grows with the
+   * time already waited (a twentieth of it) from `firstIntervalMs` up to this, so
+   * a server that became healthy after t ms is seen at most about t/20 later
+   * (a fast start is not rounded up to a whole interval), while a slow start
+   * is still probed no more often than every `intervalMs`.
+   */
   intervalMs?: number;
+  /** Pause after the first attempts. Default 20 ms (never more than `intervalMs`). */
+  firstIntervalMs?: number;
   /** Longest a single request may take. Default 2 s (and never past the deadline). */
   attemptTimeoutMs?: number;
   /** Stops the probe at once; the outcome is then `aborted`. */
@@ -48,8 +56,10 @@ export async function checkHealth(url: string, options: TimedFetchOptions): Prom
 export async function waitForHealthy(options: HealthProbeOptions): Promise<HealthProbeOutcome> {
   const clock = options.clock ?? Date.now;
   const intervalMs = options.intervalMs ?? 100;
+  const firstIntervalMs = Math.min(intervalMs, options.firstIntervalMs ?? 20);
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 2_000;
-  const deadline = clock() + Math.max(0, options.timeoutMs);
+  const began = clock();
+  const deadline = began + Math.max(0, options.timeoutMs);
   let attempts = 0;
   let lastError: string | undefined;
   for (;;) {
@@ -71,7 +81,8 @@ export async function waitForHealthy(options: HealthProbeOptions): Promise<Healt
       lastError = check.error;
     }
     if (options.signal?.aborted) return { healthy: false, reason: 'aborted', attempts, lastError };
-    const pause = Math.min(intervalMs, deadline - clock());
+    const now = clock();
+    const pause = Math.min(Math.max(firstIntervalMs, Math.min(intervalMs, (now - began) / 20)), deadline - now);
     if (pause > 0) await sleep(pause, options.signal);
   }
 }

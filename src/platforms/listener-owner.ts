@@ -9,14 +9,12 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
  * answer on the same port.
  */
 export async function listenerOwnedBy(pid: number, port: number): Promise<boolean | undefined> {
-  const listeners = await listeningInodes(port);
+  // Read side by side (a start waits for this after its /health answered); a failure to read the pid's descriptors is kept for below.
+  const [listeners, own] = await Promise.all([listeningInodes(port), socketInodes(pid).catch(() => undefined)]);
   // Nothing visible listens there (another network namespace?): cannot tell.
   if (listeners === undefined || listeners.size === 0) return undefined;
-  try {
-    if (intersects(await socketInodes(pid), listeners)) return true;
-  } catch {
-    return undefined;
-  }
+  if (own === undefined) return undefined;
+  if (intersects(own, listeners)) return true;
   for (const member of await groupMembers(pid)) {
     if (member === pid) continue;
     try {
@@ -33,13 +31,9 @@ async function listeningInodes(port: number): Promise<Set<string> | undefined> {
   const inodes = new Set<string>();
   const portHex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   let readAny = false;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = await readFile(table, 'utf8');
-    } catch {
-      continue;
-    }
+  const texts = await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((table) => readFile(table, 'utf8').catch(() => undefined)));
+  for (const text of texts) {
+    if (text === undefined) continue;
     readAny = true;
     for (const line of text.split('\n').slice(1)) {
       // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
@@ -82,13 +76,12 @@ async function groupMembers(pgid: number): Promise<number[]> {
 async function socketInodes(pid: number): Promise<Set<string>> {
   const inodes = new Set<string>();
   const dir = `/proc/${pid}/fd`;
-  for (const fd of await readdir(dir)) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(await readlink(`${dir}/${fd}`));
-      if (match?.[1]) inodes.add(match[1]);
-    } catch {
-      // closed meanwhile
-    }
+  // All descriptors at once rather than one readlink after the other.
+  const targets = await Promise.all((await readdir(dir)).map((fd) => readlink(`${dir}/${fd}`).catch(() => '')));
+  for (const target of targets) {
+    // '' when the descriptor closed meanwhile.
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match?.[1]) inodes.add(match[1]);
   }
   return inodes;
 }

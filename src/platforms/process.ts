@@ -133,6 +133,8 @@ interface Workload extends TrackedWorkload {
   readonly subprocess: ServerSubprocess | undefined;
   /** For an adopted workload: the verified kernel start time of `pid`, and the timer that polls for its exit. */
   readonly adopted?: { startTime: number; poll?: NodeJS.Timeout };
+  /** The write of its `starting` state file, in flight while the start waits for /health; the `running` one waits for it. */
+  starting?: Promise<void>;
 }
 
 /** What a start found out before it took a port. */
@@ -530,7 +532,11 @@ export class ProcessDriver implements PlatformDriver {
           (await listenerOwnedBy(workload.pid, workload.ref.port)) === false ? `port ${workload.ref.port} is answered by another process` : undefined,
       });
     },
-    onReady: (workload) => this.recordWorkload(workload, 'running'),
+    onReady: async (workload) => {
+      // In order: the `starting` record must not land after (and over) the `running` one.
+      await workload.starting;
+      await this.recordWorkload(workload, 'running');
+    },
     kill: async (workload) => signalProcess(-workload.pid, 'SIGKILL'),
     settle: async (workload) => {
       const exit = await settleWithin(workload.exited, KILL_WAIT_MS);
@@ -566,7 +572,9 @@ export class ProcessDriver implements PlatformDriver {
     throwIfAborted(signal, spec.instanceId);
     const workload = this.spawn(spec, executable, configPath, port, dir, env);
     // Recorded before it is healthy: should this worker die mid-start, its successor finds and kills the server.
-    await this.recordWorkload(workload, 'starting');
+    // (Written while the server boots rather than before the first probe; one that dies before the file lands is
+    // found by its successor all the same, as an untracked server.)
+    workload.starting = this.recordWorkload(workload, 'starting');
     return workload;
   }
 

@@ -12,12 +12,16 @@
  *   Redis is back.
  *
  * Both reconnect forever with capped exponential backoff; ioredis resets the
- * attempt count after each successful connection.
+ * attempt count after each successful connection. The connections of this
+ * process to one Redis reconnect together (see `joinPeers`): a connection
+ * asleep in its backoff tries again as soon as Redis is seen back, instead
+ * of up to its cap later.
  *
  * Errors are classified by class: a `ReplyError` is an answer from Redis (a
  * real error, e.g. NOGROUP); every other error from a connection (closed,
  * not writeable, refused, max retries) means Redis is unreachable.
  */
+import { connect as tcpConnect } from 'node:net';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { DraasError, errorMessage } from '../errors.js';
 import { countRedisError, type RedisConnectionRole } from '../observability/metrics.js';
@@ -65,11 +69,136 @@ function counted(redis: Redis, role: RedisConnectionRole): Redis {
 }
 
 export function commandConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole): Redis {
-  return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 }), role);
+  return joinPeers(counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: false, maxRetriesPerRequest: 1 }), role), settings.url);
 }
 
 export function blockingConnection(settings: ConnectionSettings, name: string, role: RedisConnectionRole): Redis {
-  return counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null }), role);
+  return joinPeers(counted(new Redis(settings.url, { ...baseOptions(settings, name), enableOfflineQueue: true, maxRetriesPerRequest: null }), role), settings.url);
+}
+
+// ---------------------------------------------------------------- reconnecting together
+
+/** While a connection of a Redis is reconnecting, how often its address is tried with a bare TCP connect. */
+export const OUTAGE_PROBE_MS = 200;
+
+/** The connections of this process to one Redis URL, and the watch over an outage of it. */
+interface Peers {
+  readonly connections: Set<Redis>;
+  /** Where a bare TCP connect tells that Redis accepts connections again; undefined when the URL names none (no probing then). */
+  readonly address: { host: string; port: number } | undefined;
+  watch?: NodeJS.Timeout;
+  probing: boolean;
+}
+
+const peersByUrl = new Map<string, Peers>();
+
+/**
+ * Each connection backs off on its own, which spares a Redis that is down but
+ * leaves the connection asleep for up to its cap (seconds) after Redis is
+ * back. So while any connection of a URL is reconnecting, one bare TCP
+ * connect to its address is tried every `OUTAGE_PROBE_MS`; when one is
+ * accepted, a single connection (the scout) tries at once, and when any
+ * connection is ready again every other one still asleep tries at once. Only
+ * when to try is changed: the backoff, the commands and their retries are
+ * the connections' own. A Redis that is down sees one TCP connect per
+ * process per probe interval besides the connections' own attempts; one
+ * that accepts TCP but refuses clients (maxclients) at most one extra
+ * connection attempt per interval, from the scout.
+ */
+function joinPeers(redis: Redis, url: string): Redis {
+  let peers = peersByUrl.get(url);
+  if (!peers) {
+    peers = { connections: new Set(), address: redisAddress(url), probing: false };
+    peersByUrl.set(url, peers);
+  }
+  const group = peers;
+  group.connections.add(redis);
+  redis.on('reconnecting', () => watchOutage(group));
+  redis.on('ready', () => {
+    for (const peer of group.connections) if (peer !== redis) reconnectNow(peer);
+  });
+  redis.once('end', () => {
+    group.connections.delete(redis);
+    if (group.connections.size > 0) return;
+    clearInterval(group.watch);
+    group.watch = undefined;
+    if (peersByUrl.get(url) === group) peersByUrl.delete(url);
+  });
+  return redis;
+}
+
+function watchOutage(group: Peers): void {
+  if (group.watch !== undefined || group.address === undefined) return;
+  const address = group.address;
+  group.watch = setInterval(() => {
+    if (![...group.connections].some(asleep)) {
+      clearInterval(group.watch);
+      group.watch = undefined;
+      return;
+    }
+    if (group.probing) return;
+    group.probing = true;
+    void acceptsTcp(address, OUTAGE_PROBE_MS).then((accepted) => {
+      group.probing = false;
+      const scout = [...group.connections].find(asleep);
+      if (accepted && scout) reconnectNow(scout);
+    });
+  }, OUTAGE_PROBE_MS);
+  group.watch.unref();
+}
+
+/** ioredis 5 keeps the timer of a connection's next attempt here (a private field). */
+interface PendingReconnect {
+  reconnectTimeout?: NodeJS.Timeout | null;
+}
+
+/**
+ * Waiting out its backoff: reconnecting with a timer set. (A connection closed
+ * while it reconnected has its timer cleared, and may still say reconnecting.)
+ */
+function asleep(redis: Redis): boolean {
+  return redis.status === 'reconnecting' && Boolean((redis as unknown as PendingReconnect).reconnectTimeout);
+}
+
+/**
+ * Makes a connection that waits out its backoff try now, as its timer would
+ * (which is cleared first: left to fire, it could reopen the connection after
+ * a close). Nothing happens when the timer is not where ioredis 5 keeps it.
+ */
+function reconnectNow(redis: Redis): void {
+  if (!asleep(redis)) return;
+  const pending = redis as unknown as PendingReconnect;
+  if (!pending.reconnectTimeout) return;
+  clearTimeout(pending.reconnectTimeout);
+  pending.reconnectTimeout = null;
+  redis.connect().catch(() => undefined);
+}
+
+/** Host and port of a `redis://` or `rediss://` URL (port 6379 by default); undefined for anything else. */
+export function redisAddress(url: string): { host: string; port: number } | undefined {
+  try {
+    const parsed = new URL(url);
+    if ((parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') return undefined;
+    const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+    return { host, port: parsed.port === '' ? 6379 : Number(parsed.port) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a TCP connection to the address is accepted within `timeoutMs` (closed at once). Never rejects. */
+function acceptsTcp(address: { host: string; port: number }, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: address.host, port: address.port });
+    const done = (accepted: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(accepted);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 /** The URL without its password, for messages. */
