@@ -7,6 +7,7 @@ import { createActor, type Actor, type Subscription } from 'xstate';
 import { ConflictError, WorkerTimeoutError } from '../errors.js';
 import type {
   InstanceContext,
+  InstanceEvent,
   InstanceInput,
   InstanceObservationEvent,
   InstanceRequestEvent,
@@ -14,6 +15,7 @@ import type {
 } from '../machines/instance-types.js';
 import type { InstanceMachine } from '../machines/instance.js';
 import { restingStateOf, type RestorableSnapshot } from '../machines/instance-snapshot.js';
+import { machineSnapshotOf, stepAtRest, type InstanceMachineSnapshot } from './resting-step.js';
 import { settlementFor, type LatestRequest, type SnapshotView } from './request-settlement.js';
 
 export interface StatusTransition {
@@ -102,6 +104,9 @@ export class InstanceActor {
   /** The state while at rest (no XState actor). Exactly one of `actor` and `resting` is set until `stop`. */
   private resting: RestingState | undefined;
   private stopped = false;
+  /** A step taken at rest is being reported (`deliver`); events sent meanwhile wait in `queued`. */
+  private stepping = false;
+  private queued: InstanceEvent[] | undefined;
   private lastStatus: InstanceStatus;
   /** Requests waiting for their answer; made with the first one. */
   private waiters: Set<(view: SnapshotView) => void> | undefined;
@@ -135,20 +140,51 @@ export class InstanceActor {
   private attach(actor: Actor<InstanceMachine>): void {
     this.actor = actor;
     this.subscription = actor.subscribe({
-      next: (snapshot) => {
-        const view = this.viewOf(snapshot.value as InstanceStatus, snapshot.context);
-        if (view.status !== this.lastStatus) {
-          const from = this.lastStatus;
-          this.lastStatus = view.status;
-          this.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
-        }
-        if (this.waiters) for (const waiter of [...this.waiters]) waiter(view);
-        this.onSnapshot?.(this);
-        if (this.canRest(snapshot)) scheduleRest(this);
-      },
+      next: (snapshot) => this.emitted(snapshot),
       // An unhandled actor error would otherwise be re-thrown later and kill the process.
       error: (error) => this.onError(error, this),
     });
+  }
+
+  /** What an XState actor's subscriber does with each snapshot (also run for a step taken at rest). */
+  private emitted(snapshot: InstanceMachineSnapshot): void {
+    const view = this.viewOf(snapshot.value as InstanceStatus, snapshot.context);
+    if (view.status !== this.lastStatus) {
+      const from = this.lastStatus;
+      this.lastStatus = view.status;
+      this.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
+    }
+    if (this.waiters) for (const waiter of [...this.waiters]) waiter(view);
+    this.onSnapshot?.(this);
+    if (this.actor && this.canRest(snapshot)) scheduleRest(this);
+  }
+
+  /**
+   * Sends an event: at rest, taken there when the step is pure data and ends
+   * at rest (`resting-step.ts`), else by the XState actor, made for it.
+   */
+  private deliver(event: InstanceEvent): void {
+    if (this.stepping) {
+      // Sent while this actor's step is being reported: after it, as an XState mailbox would.
+      (this.queued ??= []).push(event);
+      return;
+    }
+    const resting = this.resting;
+    const next = resting && !this.stopped ? stepAtRest(this.machine, resting, event, (snapshot) => this.canRest(snapshot)) : undefined;
+    if (!next) {
+      this.live().send(event);
+      return;
+    }
+    this.resting = restingStateOf(next);
+    this.stepping = true;
+    try {
+      this.emitted(next);
+    } finally {
+      this.stepping = false;
+    }
+    const queued = this.queued;
+    this.queued = undefined;
+    for (const later of queued ?? []) this.deliver(later);
   }
 
   /** The XState actor, made again from the resting state when the instance rests. */
@@ -177,7 +213,7 @@ export class InstanceActor {
   rest(): void {
     const actor = this.actor;
     if (!actor || this.stopped || !this.canRest(actor.getSnapshot())) return;
-    this.resting = restingStateOf(actor.getPersistedSnapshot() as RestingState);
+    this.resting = restingStateOf(actor.getSnapshot());
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     this.actor = undefined;
@@ -191,7 +227,7 @@ export class InstanceActor {
 
   /** After a restore: re-enters a state whose command or deadline was in flight. */
   recover(): void {
-    this.live().send({ type: 'instance.recover' });
+    this.deliver({ type: 'instance.recover' });
   }
 
   private viewOf(status: InstanceStatus, context: InstanceContext): SnapshotView {
@@ -206,7 +242,7 @@ export class InstanceActor {
 
   /** Whether the machine accepts the event in its current state. */
   can(event: InstanceRequestEvent | InstanceObservationEvent): boolean {
-    return this.live().getSnapshot().can(event);
+    return this.resting ? machineSnapshotOf(this.machine, this.resting).can(event) : (this.actor as Actor<InstanceMachine>).getSnapshot().can(event);
   }
 
   /**
@@ -247,7 +283,7 @@ export class InstanceActor {
       waiters.add(waiter);
       // Before the send: the waiters of earlier requests see this event's snapshot during it.
       this.latestRequest = event.type;
-      this.live().send(event);
+      this.deliver(event);
       // The event may already have settled the request (e.g. start while Running).
       if (waiters.has(waiter)) waiter(this.view);
     });
@@ -256,7 +292,7 @@ export class InstanceActor {
   /** Delivers a platform observation; returns whether the machine accepted it. */
   observe(event: InstanceObservationEvent): boolean {
     if (!this.can(event)) return false;
-    this.live().send(event);
+    this.deliver(event);
     return true;
   }
 

@@ -49,11 +49,13 @@ export function toRestorable(snapshot: unknown, instanceId: string): RestorableS
 const noChildren: Record<string, never> = Object.freeze({});
 
 /**
- * A persisted snapshot of a state with nothing in flight, as an idle
- * instance actor keeps it instead of an XState actor (see `InstanceActor`):
- * the same data, its context compacted (`compactContext`), no children.
+ * The persisted form of a state with nothing in flight, as an idle instance
+ * actor keeps it instead of an XState actor (see `InstanceActor`): what
+ * XState's `getPersistedSnapshot` gives — the context holds no actor
+ * references, so it needs no conversion — its context compacted
+ * (`compactContext`), no children. From a persisted or a live snapshot.
  */
-export function restingStateOf(persisted: RestorableSnapshot): RestorableSnapshot {
+export function restingStateOf(persisted: { value: unknown; historyValue?: unknown; context: InstanceContext }): RestorableSnapshot {
   const historyValue = persisted.historyValue;
   const emptyHistory = typeof historyValue !== 'object' || historyValue === null || Object.keys(historyValue).length === 0;
   // XState's own key order, so that the saved JSON reads the same as an XState actor's.
@@ -61,7 +63,7 @@ export function restingStateOf(persisted: RestorableSnapshot): RestorableSnapsho
     status: 'active',
     output: undefined,
     error: undefined,
-    value: persisted.value,
+    value: persisted.value as InstanceStatus,
     historyValue: emptyHistory ? noChildren : historyValue,
     context: compactContext(persisted.context),
     children: noChildren,
