@@ -220,6 +220,11 @@ export class InstanceActor {
     actor.stop();
   }
 
+  /** Whether the instance rests (holds no XState actor; see the class comment). */
+  get atRest(): boolean {
+    return this.resting !== undefined;
+  }
+
   /** The persisted form of the current state (XState's `getPersistedSnapshot`), for the snapshot writer. */
   persistedSnapshot(): unknown {
     return this.actor ? this.actor.getPersistedSnapshot() : this.resting;
