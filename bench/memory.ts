@@ -27,9 +27,11 @@ export async function benchMemory(options: { quick: boolean }): Promise<Row[]> {
   for (const count of sizes) {
     process.stdout.write(`  memory: ${count} instances…\n`);
     const [instances, records] = [await probe(count, false), await probe(count, true)];
+    // Issue 16: at fleet sizes; at 1,000 the process's fixed growth (code, heap spaces) still dominates.
+    const target = count >= 10_000 ? '<= 8' : '<= 10';
     rows.push(
-      row(`heap per idle instance (${count})`, instances.heapPerInstance / 1024, 'KiB', { baseline: records.heapPerInstance / 1024, target: '<= 10' }),
-      row(`RSS per idle instance (${count})`, instances.rssPerInstance / 1024, 'KiB', { baseline: records.rssPerInstance / 1024, target: '<= 10' }),
+      row(`heap per idle instance (${count})`, instances.heapPerInstance / 1024, 'KiB', { baseline: records.heapPerInstance / 1024, target }),
+      row(`RSS per idle instance (${count})`, instances.rssPerInstance / 1024, 'KiB', { baseline: records.rssPerInstance / 1024, target }),
     );
   }
   return rows;

@@ -138,7 +138,7 @@ export async function benchRecovery(options: { quick: boolean }): Promise<Row[]>
       rows.push(
         row(`${mode}: rehydrate ${count} running instances until answering`, rehydrateMs / 1000, 's', {
           baseline: baselineMs / 1000,
-          ...(count === 10_000 ? { target: '<= 5' } : {}),
+          ...(count === 10_000 ? { target: '<= 1' } : {}),
         }),
       );
     }

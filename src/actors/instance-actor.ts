@@ -3,17 +3,19 @@
  * the request/reply plumbing the HTTP layer and the library API use. Nothing
  * else changes an instance's status: callers send events and await replies.
  */
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type Subscription } from 'xstate';
 import { ConflictError, WorkerTimeoutError } from '../errors.js';
 import type {
   InstanceContext,
+  InstanceEvent,
   InstanceInput,
   InstanceObservationEvent,
   InstanceRequestEvent,
   InstanceStatus,
 } from '../machines/instance-types.js';
 import type { InstanceMachine } from '../machines/instance.js';
-import type { RestorableSnapshot } from '../machines/instance-snapshot.js';
+import { restingStateOf, type RestorableSnapshot } from '../machines/instance-snapshot.js';
+import { machineSnapshotOf, stepAtRest, type InstanceMachineSnapshot } from './resting-step.js';
 import { settlementFor, type LatestRequest, type SnapshotView } from './request-settlement.js';
 
 export interface StatusTransition {
@@ -28,11 +30,11 @@ export interface InstanceActorOptions {
   input: InstanceInput;
   /** Restores the actor from a persisted snapshot instead of starting it Pending. */
   snapshot?: RestorableSnapshot;
-  /** Called after every change; `persisted()` yields the snapshot to save (call it when writing). */
-  onSnapshot?: (persisted: () => unknown) => void;
+  /** Called after every change; `actor.persistedSnapshot()` yields the snapshot to save (call it when writing). */
+  onSnapshot?: (actor: InstanceActor) => void;
   /** Called once per state change, after the change. */
   onTransition: (transition: StatusTransition) => void;
-  onError: (error: unknown) => void;
+  onError: (error: unknown, actor: InstanceActor) => void;
 }
 
 export interface RequestWaitOptions {
@@ -40,48 +42,197 @@ export interface RequestWaitOptions {
   signal?: AbortSignal;
 }
 
+/** An actor's state while it rests: XState's persisted snapshot (plain data), its context compacted. */
+type RestingState = RestorableSnapshot;
+
+/**
+ * Actors to put to rest once the current synchronous work is over (one
+ * microtask for all of them: the events of one synchronous burst share one
+ * XState actor; a microtask, not a later tick, so that a fleet created in a
+ * loop never holds more than a few live actors at once).
+ */
+const sleepy = new Set<InstanceActor>();
+let sleepScheduled = false;
+
+function scheduleRest(actor: InstanceActor): void {
+  sleepy.add(actor);
+  if (sleepScheduled) return;
+  sleepScheduled = true;
+  queueMicrotask(() => {
+    sleepScheduled = false;
+    const batch = [...sleepy];
+    sleepy.clear();
+    for (const each of batch) each.rest();
+  });
+}
+
+/** The states of `machine` with nothing in flight: no invoked side effect, no delayed transition. */
+const restingStatesOf = new WeakMap<InstanceMachine, ReadonlySet<string>>();
+
+function restingStates(machine: InstanceMachine): ReadonlySet<string> {
+  let states = restingStatesOf.get(machine);
+  if (!states) {
+    states = new Set(
+      Object.entries(machine.root.states)
+        .filter(([, node]) => node.type === 'atomic' && node.invoke.length === 0 && node.after.length === 0)
+        .map(([name]) => name),
+    );
+    restingStatesOf.set(machine, states);
+  }
+  return states;
+}
+
+/**
+ * Memory: most instances are idle (Pending, Running, Stopped: no side effect
+ * or timer in flight). An idle instance keeps no XState actor — only its
+ * state as plain data (`resting`); the first event that needs the machine
+ * makes the XState actor again from that state (XState restores without
+ * running entry actions, exactly as after a restart), and once the actor is
+ * idle again it is put back to rest. Nothing observable changes: the same
+ * snapshots, transitions and saves happen; an idle actor costs a fraction of
+ * a live one (its actor system, mailbox and closures are gone).
+ */
 export class InstanceActor {
   readonly id: string;
-  private readonly actor: Actor<InstanceMachine>;
+  private readonly machine: InstanceMachine;
+  private readonly onSnapshot: ((actor: InstanceActor) => void) | undefined;
+  private readonly onTransition: (transition: StatusTransition) => void;
+  private readonly onError: (error: unknown, actor: InstanceActor) => void;
+  /** The XState actor while the instance is not at rest. */
+  private actor: Actor<InstanceMachine> | undefined;
+  private subscription: Subscription | undefined;
+  /** The state while at rest (no XState actor). Exactly one of `actor` and `resting` is set until `stop`. */
+  private resting: RestingState | undefined;
+  private stopped = false;
+  /** A step taken at rest is being reported (`deliver`); events sent meanwhile wait in `queued`. */
+  private stepping = false;
+  private queued: InstanceEvent[] | undefined;
   private lastStatus: InstanceStatus;
-  private readonly waiters = new Set<(view: SnapshotView) => void>();
+  /** Requests waiting for their answer; made with the first one. */
+  private waiters: Set<(view: SnapshotView) => void> | undefined;
   /** The last request the machine accepted: a request whose wish changes after it was superseded by this one. */
   private latestRequest: LatestRequest;
 
   constructor(options: InstanceActorOptions) {
     this.id = options.input.instanceId;
-    this.actor = createActor(options.machine, {
-      input: options.input,
-      ...(options.snapshot ? { snapshot: options.snapshot } : {}),
-    });
-    this.lastStatus = options.snapshot?.value ?? 'Pending';
-    this.actor.subscribe({
-      next: (snapshot) => {
-        const view = this.viewOf(snapshot.value as InstanceStatus, snapshot.context);
-        if (view.status !== this.lastStatus) {
-          const from = this.lastStatus;
-          this.lastStatus = view.status;
-          options.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
-        }
-        for (const waiter of [...this.waiters]) waiter(view);
-        options.onSnapshot?.(this.persisted);
-      },
-      // An unhandled actor error would otherwise be re-thrown later and kill the process.
-      error: (error) => options.onError(error),
-    });
-    this.actor.start();
-    if (!options.snapshot) {
+    this.machine = options.machine;
+    this.onSnapshot = options.onSnapshot;
+    this.onTransition = options.onTransition;
+    this.onError = options.onError;
+    const { snapshot } = options;
+    this.lastStatus = snapshot?.value ?? 'Pending';
+    if (snapshot && this.canRest(snapshot)) {
+      // Restored idle: no XState actor until an event needs one.
+      this.resting = restingStateOf(snapshot);
+      return;
+    }
+    const actor = createActor(options.machine, { input: options.input, ...(snapshot ? { snapshot } : {}) });
+    this.attach(actor);
+    actor.start();
+    if (!snapshot) {
       // The initial Pending entry happened before we subscribed.
-      options.onTransition({ instanceId: this.id, from: null, to: 'Pending', context: this.actor.getSnapshot().context });
-      options.onSnapshot?.(this.persisted);
+      options.onTransition({ instanceId: this.id, from: null, to: 'Pending', context: actor.getSnapshot().context });
+      this.onSnapshot?.(this);
+      scheduleRest(this);
     }
   }
 
-  private readonly persisted = () => this.actor.getPersistedSnapshot();
+  private attach(actor: Actor<InstanceMachine>): void {
+    this.actor = actor;
+    this.subscription = actor.subscribe({
+      next: (snapshot) => this.emitted(snapshot),
+      // An unhandled actor error would otherwise be re-thrown later and kill the process.
+      error: (error) => this.onError(error, this),
+    });
+  }
+
+  /** What an XState actor's subscriber does with each snapshot (also run for a step taken at rest). */
+  private emitted(snapshot: InstanceMachineSnapshot): void {
+    const view = this.viewOf(snapshot.value as InstanceStatus, snapshot.context);
+    if (view.status !== this.lastStatus) {
+      const from = this.lastStatus;
+      this.lastStatus = view.status;
+      this.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
+    }
+    if (this.waiters) for (const waiter of [...this.waiters]) waiter(view);
+    this.onSnapshot?.(this);
+    if (this.actor && this.canRest(snapshot)) scheduleRest(this);
+  }
+
+  /**
+   * Sends an event: at rest, taken there when the step is pure data and ends
+   * at rest (`resting-step.ts`), else by the XState actor, made for it.
+   */
+  private deliver(event: InstanceEvent): void {
+    if (this.stepping) {
+      // Sent while this actor's step is being reported: after it, as an XState mailbox would.
+      (this.queued ??= []).push(event);
+      return;
+    }
+    const resting = this.resting;
+    const next = resting && !this.stopped ? stepAtRest(this.machine, resting, event, (snapshot) => this.canRest(snapshot)) : undefined;
+    if (!next) {
+      this.live().send(event);
+      return;
+    }
+    this.resting = restingStateOf(next);
+    this.stepping = true;
+    try {
+      this.emitted(next);
+    } finally {
+      this.stepping = false;
+    }
+    const queued = this.queued;
+    this.queued = undefined;
+    for (const later of queued ?? []) this.deliver(later);
+  }
+
+  /** The XState actor, made again from the resting state when the instance rests. */
+  private live(): Actor<InstanceMachine> {
+    if (this.actor) return this.actor;
+    const resting = this.resting as RestingState;
+    // The input only seeds a fresh actor; a restored one takes its context from the snapshot (the same facts).
+    const { instanceId, platform, generation, startTimeoutMs, restartPolicy, historyLimit } = resting.context;
+    const actor = createActor(this.machine, { snapshot: resting, input: { instanceId, platform, generation, startTimeoutMs, restartPolicy, historyLimit } });
+    // Stopped for good: an actor never started answers `can`, and what is sent to it is never processed.
+    if (this.stopped) return actor;
+    actor.start();
+    // Subscribed after the start: the start re-emits the resting state, which is no change.
+    this.attach(actor);
+    this.resting = undefined;
+    scheduleRest(this);
+    return actor;
+  }
+
+  /** Whether nothing is in flight in this state: no invoked side effect, no timer, not stopped or failed. */
+  private canRest(snapshot: { status: string; value: unknown; children: object }): boolean {
+    return snapshot.status === 'active' && restingStates(this.machine).has(snapshot.value as string) && Object.keys(snapshot.children).length === 0;
+  }
+
+  /** Drops the XState actor if the instance is idle (see the class comment). Called by the rest scheduler. */
+  rest(): void {
+    const actor = this.actor;
+    if (!actor || this.stopped || !this.canRest(actor.getSnapshot())) return;
+    this.resting = restingStateOf(actor.getSnapshot());
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.actor = undefined;
+    actor.stop();
+  }
+
+  /** Whether the instance rests (holds no XState actor; see the class comment). */
+  get atRest(): boolean {
+    return this.resting !== undefined;
+  }
+
+  /** The persisted form of the current state (XState's `getPersistedSnapshot`), for the snapshot writer. */
+  persistedSnapshot(): unknown {
+    return this.actor ? this.actor.getPersistedSnapshot() : this.resting;
+  }
 
   /** After a restore: re-enters a state whose command or deadline was in flight. */
   recover(): void {
-    this.actor.send({ type: 'instance.recover' });
+    this.deliver({ type: 'instance.recover' });
   }
 
   private viewOf(status: InstanceStatus, context: InstanceContext): SnapshotView {
@@ -89,13 +240,14 @@ export class InstanceActor {
   }
 
   get view(): SnapshotView {
-    const snapshot = this.actor.getSnapshot();
+    if (this.resting) return this.viewOf(this.resting.value, this.resting.context);
+    const snapshot = (this.actor as Actor<InstanceMachine>).getSnapshot();
     return this.viewOf(snapshot.value as InstanceStatus, snapshot.context);
   }
 
   /** Whether the machine accepts the event in its current state. */
   can(event: InstanceRequestEvent | InstanceObservationEvent): boolean {
-    return this.actor.getSnapshot().can(event);
+    return this.resting ? machineSnapshotOf(this.machine, this.resting).can(event) : (this.actor as Actor<InstanceMachine>).getSnapshot().can(event);
   }
 
   /**
@@ -111,8 +263,9 @@ export class InstanceActor {
     }
     const settle = settlementFor(event);
     return new Promise<SnapshotView>((resolve, reject) => {
+      const waiters = (this.waiters ??= new Set());
       const finish = () => {
-        this.waiters.delete(waiter);
+        waiters.delete(waiter);
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
       };
@@ -132,23 +285,24 @@ export class InstanceActor {
         reject(options.signal?.reason ?? new Error('aborted'));
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
+      waiters.add(waiter);
       // Before the send: the waiters of earlier requests see this event's snapshot during it.
       this.latestRequest = event.type;
-      this.actor.send(event);
+      this.deliver(event);
       // The event may already have settled the request (e.g. start while Running).
-      if (this.waiters.has(waiter)) waiter(this.view);
+      if (waiters.has(waiter)) waiter(this.view);
     });
   }
 
   /** Delivers a platform observation; returns whether the machine accepted it. */
   observe(event: InstanceObservationEvent): boolean {
     if (!this.can(event)) return false;
-    this.actor.send(event);
+    this.deliver(event);
     return true;
   }
 
   stop(): void {
-    this.actor.stop();
+    this.stopped = true;
+    this.actor?.stop();
   }
 }

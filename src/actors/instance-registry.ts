@@ -45,6 +45,17 @@ export class InstanceRegistry {
     this.recordCache = options.cacheRecords ? new Map() : undefined;
   }
 
+  // Shared by every actor (one function each per registry, not per instance: memory of an idle fleet).
+  private readonly onSnapshot = (actor: InstanceActor): void =>
+    this.options.snapshots.save(actor.id, () => ({
+      machineVersion: instanceMachineVersion,
+      savedAt: new Date(this.options.now()).toISOString(),
+      snapshot: actor.persistedSnapshot(),
+    }));
+
+  private readonly onActorError = (error: unknown, actor: InstanceActor): void =>
+    this.options.log.error(`instance ${actor.id}: actor error: ${errorMessage(error)}`, { instanceId: actor.id });
+
   actor(id: string): InstanceActor | undefined {
     return this.actors.get(id);
   }
@@ -67,15 +78,10 @@ export class InstanceRegistry {
     const actor = new InstanceActor({
       machine: options.machine(),
       ...(snapshot ? { snapshot } : {}),
-      onSnapshot: (persisted) =>
-        options.snapshots.save(record.id, () => ({
-          machineVersion: instanceMachineVersion,
-          savedAt: new Date(options.now()).toISOString(),
-          snapshot: persisted(),
-        })),
+      onSnapshot: this.onSnapshot,
       input: options.actorInput(record),
       onTransition: options.onTransition,
-      onError: (error) => options.log.error(`instance ${record.id}: actor error: ${errorMessage(error)}`, { instanceId: record.id }),
+      onError: this.onActorError,
     });
     this.actors.set(record.id, actor);
     options.heldSnapshots.acting(record.id, options.ownership.fence(record.id));
