@@ -502,10 +502,17 @@ export class ControlPlane {
         if (actor) views.push(instanceView(record, actor.view));
       }
     } else {
-      for (const { record, snapshot } of await this.store.loadAll()) {
-        const actor = this.registry.actor(record.id);
-        const view = actor ? actor.view : this.storedView(record, snapshot);
-        if (view) views.push(instanceView(record, view));
+      const records = await this.store.list();
+      const actors = records.map((record) => this.registry.actor(record.id));
+      if (actors.every((actor) => actor !== undefined)) {
+        // This replica acts for every instance (alone, or the others own none): their actors answer, no snapshot is read.
+        records.forEach((record, index) => views.push(instanceView(record, actors[index]!.view)));
+      } else {
+        for (const { record, snapshot } of await this.store.loadAll()) {
+          const actor = this.registry.actor(record.id);
+          const view = actor ? actor.view : this.storedView(record, snapshot);
+          if (view) views.push(instanceView(record, view));
+        }
       }
     }
     // Code-point order, the order of the pages (ids are lowercase letters, digits and '-').
