@@ -59,10 +59,13 @@ async function lifecycle(count: number, lanes: number, ops: Record<'create' | 's
   };
 }
 
+/** Lifecycles run untimed before a measured run (and before the baseline's). */
+const WARM_UP = 200;
+
 async function directBaseline(count: number, lanes: number): Promise<LifecycleRun> {
   const driver = new MemoryDriver();
   const records = new Map<string, { id: string }>();
-  return lifecycle(count, lanes, {
+  const ops: LifecycleOps = {
     create: async (id) => records.set(id, { id }),
     start: (id) => driver.start(spec(id)),
     stop: (id) => driver.stop(id, { graceMs: 0 }),
@@ -70,7 +73,9 @@ async function directBaseline(count: number, lanes: number): Promise<LifecycleRu
       await driver.remove(id, { graceMs: 0 });
       records.delete(id);
     },
-  });
+  };
+  await lifecycle(WARM_UP, lanes, ops, 'warm-up');
+  return lifecycle(count, lanes, ops);
 }
 
 type LifecycleOps = Record<'create' | 'start' | 'stop' | 'delete', (id: string) => Promise<unknown>>;
@@ -91,6 +96,8 @@ async function embeddedRun(count: number, lanes: number): Promise<LifecycleRun> 
   const controlPlane = new ControlPlane({ transport, historyLimit: 8 });
   await controlPlane.open();
   try {
+    // A warm-up round first, untimed: the figure is the steady state, not the JIT compiling the hot path.
+    await lifecycle(WARM_UP, lanes, opsOf(controlPlane), 'warm-up');
     return await lifecycle(count, lanes, opsOf(controlPlane));
   } finally {
     await controlPlane.close();
@@ -154,6 +161,7 @@ async function clusterRun(redisUrl: string, count: number, lanes: number): Promi
     });
     const controlPlane = await startClusterControlPlane({ redis: { url: redisUrl, prefix }, replicaId: 'bench', historyLimit: 8 });
     try {
+      await lifecycle(WARM_UP, lanes, opsOf(controlPlane), 'warm-up');
       const before = await redisCommands(redisUrl);
       const run = await lifecycle(count, lanes, opsOf(controlPlane));
       const executedPerOperation = ((await redisCommands(redisUrl)) - before) / (4 * count);

@@ -28,6 +28,8 @@ for (let i = 0; i < count; i++) {
   if (baseline) keep.set(name, { id: name, description: '', platformType: 'process', serverConfiguration: { host: '127.0.0.1' }, environment: {}, configuration: {}, generation: 1, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
   else await controlPlane.create({ name });
 }
+// Idle means idle: instances touched in the last second keep their XState actor (instance-actor.ts).
+await new Promise((resolve) => setTimeout(resolve, 1_200));
 const after = settle();
 // Use both after measuring, so neither can be collected before the measurement.
 const held = baseline ? keep.size : (await controlPlane.list()).length - 1;

@@ -46,24 +46,70 @@ export interface RequestWaitOptions {
 type RestingState = RestorableSnapshot;
 
 /**
- * Actors to put to rest once the current synchronous work is over (one
- * microtask for all of them: the events of one synchronous burst share one
- * XState actor; a microtask, not a later tick, so that a fleet created in a
- * loop never holds more than a few live actors at once).
+ * When idle actors are put to rest. An instance that is being worked on
+ * (a lifecycle: create, start, stop, delete in quick succession) keeps its
+ * XState actor between events — making it again for every event costs more
+ * than the actor — so an idle actor rests once it has been idle for
+ * `IDLE_MS`, checked by one timer for all of them. So that a fleet created
+ * or touched in a burst never holds many live actors, no more than
+ * `MAX_AWAKE` idle ones stay awake: beyond that the longest idle rest at
+ * once (after the current synchronous work, in one microtask).
  */
-const sleepy = new Set<InstanceActor>();
-let sleepScheduled = false;
+const IDLE_MS = 1_000;
+const MAX_AWAKE = 128;
+
+class RestScheduler {
+  /** Idle awake actors, longest idle first (a rescheduled actor moves to the end), with when each became idle. */
+  private readonly idle = new Map<InstanceActor, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private trimming = false;
+
+  schedule(actor: InstanceActor): void {
+    this.idle.delete(actor);
+    this.idle.set(actor, performance.now());
+    this.timer ??= setTimeout(() => this.sweep(), IDLE_MS).unref();
+    if (this.idle.size > MAX_AWAKE && !this.trimming) {
+      this.trimming = true;
+      queueMicrotask(() => this.trim());
+    }
+  }
+
+  private trim(): void {
+    this.trimming = false;
+    for (const actor of this.idle.keys()) {
+      if (this.idle.size <= MAX_AWAKE) break;
+      this.idle.delete(actor);
+      actor.rest();
+    }
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const [actor, since] of this.idle) {
+      const left = since + IDLE_MS - now;
+      if (left > 0) {
+        this.timer = setTimeout(() => this.sweep(), left).unref();
+        return;
+      }
+      this.idle.delete(actor);
+      actor.rest();
+    }
+  }
+
+  /** Rests every idle actor now (tests, and whoever needs the memory back at once). */
+  restAll(): void {
+    for (const actor of [...this.idle.keys()]) {
+      this.idle.delete(actor);
+      actor.rest();
+    }
+  }
+}
+
+export const restScheduler = new RestScheduler();
 
 function scheduleRest(actor: InstanceActor): void {
-  sleepy.add(actor);
-  if (sleepScheduled) return;
-  sleepScheduled = true;
-  queueMicrotask(() => {
-    sleepScheduled = false;
-    const batch = [...sleepy];
-    sleepy.clear();
-    for (const each of batch) each.rest();
-  });
+  restScheduler.schedule(actor);
 }
 
 /** The states of `machine` with nothing in flight: no invoked side effect, no delayed transition. */

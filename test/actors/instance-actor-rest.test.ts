@@ -6,11 +6,15 @@
  */
 import test from 'ava';
 import { createActor } from 'xstate';
-import { InstanceActor, type StatusTransition } from '../../src/actors/instance-actor.js';
+import { InstanceActor, restScheduler, type StatusTransition } from '../../src/actors/instance-actor.js';
 import { toRestorable } from '../../src/machines/instance-snapshot.js';
 import { machineInput, stubbedInstanceMachine, waitForValue } from '../store/fixtures.js';
 
-const settle = () => new Promise((resolve) => setImmediate(resolve));
+/** Lets the current work finish, then rests what is idle at once (the scheduler would after a second). */
+const settle = async () => {
+  await new Promise((resolve) => setImmediate(resolve));
+  restScheduler.restAll();
+};
 
 function restingActor(id: string) {
   const transitions: StatusTransition[] = [];
@@ -96,4 +100,20 @@ test('a stopped actor at rest takes no more events', async (t) => {
   await settle();
   t.is(saved.length, before, 'nothing processed, nothing saved');
   t.is(actor.view.status, 'Pending');
+});
+
+test.serial('an idle actor keeps its XState actor for a while, then rests on its own; a burst keeps at most MAX_AWAKE awake', async (t) => {
+  const { actor } = restingActor('lingering');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.false(actor.atRest, 'just used: still awake');
+  const deadline = Date.now() + 10_000;
+  while (!actor.atRest && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.true(actor.atRest, 'rested once idle');
+
+  const burst = Array.from({ length: 300 }, (_, n) => restingActor(`burst-${n}`).actor);
+  await new Promise((resolve) => setImmediate(resolve));
+  const awake = burst.filter((each) => !each.atRest).length;
+  t.true(awake <= 128, `${awake} awake after a burst of 300`);
+  t.true(burst[0]!.atRest, 'the longest idle rest first');
+  restScheduler.restAll();
 });
