@@ -257,8 +257,10 @@ export function instanceStoreContract(name: string, makeStore: MakeStore): void 
     const unwatch = store.watchChanges(() => (signals += 1));
     const appended: StatusChange[] = [];
     for (let n = 0; n < 4; n++) appended.push(await store.appendChange(makeChange('read', n)));
-    t.is(signals, 4, 'each stored append is signalled');
+    // At least once each: a store that several processes share also wakes watchers when it sees appends in the log.
+    t.true(signals >= 4, `each stored append is signalled (${signals} signals)`);
     unwatch();
+    const afterUnwatch = signals;
     const first = appended[0]!.sequence;
     t.deepEqual(await store.readChanges(first - 1, 2), { changes: appended.slice(0, 2), oldest: first, newest: appended[3]!.sequence }, 'the oldest after the position');
     t.deepEqual((await store.readChanges(appended[1]!.sequence, 10)).changes, appended.slice(2));
@@ -266,7 +268,7 @@ export function instanceStoreContract(name: string, makeStore: MakeStore): void 
     t.deepEqual((await store.readChanges(Number.MAX_SAFE_INTEGER, 0)).newest, appended[3]!.sequence);
 
     for (let n = 4; n < 40; n++) appended.push(await store.appendChange(makeChange('read', n)));
-    t.is(signals, 4, 'no signal after unwatch');
+    t.is(signals, afterUnwatch, 'no signal after unwatch');
     const read = await store.readChanges(first, 100);
     t.true(read.oldest !== undefined && read.oldest > first + 1, `the log no longer keeps what followed ${first} (oldest ${read.oldest})`);
     t.is(read.newest, appended.at(-1)!.sequence);
