@@ -101,6 +101,18 @@ function carriedPair(store: CountingStore) {
   return { writer, changes };
 }
 
+/** A store whose writes fail, a carrier pair on it, and a transition recorded with its snapshot while the store is down. */
+async function transitionWhileDown(waitMs: number) {
+  const store = new CountingStore();
+  await store.insert(makeRecord('a'));
+  const { writer, changes } = carriedPair(store);
+  store.down = true;
+  changes.record({ instanceId: 'a', from: 'Pending', to: 'Starting', context: transitionContext });
+  writer.save('a', () => makeSnapshot(1));
+  await sleep(waitMs);
+  return { store, writer, changes };
+}
+
 test('a transition is one store write: its change carries the snapshot', async (t) => {
   const store = new CountingStore();
   await store.insert(makeRecord('a'));
@@ -125,13 +137,7 @@ test('a transition is one store write: its change carries the snapshot', async (
 });
 
 test('a carried snapshot whose append failed stays unwritten until it lands, and a newer one replaces it', async (t) => {
-  const store = new CountingStore();
-  await store.insert(makeRecord('a'));
-  const { writer, changes } = carriedPair(store);
-  store.down = true;
-  changes.record({ instanceId: 'a', from: 'Pending', to: 'Starting', context: transitionContext });
-  writer.save('a', () => makeSnapshot(1));
-  await sleep(60);
+  const { store, writer, changes } = await transitionWhileDown(60);
   t.deepEqual(writer.unwritten('a'), makeSnapshot(1), 'not known to be stored');
   writer.save('a', () => makeSnapshot(2));
   store.down = false;
@@ -145,13 +151,7 @@ test('a carried snapshot whose append failed stays unwritten until it lands, and
 });
 
 test('what waits for a carrier is written at close, by the writer', async (t) => {
-  const store = new CountingStore();
-  await store.insert(makeRecord('a'));
-  const { writer, changes } = carriedPair(store);
-  store.down = true;
-  changes.record({ instanceId: 'a', from: 'Pending', to: 'Starting', context: transitionContext });
-  writer.save('a', () => makeSnapshot(1));
-  await sleep(30);
+  const { store, writer, changes } = await transitionWhileDown(30);
   store.down = false;
   await writer.close();
   t.deepEqual(await store.loadSnapshot('a'), makeSnapshot(1));
