@@ -108,10 +108,6 @@ class RestScheduler {
 
 export const restScheduler = new RestScheduler();
 
-function scheduleRest(actor: InstanceActor): void {
-  restScheduler.schedule(actor);
-}
-
 /** The states of `machine` with nothing in flight: no invoked side effect, no delayed transition. */
 const restingStatesOf = new WeakMap<InstanceMachine, ReadonlySet<string>>();
 
@@ -179,7 +175,7 @@ export class InstanceActor {
       // The initial Pending entry happened before we subscribed.
       options.onTransition({ instanceId: this.id, from: null, to: 'Pending', context: actor.getSnapshot().context });
       this.onSnapshot?.(this);
-      scheduleRest(this);
+      restScheduler.schedule(this);
     }
   }
 
@@ -202,7 +198,7 @@ export class InstanceActor {
     }
     if (this.waiters) for (const waiter of [...this.waiters]) waiter(view);
     this.onSnapshot?.(this);
-    if (this.actor && this.canRest(snapshot)) scheduleRest(this);
+    if (this.actor && this.canRest(snapshot)) restScheduler.schedule(this);
   }
 
   /**
@@ -246,7 +242,7 @@ export class InstanceActor {
     // Subscribed after the start: the start re-emits the resting state, which is no change.
     this.attach(actor);
     this.resting = undefined;
-    scheduleRest(this);
+    restScheduler.schedule(this);
     return actor;
   }
 

@@ -25,8 +25,8 @@ return touched
 
 /**
  * Finishes handled commands of one queue, in one atomic step: for each, its
- * reply is appended to its requester's reply stream (capped) and that
- * stream's expiry refreshed, then all of them are acknowledged, deleted from
+ * reply is appended to its requester's reply stream (capped), each reply
+ * stream's expiry is refreshed once, then all of them are acknowledged, deleted from
  * the queue's stream and their recorded crash errors dropped. The same
  * effects, one EVAL for a batch instead of a MULTI of seven commands per
  * command. As in that MULTI, a reply that cannot be written (the reply key
@@ -50,9 +50,11 @@ for i = 4, #ARGV, 4 do
       failed[#failed + 1] = id
       failed[#failed + 1] = added.err
     end
-    redis.pcall('PEXPIRE', KEYS[k], ARGV[3])
   end
   ids[#ids + 1] = id
+end
+for k = 3, #KEYS do
+  redis.pcall('PEXPIRE', KEYS[k], ARGV[3])
 end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 redis.call('XDEL', KEYS[1], unpack(ids))

@@ -119,8 +119,6 @@ export const queues = {
 } as const;
 
 export const topics = {
-  /** Instance status changes, published by the control plane. */
-  instanceEvents: 'instance-events',
   /** Workload exits and health changes, published by workers. */
   workloadEvents: 'workload-events',
   /**
