@@ -27,7 +27,7 @@ import {
 } from './_harness.js';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '../../src/redis/keys.js';
-import { queues } from '../../src/transport/transport.js';
+import { queues, topics } from '../../src/transport/transport.js';
 import { testWithRedis } from '../helpers/engines.js';
 
 const { test } = testWithRedis('cluster mode');
@@ -265,6 +265,15 @@ test('a forwarded request whose client disconnects is abandoned by the forwardin
   await eventually(async () => (await raw.xlen(queue)) >= 3, 10_000, 'the third start is queued on B', [worker.process]);
   waiting.controller.abort();
   t.is(await waiting.request, 'aborted');
+  // Its cancellation is published before the others' (A notices each client leave on its own), so B knows of it
+  // before the running starts give their slots back.
+  const cancellations = new RedisKeys().events(topics.callCancellations);
+  await eventually(
+    async () => (await raw.xrange(cancellations, '-', '+')).some(([, fields]) => fields.some((field) => field.includes(`"${queued}"`))),
+    10_000,
+    'A cancelled the queued start',
+    [worker.process],
+  );
   for (const client of running) client.controller.abort();
   t.deepEqual(await Promise.all(running.map((client) => client.request)), ['aborted', 'aborted']);
 
