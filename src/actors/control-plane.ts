@@ -315,7 +315,7 @@ export class ControlPlane {
     });
     this.measures.watch({
       instances: () => [...this.registry.all()].map(({ view: { status, context } }) => ({
-        platform: context.platform,
+        platform: context.settings.platform,
         status,
         desired: context.desired,
         consecutiveFailures: context.consecutiveFailures,

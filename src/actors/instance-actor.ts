@@ -234,8 +234,8 @@ export class InstanceActor {
     if (this.actor) return this.actor;
     const resting = this.resting as RestingState;
     // The input only seeds a fresh actor; a restored one takes its context from the snapshot (the same facts).
-    const { instanceId, platform, generation, startTimeoutMs, restartPolicy, historyLimit } = resting.context;
-    const actor = createActor(this.machine, { snapshot: resting, input: { instanceId, platform, generation, startTimeoutMs, restartPolicy, historyLimit } });
+    const { instanceId, generation, settings } = resting.context;
+    const actor = createActor(this.machine, { snapshot: resting, input: { instanceId, generation, ...settings } });
     // Stopped for good: an actor never started answers `can`, and what is sent to it is never processed.
     if (this.stopped) return actor;
     actor.start();

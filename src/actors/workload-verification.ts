@@ -27,7 +27,7 @@ export async function verifyRestoredWorkloads(actors: InstanceActor[], deps: Ver
   const byWorker = new Map<string, { platform: PlatformType; workerId: string; actors: InstanceActor[] }>();
   const single: { actor: InstanceActor; workerId: string }[] = [];
   for (const actor of actors) {
-    const { platform } = actor.view.context;
+    const { platform } = actor.view.context.settings;
     const workerId = deps.workerOf(actor);
     if (!workerId) continue; // never placed: nothing can run
     const key = `${platform}\u0000${workerId}`;
@@ -63,7 +63,7 @@ async function verifyOne(actor: InstanceActor, workerId: string, deps: Verificat
   const expected = context.workload;
   if (!expected) return;
   try {
-    const state = await deps.workloads.send(context.platform, 'workload.inspect', actor.id, {}, { timeoutMs: deps.replySlackMs, workerId });
+    const state = await deps.workloads.send(context.settings.platform, 'workload.inspect', actor.id, {}, { timeoutMs: deps.replySlackMs, workerId });
     if (state.state === 'running' && state.ref.workloadId === expected.workloadId) return;
     const exit = state.state === 'exited' ? state.exit : undefined;
     actor.observe({

@@ -80,7 +80,7 @@ export function restingStateOf(persisted: { value: unknown; historyValue?: unkno
 export function compactContext(context: InstanceContext): InstanceContext {
   return {
     instanceId: context.instanceId,
-    platform: context.platform,
+    settings: context.settings,
     status: context.status,
     desired: context.desired,
     observed: context.observed,
@@ -92,12 +92,9 @@ export function compactContext(context: InstanceContext): InstanceContext {
     workerLost: context.workerLost,
     consecutiveFailures: context.consecutiveFailures,
     restartPending: context.restartPending,
-    startTimeoutMs: context.startTimeoutMs,
-    restartPolicy: context.restartPolicy,
     startDeadline: context.startDeadline,
     retryAt: context.retryAt,
     history: context.history,
-    historyLimit: context.historyLimit,
     reconfigure: context.reconfigure,
     drift: context.drift,
     note: context.note,
@@ -113,7 +110,25 @@ export const instanceSnapshotMigrations: Readonly<Record<number, (snapshot: unkn
   1: (snapshot) => withContextFields(snapshot, { workerLost: null }),
   // Version 3 added the Reconfiguring state and `reconfigure`, `drift` and `note` to the context: none was known before.
   2: (snapshot) => withContextFields(snapshot, { reconfigure: null, drift: null, note: null }),
+  // Version 4 moved the fields an instance keeps for life into `settings` (a context of at most 19 fields stays fast).
+  3: (snapshot) => withSettingsGathered(snapshot),
 };
+
+const settingsFields = ['platform', 'startTimeoutMs', 'restartPolicy', 'historyLimit'] as const;
+
+/** The snapshot with its context's life-long fields gathered into `settings` (a context without them is left for the shape check). */
+function withSettingsGathered(snapshot: unknown): unknown {
+  if (typeof snapshot !== 'object' || snapshot === null) return snapshot;
+  const candidate = snapshot as { context?: unknown };
+  if (typeof candidate.context !== 'object' || candidate.context === null) return snapshot;
+  const context: Record<string, unknown> = { ...candidate.context };
+  const settings: Record<string, unknown> = {};
+  for (const field of settingsFields) {
+    settings[field] = context[field];
+    delete context[field];
+  }
+  return { ...candidate, context: { ...context, settings } };
+}
 
 /** The snapshot with `fields` added to its context (anything else is left for the shape check to refuse). */
 function withContextFields(snapshot: unknown, fields: Record<string, unknown>): unknown {

@@ -92,9 +92,26 @@ export interface RestartPolicy {
   resetAfterMs?: number;
 }
 
+/**
+ * What an instance was created with and keeps for its whole life, in one
+ * field of the context (see `InstanceContext`).
+ */
+export interface InstanceSettings {
+  platform: PlatformType;
+  startTimeoutMs: number;
+  restartPolicy: RestartPolicy;
+  historyLimit: number;
+}
+
+/**
+ * The machine's context. At most 19 fields: XState's `assign` copies the
+ * context into an empty object, and V8 keeps such an object in fast mode only
+ * up to 19 properties — beyond, every context is a dictionary and each assign
+ * costs ~20x more (test/machines/instance-context-shape.test.ts checks it).
+ */
 export interface InstanceContext {
   instanceId: string;
-  platform: PlatformType;
+  settings: InstanceSettings;
   /** The state the machine is in (kept in context so each transition knows where it came from). */
   status: InstanceStatus | null;
   desired: DesiredState;
@@ -122,8 +139,6 @@ export interface InstanceContext {
   consecutiveFailures: number;
   /** Set by restart: after Stopping, start again. */
   restartPending: boolean;
-  startTimeoutMs: number;
-  restartPolicy: RestartPolicy;
   /**
    * Absolute deadlines (epoch ms). XState `after` delays are not restored from
    * a persisted snapshot, so the delays are derived from these on re-entry.
@@ -131,7 +146,6 @@ export interface InstanceContext {
   startDeadline: number | null;
   retryAt: number | null;
   history: HistoryEntry[];
-  historyLimit: number;
   /** Set while Reconfiguring: what the apply is for. */
   reconfigure: ReconfigureCause | null;
   /** The last drift found (kept after its repair, for the Drifted condition's message). */

@@ -24,6 +24,7 @@ import type {
   InstanceInput,
   InstanceStatus,
   ReportedBy,
+  RestartPolicy,
   StartWorkloadInput,
   StopWorkloadInput,
   StopWorkloadOutput,
@@ -33,7 +34,7 @@ import type {
 export * from './instance-types.js';
 
 /** Bumped whenever the shape of the context or the states change (persisted snapshots carry it; see `instanceSnapshotMigrations`). */
-export const instanceMachineVersion = 3;
+export const instanceMachineVersion = 4;
 
 /** The lost-worker facts a failed command carries (`WorkerLostError` details), if it failed because its worker is lost. */
 export function workerLostFrom(error: unknown): WorkerLost | undefined {
@@ -61,7 +62,7 @@ function notProvided(name: string): never {
 export const DEFAULT_RESET_AFTER_MS = 60_000;
 
 /** Exponential backoff: initial * 2^(failures-1), capped. */
-export function restartBackoffMs(failures: number, policy: InstanceContext['restartPolicy']): number {
+export function restartBackoffMs(failures: number, policy: RestartPolicy): number {
   const exponent = Math.max(0, failures - 1);
   return Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.min(exponent, 30));
 }
@@ -108,7 +109,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
 
   /** The current workload has run at least the policy's healthy period: failures before it no longer count. */
   const ranHealthy = (context: InstanceContext): boolean =>
-    context.workload !== null && deps.now() - Date.parse(context.workload.startedAt) >= (context.restartPolicy.resetAfterMs ?? DEFAULT_RESET_AFTER_MS);
+    context.workload !== null && deps.now() - Date.parse(context.workload.startedAt) >= (context.settings.restartPolicy.resetAfterMs ?? DEFAULT_RESET_AFTER_MS);
 
   return setup({
     types: {
@@ -131,7 +132,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         return {
           status: params.to,
           note: null,
-          history: history.length > context.historyLimit ? history.slice(-context.historyLimit) : history,
+          history: history.length > context.settings.historyLimit ? history.slice(-context.settings.historyLimit) : history,
           // A deadline belongs to its state; it survives only a re-entry of that state (recovery).
           startDeadline: params.to === 'Starting' ? context.startDeadline : null,
           retryAt: params.to === 'Failed' ? context.retryAt : null,
@@ -243,7 +244,12 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
     initial: 'Pending',
     context: ({ input }) => ({
       instanceId: input.instanceId,
-      platform: input.platform,
+      settings: {
+        platform: input.platform,
+        startTimeoutMs: input.startTimeoutMs,
+        restartPolicy: input.restartPolicy,
+        historyLimit: input.historyLimit ?? 32,
+      },
       status: null,
       desired: 'Stopped',
       observed: 'None',
@@ -255,12 +261,9 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       workerLost: null,
       consecutiveFailures: 0,
       restartPending: false,
-      startTimeoutMs: input.startTimeoutMs,
-      restartPolicy: input.restartPolicy,
       startDeadline: null,
       retryAt: null,
       history: [],
-      historyLimit: input.historyLimit ?? 32,
       reconfigure: null,
       drift: null,
       note: null,
@@ -290,7 +293,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
             restartPending: false,
             retryAt: null,
             // Kept when re-entered on recovery: the deadline is absolute (`record` clears it elsewhere).
-            startDeadline: ({ context }) => context.startDeadline ?? deps.now() + context.startTimeoutMs,
+            startDeadline: ({ context }) => context.startDeadline ?? deps.now() + context.settings.startTimeoutMs,
           }),
         ],
         invoke: {
@@ -299,7 +302,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           input: ({ context }) => ({
             instanceId: context.instanceId,
             generation: context.generation,
-            deadline: context.startDeadline ?? deps.now() + context.startTimeoutMs,
+            deadline: context.startDeadline ?? deps.now() + context.settings.startTimeoutMs,
             previous: context.workload,
             workerLost: context.workerLost,
           }),
@@ -358,7 +361,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
               target: 'Failed',
               actions: assign({
                 failure: ({ context }) => ({
-                  reason: `start failed: not running within ${context.startTimeoutMs} ms`,
+                  reason: `start failed: not running within ${context.settings.startTimeoutMs} ms`,
                   at: iso(),
                 }),
                 observed: 'Unknown',
@@ -558,7 +561,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           assign({
             retryAt: ({ context }) =>
               context.desired === 'Running'
-                ? (context.retryAt ?? deps.now() + restartBackoffMs(context.consecutiveFailures, context.restartPolicy))
+                ? (context.retryAt ?? deps.now() + restartBackoffMs(context.consecutiveFailures, context.settings.restartPolicy))
                 : null,
           }),
         ],
