@@ -44,7 +44,7 @@ import {
 import { FileChangeLog } from './change-log.js';
 import { KeyedFileQueue, type FileStep } from './file-queue.js';
 import {
-  assertPersistedSnapshot,
+  snapshotJson,
   instanceRecordProblem,
   isPlainObject,
   parseStoredValue,
@@ -344,9 +344,7 @@ export class FileInstanceStore implements InstanceStore {
 
   async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot): Promise<void> {
     this.assertOpen();
-    assertPersistedSnapshot(snapshot);
-    const { machineVersion, savedAt } = snapshot;
-    const json = `${JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot })}\n`;
+    const json = `${snapshotJson(snapshot)}\n`;
     if (!this.records.has(id)) return;
     this.snapshotIds.add(id);
     await this.write(id, [{ path: this.snapshotPath(id), content: json }]);

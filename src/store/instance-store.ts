@@ -285,13 +285,13 @@ export function parseStoredValue<T>(
 }
 
 /**
- * A copy of a persisted snapshot exactly as it reads back from JSON: only the
- * three fields, and a snapshot that `JSON.stringify` cannot represent fails here.
+ * A persisted snapshot as a durable store writes it: only the three fields,
+ * and a snapshot that `JSON.stringify` cannot represent fails here.
  */
-export function jsonCopyOfSnapshot(snapshot: PersistedInstanceSnapshot): PersistedInstanceSnapshot {
+export function snapshotJson(snapshot: PersistedInstanceSnapshot): string {
   assertPersistedSnapshot(snapshot);
   const { machineVersion, savedAt } = snapshot;
-  return JSON.parse(JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot })) as PersistedInstanceSnapshot;
+  return JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot });
 }
 
 /**
@@ -346,7 +346,8 @@ export class ChangeSignal {
 
 export class MemoryInstanceStore implements InstanceStore {
   private readonly records = new Map<string, InstanceRecord>();
-  private readonly snapshots = new Map<string, PersistedInstanceSnapshot>();
+  /** As JSON, parsed when read: what reads back is what a durable store would return, and most are overwritten unread. */
+  private readonly snapshots = new Map<string, string>();
   private readonly changes: StatusChange[] = [];
   private sequence = 0;
   private readonly appended = new ChangeSignal();
@@ -379,13 +380,17 @@ export class MemoryInstanceStore implements InstanceStore {
   }
 
   async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot) {
-    // Copied through JSON so that what reads back is what a durable store would return.
-    const copy = jsonCopyOfSnapshot(snapshot);
-    if (this.records.has(id)) this.snapshots.set(id, copy);
+    const json = snapshotJson(snapshot);
+    if (this.records.has(id)) this.snapshots.set(id, json);
   }
 
   async loadSnapshot(id: string) {
-    return this.records.has(id) ? this.snapshots.get(id) : undefined;
+    return this.records.has(id) ? this.parsedSnapshot(id) : undefined;
+  }
+
+  private parsedSnapshot(id: string): PersistedInstanceSnapshot | undefined {
+    const json = this.snapshots.get(id);
+    return json === undefined ? undefined : (JSON.parse(json) as PersistedInstanceSnapshot);
   }
 
   async loadAll(): Promise<StoredInstance[]> {
@@ -399,7 +404,7 @@ export class MemoryInstanceStore implements InstanceStore {
 
   private stored(id: string): StoredInstance {
     const record = this.records.get(id) as InstanceRecord;
-    const snapshot = this.snapshots.get(id);
+    const snapshot = this.parsedSnapshot(id);
     return snapshot ? { record, snapshot } : { record };
   }
 

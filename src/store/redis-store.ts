@@ -61,7 +61,7 @@ import {
   type ConnectionSettings,
 } from '../redis/connection.js';
 import {
-  assertPersistedSnapshot,
+  snapshotJson,
   instanceRecordProblem,
   isPlainObject,
   parseStoredValue,
@@ -202,10 +202,6 @@ local entries = {}
 for i = #newer, math.max(1, #newer - limit + 1), -1 do entries[#entries + 1] = newer[i] end
 return {newest, oldest, entries}`;
 
-function snapshotJson(snapshot: PersistedInstanceSnapshot): string {
-  const { machineVersion, savedAt } = snapshot;
-  return JSON.stringify({ machineVersion, savedAt, snapshot: snapshot.snapshot });
-}
 
 type MultiResult = [error: Error | null, result: unknown][] | null;
 
@@ -358,7 +354,6 @@ export class RedisInstanceStore implements InstanceStore {
 
   async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot, options?: WriteOptions): Promise<void> {
     this.assertOpen();
-    assertPersistedSnapshot(snapshot);
     const json = snapshotJson(snapshot);
     const [lease, token] = this.fence(options);
     await this.run('saveSnapshot', () =>
@@ -416,12 +411,12 @@ export class RedisInstanceStore implements InstanceStore {
 
   async appendChange(change: Omit<StatusChange, 'sequence'>, options?: WriteOptions, snapshot?: PersistedInstanceSnapshot): Promise<StatusChange> {
     this.assertOpen();
-    if (snapshot) assertPersistedSnapshot(snapshot);
+    const snapshotArgs = snapshot ? [change.instanceId, snapshotJson(snapshot)] : [];
     // A stray `sequence` of the caller's is dropped: the store numbers the entries.
     const json = JSON.stringify({ ...change, sequence: undefined });
     const [lease, token] = this.fence(options);
     const keys = [lease, this.keys.changeSequence(), this.keys.changes(), this.keys.records(), this.keys.snapshots()];
-    const args = [token, String(this.changeLogLimit), json, ...(snapshot ? [change.instanceId, snapshotJson(snapshot)] : [])];
+    const args = [token, String(this.changeLogLimit), json, ...snapshotArgs];
     const sequence = await this.run('appendChange', () => this.redis.eval(appendChangeScript, keys.length, ...keys, ...args));
     if (typeof sequence !== 'number') throw new Error(`redis store: unexpected sequence ${String(sequence)}`);
     this.appended.notify();
