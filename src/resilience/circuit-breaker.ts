@@ -24,6 +24,7 @@
  *
  * Pure state machine with an injectable clock and randomness: no timers.
  */
+import { OutcomeWindow } from './outcome-window.js';
 
 export type CircuitStatus = 'closed' | 'open' | 'half-open';
 
@@ -102,8 +103,8 @@ export class CircuitBreaker {
   private probeStartedAt: number | null = null;
   private lastError: string | null = null;
   private lastFailureAt: number | null = null;
-  /** Outcomes in the ratio window, oldest first. */
-  private window: { at: number; failed: boolean }[] = [];
+  /** Outcomes in the ratio window. */
+  private readonly window: OutcomeWindow;
 
   constructor(
     readonly name: string,
@@ -119,6 +120,7 @@ export class CircuitBreaker {
     this.random = options.random ?? Math.random;
     this.onChange = options.onChange;
     this.coolDownMs = coolDownMs;
+    this.window = new OutcomeWindow(this.settings.windowMs);
   }
 
   /** Whether a call may go now. In half-open the first call admitted is the probe. */
@@ -175,7 +177,7 @@ export class CircuitBreaker {
   /** Closes the circuit at once (the other side is known to be back, e.g. a worker announced itself again). */
   reset(): void {
     this.consecutiveFailures = 0;
-    this.window = [];
+    this.window.clear();
     this.coolDownMs = this.settings.coolDownMs;
     this.openedAt = null;
     if (this.status !== 'closed') this.change('closed');
@@ -197,25 +199,20 @@ export class CircuitBreaker {
   private tripped(): boolean {
     if (this.consecutiveFailures >= this.settings.failureThreshold) return true;
     const { failureRatio, minimumCalls } = this.settings;
-    if (failureRatio === undefined || this.window.length < minimumCalls) return false;
-    const failed = this.window.filter((entry) => entry.failed).length;
-    return failed / this.window.length >= failureRatio;
+    if (failureRatio === undefined) return false;
+    const { calls, failures } = this.window.counts(this.clock());
+    return calls >= minimumCalls && failures / calls >= failureRatio;
   }
 
   private remember(failed: boolean): void {
-    const now = this.clock();
-    this.window.push({ at: now, failed });
-    const since = now - this.settings.windowMs;
-    let drop = 0;
-    while (drop < this.window.length && this.window[drop]!.at <= since) drop++;
-    if (drop > 0) this.window = this.window.slice(drop);
+    this.window.record(this.clock(), failed);
   }
 
   private open(now: number): void {
     this.openedAt = now;
     this.nextProbeAt = now + Math.round(this.coolDownMs * (1 + this.settings.jitter * this.random()));
     this.probeStartedAt = null;
-    this.window = [];
+    this.window.clear();
     this.change('open');
   }
 
