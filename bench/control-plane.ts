@@ -10,7 +10,11 @@
  *   (bench/memory-worker.ts), as on another host.
  */
 import { execa } from 'execa';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { createInstanceMachine, type StartWorkloadInput, type StopWorkloadInput, type StopWorkloadOutput } from '../src/machines/instance.js';
+import type { WorkloadRef } from '../src/platforms/driver.js';
 import { Redis } from 'ioredis';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ControlPlane } from '../src/actors/control-plane.js';
 import { startClusterControlPlane } from '../src/cluster.js';
@@ -26,6 +30,8 @@ const spec = (instanceId: string) => ({ instanceId, generation: 1, config: {}, e
 interface LifecycleRun {
   all: LatencySummary;
   perOperation: Record<string, LatencySummary>;
+  /** CPU time (user + system) of this process per operation, in microseconds. */
+  cpuMicrosPerOperation: number;
 }
 
 /**
@@ -37,6 +43,7 @@ interface LifecycleRun {
 async function lifecycle(count: number, lanes: number, ops: Record<'create' | 'start' | 'stop' | 'delete', (id: string) => Promise<unknown>>, name = 'bench'): Promise<LifecycleRun> {
   const samples: Record<string, number[]> = { create: [], start: [], stop: [], delete: [] };
   let next = 0;
+  const cpuBefore = process.cpuUsage();
   const began = performance.now();
   await Promise.all(
     Array.from({ length: lanes }, async () => {
@@ -52,8 +59,10 @@ async function lifecycle(count: number, lanes: number, ops: Record<'create' | 's
     }),
   );
   const elapsed = performance.now() - began;
+  const cpu = process.cpuUsage(cpuBefore);
   const all = Object.values(samples).flat();
   return {
+    cpuMicrosPerOperation: (cpu.user + cpu.system) / all.length,
     all: summarize(all, elapsed),
     perOperation: Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, summarize(list, elapsed)])),
   };
@@ -72,6 +81,50 @@ async function directBaseline(count: number, lanes: number): Promise<LifecycleRu
     delete: async (id) => {
       await driver.remove(id, { graceMs: 0 });
       records.delete(id);
+    },
+  };
+  await lifecycle(WARM_UP, lanes, ops, 'warm-up');
+  return lifecycle(count, lanes, ops);
+}
+
+/**
+ * The bound the design sets: the instance machine alone, one XState actor per
+ * instance as the control plane keeps, taking the same transitions with side
+ * effects that answer at once — no store, transport, worker or API around it.
+ */
+async function machineAlone(count: number, lanes: number): Promise<LifecycleRun> {
+  const machine = createInstanceMachine({ now: Date.now }).provide({
+    actors: {
+      startWorkload: fromPromise<WorkloadRef, StartWorkloadInput>(async ({ input }) => ({
+        instanceId: input.instanceId,
+        platform: 'process',
+        workloadId: `w-${input.instanceId}`,
+        port: 1,
+        generation: input.generation,
+        startedAt: new Date().toISOString(),
+      })),
+      stopWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => ({})),
+      removeWorkload: fromPromise<StopWorkloadOutput, StopWorkloadInput>(async () => ({})),
+    },
+  });
+  const actors = new Map<string, Actor<typeof machine>>();
+  const settle = async (id: string, type: 'instance.start' | 'instance.stop' | 'instance.delete', until: string) => {
+    const actor = actors.get(id)!;
+    actor.send({ type });
+    await waitFor(actor, (snapshot) => snapshot.value === until);
+  };
+  const ops: LifecycleOps = {
+    create: async (id) => {
+      const actor = createActor(machine, { input: { instanceId: id, platform: 'process', startTimeoutMs: 1_000, restartPolicy: { initialBackoffMs: 1_000, maxBackoffMs: 60_000 }, historyLimit: 8 } });
+      // Persisted at every transition, as the control plane does.
+      actor.subscribe(() => JSON.stringify(actor.getPersistedSnapshot()));
+      actors.set(id, actor.start());
+    },
+    start: (id) => settle(id, 'instance.start', 'Running'),
+    stop: (id) => settle(id, 'instance.stop', 'Stopped'),
+    delete: async (id) => {
+      await settle(id, 'instance.delete', 'Deleted');
+      actors.delete(id);
     },
   };
   await lifecycle(WARM_UP, lanes, ops, 'warm-up');
@@ -122,22 +175,33 @@ async function redisCommands(redisUrl: string): Promise<number> {
 /**
  * Runs `task` while Redis MONITOR watches, and counts the commands clients
  * sent (a script counts once; the commands it runs inside are reported by
- * MONITOR as coming from "lua" and not counted).
+ * MONITOR as coming from "lua" and not counted). Read from a plain socket:
+ * ioredis's monitor mode can take a MONITOR line for a reply and throw.
  */
 async function commandsSent(redisUrl: string, task: () => Promise<void>): Promise<number> {
-  const client = new Redis(redisUrl);
-  const monitor = await client.monitor();
+  const { hostname, port } = new URL(redisUrl);
+  const socket = connect({ host: hostname, port: Number(port) });
   let sent = 0;
-  monitor.on('monitor', (_time: string, _args: string[], source: string) => {
-    if (source !== 'lua') sent += 1;
+  let pending = '';
+  let monitoring!: () => void;
+  const started = new Promise<void>((resolve) => (monitoring = resolve));
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\r\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '+OK') monitoring();
+      else if (line.startsWith('+') && !/^\+[\d.]+ \[\d+ lua\]/.test(line)) sent += 1;
+    }
   });
+  socket.write('MONITOR\r\n');
   try {
+    await started;
     await task();
     // MONITOR lines trail the replies a little: let the last ones arrive.
     await new Promise((resolve) => setTimeout(resolve, 200));
   } finally {
-    monitor.disconnect();
-    client.disconnect();
+    socket.destroy();
   }
   return sent;
 }
@@ -198,12 +262,15 @@ export async function benchControlPlane(options: { quick: boolean }): Promise<Ro
   const count = options.quick ? 300 : 2_000;
   const lanes = 16;
   const baseline = await directBaseline(count, lanes);
+  const alone = await machineAlone(count, lanes);
   const embedded = await embeddedRun(count, lanes);
   const redis = await startRedisServer();
   try {
     const cluster = await clusterRun(redis.url, options.quick ? 200 : 1_000, lanes);
     return [
       ...rows('embedded', embedded, baseline, { opsPerSecond: '>= 10000', p99: '<= 5' }),
+      row('embedded: ops/s beside the instance machine alone (XState, the same transitions, side effects answered at once)', embedded.all.perSecond, 'ops/s', { baseline: alone.all.perSecond }),
+      row('embedded: CPU per operation beside the instance machine alone', embedded.cpuMicrosPerOperation, 'µs', { baseline: alone.cpuMicrosPerOperation }),
       ...rows('cluster (redis)', cluster, baseline, { opsPerSecond: '>= 5000', p99: '<= 10' }),
       row('cluster (redis): Redis commands sent per operation (control plane and worker; a script counts once)', cluster.sentPerOperation, 'commands', { target: '<= 8' }),
       row('cluster (redis): Redis commands executed per operation (those inside scripts included)', cluster.executedPerOperation, 'commands'),
