@@ -14,7 +14,9 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { createInstanceMachine, type StartWorkloadInput, type StopWorkloadInput, type StopWorkloadOutput } from '../src/machines/instance.js';
 import type { WorkloadRef } from '../src/platforms/driver.js';
 import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ControlPlane } from '../src/actors/control-plane.js';
 import { startClusterControlPlane } from '../src/cluster.js';
@@ -161,15 +163,31 @@ async function embeddedRun(count: number, lanes: number): Promise<LifecycleRun> 
 
 const workerScript = fileURLToPath(new URL('./memory-worker.ts', import.meta.url));
 
-/** Commands Redis has executed so far (INFO commandstats; commands inside scripts included): a count that does not depend on the machine's speed. */
-async function redisCommands(redisUrl: string): Promise<number> {
+/**
+ * What Redis has done so far: the commands it executed (INFO commandstats;
+ * commands inside scripts included — a count that does not depend on the
+ * machine's speed) and its CPU time in microseconds (INFO cpu).
+ */
+async function redisTotals(redisUrl: string): Promise<{ commands: number; cpuMicros: number }> {
   const client = new Redis(redisUrl);
   try {
-    const info = await client.info('commandstats');
-    return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    const [commandstats, cpu] = [await client.info('commandstats'), await client.info('cpu')];
+    const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? Number.NaN);
+    return {
+      commands: [...commandstats.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0),
+      cpuMicros: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6,
+    };
   } finally {
     client.disconnect();
   }
+}
+
+/** CPU time (user + system) of another process so far, in microseconds (/proc; clock-tick resolution). */
+function processCpuMicros(pid: number): number {
+  // Fields after the command's closing parenthesis: state is the 3rd field of the line, utime the 14th, stime the 15th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+  const ticksPerSecond = 100;
+  return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6;
 }
 
 /**
@@ -207,6 +225,9 @@ async function commandsSent(redisUrl: string, task: () => Promise<void>): Promis
 }
 
 interface ClusterRun extends LifecycleRun {
+  /** CPU per operation of the worker process and of Redis (the control plane's own is `cpuMicrosPerOperation`), in microseconds. */
+  workerCpuMicrosPerOperation: number;
+  redisCpuMicrosPerOperation: number;
   /** Commands Redis executed per operation, those inside scripts included (INFO commandstats, during the timed run). */
   executedPerOperation: number;
   /** Commands clients sent per operation, a script counting once (MONITOR, during a separate untimed run). */
@@ -226,16 +247,20 @@ async function clusterRun(redisUrl: string, count: number, lanes: number): Promi
     const controlPlane = await startClusterControlPlane({ redis: { url: redisUrl, prefix }, replicaId: 'bench', historyLimit: 8 });
     try {
       await lifecycle(WARM_UP, lanes, opsOf(controlPlane), 'warm-up');
-      const before = await redisCommands(redisUrl);
+      const before = await redisTotals(redisUrl);
+      const workerBefore = processCpuMicros(worker.pid!);
       const run = await lifecycle(count, lanes, opsOf(controlPlane));
-      const executedPerOperation = ((await redisCommands(redisUrl)) - before) / (4 * count);
+      const workerCpuMicrosPerOperation = (processCpuMicros(worker.pid!) - workerBefore) / (4 * count);
+      const after = await redisTotals(redisUrl);
+      const executedPerOperation = (after.commands - before.commands) / (4 * count);
+      const redisCpuMicrosPerOperation = (after.cpuMicros - before.cpuMicros) / (4 * count);
       // Counted apart from the timed run: MONITOR slows Redis down. The idle heartbeats and renewals of the
       // counting run's own duration are in the count too (a few per second; at most a few tenths per operation).
       const counted = Math.min(count, 300);
       const sent = await commandsSent(redisUrl, async () => {
         await lifecycle(counted, lanes, opsOf(controlPlane), 'counted');
       });
-      return { ...run, executedPerOperation, sentPerOperation: sent / (4 * counted) };
+      return { ...run, executedPerOperation, sentPerOperation: sent / (4 * counted), workerCpuMicrosPerOperation, redisCpuMicrosPerOperation };
     } finally {
       await controlPlane.close();
     }
@@ -258,6 +283,22 @@ function rows(mode: string, run: LifecycleRun, baseline: LifecycleRun, targets: 
   ];
 }
 
+/**
+ * Where the cluster's CPU goes per operation, by process, and the rate the
+ * machine's cores allow at that cost: the bound a cluster run on one host
+ * (control plane, worker and Redis sharing its cores) cannot pass.
+ */
+function clusterCpuRows(cluster: ClusterRun): Row[] {
+  const total = cluster.cpuMicrosPerOperation + cluster.workerCpuMicrosPerOperation + cluster.redisCpuMicrosPerOperation;
+  const cores = availableParallelism();
+  return [
+    row('cluster (redis): CPU per operation, control plane / worker / Redis', total, 'µs', {
+      note: `${cluster.cpuMicrosPerOperation.toFixed(0)} / ${cluster.workerCpuMicrosPerOperation.toFixed(0)} / ${cluster.redisCpuMicrosPerOperation.toFixed(0)} µs`,
+    }),
+    row(`cluster (redis): ops/s beside the bound of ${cores} cores at that CPU per operation`, cluster.all.perSecond, 'ops/s', { baseline: (cores * 1e6) / total }),
+  ];
+}
+
 export async function benchControlPlane(options: { quick: boolean }): Promise<Row[]> {
   const count = options.quick ? 300 : 2_000;
   const lanes = 16;
@@ -274,6 +315,7 @@ export async function benchControlPlane(options: { quick: boolean }): Promise<Ro
       ...rows('cluster (redis)', cluster, baseline, { opsPerSecond: '>= 5000', p99: '<= 10' }),
       row('cluster (redis): Redis commands sent per operation (control plane and worker; a script counts once)', cluster.sentPerOperation, 'commands', { target: '<= 8' }),
       row('cluster (redis): Redis commands executed per operation (those inside scripts included)', cluster.executedPerOperation, 'commands'),
+      ...clusterCpuRows(cluster),
     ];
   } finally {
     await redis.stop();

@@ -68,7 +68,7 @@ export function machineDescription(): string {
 }
 
 export function formatTable(result: BenchResult): string {
-  const header = ['metric', 'value', 'unit', 'baseline', 'ratio', 'target', 'meets'];
+  const header = ['metric', 'value', 'unit', 'baseline', 'ratio', 'target', 'meets', 'note'];
   const lines = result.rows.map((r) => [
     r.metric,
     String(r.value),
@@ -76,7 +76,8 @@ export function formatTable(result: BenchResult): string {
     r.baseline === undefined ? '' : String(r.baseline),
     r.ratio === undefined ? '' : `${r.ratio}x`,
     r.target ?? '',
-    r.meets === undefined ? '' : r.meets ? 'yes' : `NO${r.note ? ` (${r.note})` : ''}`,
+    r.meets === undefined ? '' : r.meets ? 'yes' : 'NO',
+    r.note ?? '',
   ]);
   const all = [header, ...lines];
   const widths = header.map((_, i) => Math.max(...all.map((cells) => cells[i]!.length)));
