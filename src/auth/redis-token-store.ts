@@ -10,6 +10,7 @@ import { commandConnection, connectWithin, quitConnection, toTransportError, typ
 import { DEFAULT_PREFIX, RedisAuthKeys } from '../redis/keys.js';
 import type { Role } from '../http/operations.js';
 import { checkRole, checkTokenName, hashToken, looksLikeToken, newToken, parseTokenRecord, sameHash, tokenInfo, TokenStoreError, type TokenIdentity, type TokenInfo, type TokenRecord, type TokenStore } from './tokens.js';
+import { evalScript } from '../redis/scripts.js';
 
 /** KEYS: tokens, hashes. ARGV: name, hash, record JSON. 0 when the name is taken. */
 const ADD = `
@@ -67,7 +68,7 @@ export class RedisTokenStore implements TokenStore {
     checkRole(role);
     const token = newToken();
     const record: TokenRecord = { name, role, hash: hashToken(token), createdAt: new Date(this.now()).toISOString() };
-    const added = await this.run('add a token', () => this.redis.eval(ADD, 2, this.keys.tokens(), this.keys.tokenHashes(), name, record.hash, JSON.stringify(record)));
+    const added = await this.run('add a token', () => evalScript(this.redis, ADD, 2, this.keys.tokens(), this.keys.tokenHashes(), name, record.hash, JSON.stringify(record)));
     if (added !== 1) throw new TokenStoreError(`a token named "${name}" exists; revoke it first or choose another name`);
     return { token, info: tokenInfo(record) };
   }
@@ -82,14 +83,14 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async revoke(name: string): Promise<void> {
-    const revoked = await this.run('revoke a token', () => this.redis.eval(REVOKE, 2, this.keys.tokens(), this.keys.tokenHashes(), name));
+    const revoked = await this.run('revoke a token', () => evalScript(this.redis, REVOKE, 2, this.keys.tokens(), this.keys.tokenHashes(), name));
     if (revoked !== 1) throw new TokenStoreError(`no token named ${JSON.stringify(name)}`);
   }
 
   async verify(token: string): Promise<TokenIdentity | undefined> {
     if (!looksLikeToken(token)) return undefined;
     const hash = hashToken(token);
-    const value = await this.run('verify a token', () => this.redis.eval(LOOKUP, 2, this.keys.tokens(), this.keys.tokenHashes(), hash));
+    const value = await this.run('verify a token', () => evalScript(this.redis, LOOKUP, 2, this.keys.tokens(), this.keys.tokenHashes(), hash));
     const record = typeof value === 'string' ? parseTokenRecord(parseJson(value)) : undefined;
     // The index led here; the record's own hash must match too (constant-time).
     return record !== undefined && sameHash(record.hash, hash) ? { name: record.name, role: record.role } : undefined;

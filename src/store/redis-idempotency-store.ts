@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { commandConnection, connectWithin, quitConnection, toTransportError, type ConnectionSettings } from '../redis/connection.js';
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
 import type { ClaimResult, IdempotencyStore, StoredResponse } from './idempotency-store.js';
+import { evalScript } from '../redis/scripts.js';
 
 export interface RedisIdempotencyStoreOptions {
   url: string;
@@ -89,11 +90,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async complete(key: string, token: string, fingerprint: string, response: StoredResponse, ttlMs: number): Promise<void> {
     const value = JSON.stringify({ token, fingerprint, response });
-    await this.run('idempotency complete', () => this.redis.eval(completeScript, 1, this.keys.idempotency(key), token, value, String(ttlMs)));
+    await this.run('idempotency complete', () => evalScript(this.redis, completeScript, 1, this.keys.idempotency(key), token, value, String(ttlMs)));
   }
 
   async release(key: string, token: string): Promise<void> {
-    await this.run('idempotency release', () => this.redis.eval(releaseScript, 1, this.keys.idempotency(key), token));
+    await this.run('idempotency release', () => evalScript(this.redis, releaseScript, 1, this.keys.idempotency(key), token));
   }
 
   close(): Promise<void> {

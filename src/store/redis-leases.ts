@@ -27,6 +27,7 @@ import {
   type ConnectionSettings,
 } from '../redis/connection.js';
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
+import { evalScript } from '../redis/scripts.js';
 
 export interface RedisLeasesOptions {
   url: string;
@@ -137,7 +138,7 @@ export class RedisLeases {
   /** The new fencing token, or undefined when another owner holds the lease. */
   async acquire(name: string, owner: string, ttlMs: number): Promise<number | undefined> {
     const token = await this.run('lease acquire', () =>
-      this.redis.eval(acquireScript, 2, this.keys.lease(name), this.keys.leaseToken(name), owner, String(ttlMs)),
+      evalScript(this.redis, acquireScript, 2, this.keys.lease(name), this.keys.leaseToken(name), owner, String(ttlMs)),
     );
     return typeof token === 'number' && token > 0 ? token : undefined;
   }
@@ -145,13 +146,13 @@ export class RedisLeases {
   /** Whether the lease is still this holder's; extends it by `ttlMs` when it is. */
   async renew(name: string, owner: string, token: number, ttlMs: number): Promise<boolean> {
     const renewed = await this.run('lease renew', () =>
-      this.redis.eval(renewScript, 1, this.keys.lease(name), owner, String(token), String(ttlMs)),
+      evalScript(this.redis, renewScript, 1, this.keys.lease(name), owner, String(token), String(ttlMs)),
     );
     return renewed === 1;
   }
 
   async release(name: string, owner: string, token: number): Promise<void> {
-    await this.run('lease release', () => this.redis.eval(releaseScript, 1, this.keys.lease(name), owner, String(token)));
+    await this.run('lease release', () => evalScript(this.redis, releaseScript, 1, this.keys.lease(name), owner, String(token)));
   }
 
   /** The current owner of each lease (undefined: free), in the order asked. */
@@ -168,7 +169,7 @@ export class RedisLeases {
 
   /** The lease's holder and whether it is alive, in one step; undefined when the lease is free. */
   async holder(name: string): Promise<LeaseHolder | undefined> {
-    const reply = await this.run('lease holder', () => this.redis.eval(locateScript, 2, this.keys.lease(name), this.keys.replicas()));
+    const reply = await this.run('lease holder', () => evalScript(this.redis, locateScript, 2, this.keys.lease(name), this.keys.replicas()));
     if (!Array.isArray(reply) || reply.length !== 3) return undefined;
     const [owner, alive, pttl] = reply as unknown[];
     if (typeof owner !== 'string' || typeof alive !== 'number' || typeof pttl !== 'number') return undefined;
@@ -179,14 +180,14 @@ export class RedisLeases {
   /** Registers `replicaId` as alive for `ttlMs` (on Redis's clock); returns how many replicas are alive. */
   async heartbeat(replicaId: string, ttlMs: number): Promise<number> {
     const live = await this.run('replica heartbeat', () =>
-      this.redis.eval(heartbeatScript, 1, this.keys.replicas(), replicaId, String(ttlMs)),
+      evalScript(this.redis, heartbeatScript, 1, this.keys.replicas(), replicaId, String(ttlMs)),
     );
     return typeof live === 'number' ? live : 1;
   }
 
   /** The replicas whose heartbeat has not expired. */
   async liveReplicas(): Promise<string[]> {
-    const live = await this.run('replicas', () => this.redis.eval(liveScript, 1, this.keys.replicas()));
+    const live = await this.run('replicas', () => evalScript(this.redis, liveScript, 1, this.keys.replicas()));
     return Array.isArray(live) ? live.filter((id): id is string => typeof id === 'string') : [];
   }
 

@@ -82,6 +82,7 @@ import {
 import { DEFAULT_STORE_PREFIX, RedisStoreKeys } from '../redis/keys.js';
 import { ChangeLogFollower } from './redis-change-follower.js';
 import { retryRedis } from '../redis/transient.js';
+import { evalScript } from '../redis/scripts.js';
 
 /** How a fenced script refuses a stale writer (the start of its error reply). */
 const STALE_FENCE = 'DRAAS_STALE_FENCE';
@@ -336,7 +337,7 @@ export class RedisInstanceStore implements InstanceStore {
     const json = JSON.stringify(record);
     const [lease, token] = this.fence(options);
     const inserted = await this.run('insert', () =>
-      this.redis.eval(insertScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, record.id, json),
+      evalScript(this.redis, insertScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, record.id, json),
     );
     return inserted === 1;
   }
@@ -344,12 +345,12 @@ export class RedisInstanceStore implements InstanceStore {
   async update(record: InstanceRecord, options?: WriteOptions): Promise<void> {
     const json = JSON.stringify(record);
     const [lease, token] = this.fence(options);
-    await this.run('update', () => this.redis.eval(updateScript, 2, lease, this.keys.records(), token, record.id, json));
+    await this.run('update', () => evalScript(this.redis, updateScript, 2, lease, this.keys.records(), token, record.id, json));
   }
 
   async delete(id: string, options?: WriteOptions): Promise<void> {
     const [lease, token] = this.fence(options);
-    await this.run('delete', () => this.redis.eval(deleteScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, id));
+    await this.run('delete', () => evalScript(this.redis, deleteScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, id));
   }
 
   async saveSnapshot(id: string, snapshot: PersistedInstanceSnapshot, options?: WriteOptions): Promise<void> {
@@ -357,13 +358,13 @@ export class RedisInstanceStore implements InstanceStore {
     const json = snapshotJson(snapshot);
     const [lease, token] = this.fence(options);
     await this.run('saveSnapshot', () =>
-      this.redis.eval(saveSnapshotScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, id, json),
+      evalScript(this.redis, saveSnapshotScript, 3, lease, this.keys.records(), this.keys.snapshots(), token, id, json),
     );
   }
 
   async loadSnapshot(id: string): Promise<PersistedInstanceSnapshot | undefined> {
     const json = await this.read('loadSnapshot', () =>
-      this.redis.eval(loadSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id),
+      evalScript(this.redis, loadSnapshotScript, 2, this.keys.records(), this.keys.snapshots(), id),
     );
     return typeof json === 'string' ? this.parseSnapshot(id, json) : undefined;
   }
@@ -417,7 +418,7 @@ export class RedisInstanceStore implements InstanceStore {
     const [lease, token] = this.fence(options);
     const keys = [lease, this.keys.changeSequence(), this.keys.changes(), this.keys.records(), this.keys.snapshots()];
     const args = [token, String(this.changeLogLimit), json, ...snapshotArgs];
-    const sequence = await this.run('appendChange', () => this.redis.eval(appendChangeScript, keys.length, ...keys, ...args));
+    const sequence = await this.run('appendChange', () => evalScript(this.redis, appendChangeScript, keys.length, ...keys, ...args));
     if (typeof sequence !== 'number') throw new Error(`redis store: unexpected sequence ${String(sequence)}`);
     this.appended.notify();
     return { ...(JSON.parse(json) as Omit<StatusChange, 'sequence'>), sequence };
@@ -425,7 +426,7 @@ export class RedisInstanceStore implements InstanceStore {
 
   async readChanges(afterSequence: number, limit: number): Promise<ChangeLogRead> {
     const reply = await this.read('readChanges', () =>
-      this.redis.eval(readChangesScript, 2, this.keys.changes(), this.keys.changeSequence(), String(afterSequence), String(limit)),
+      evalScript(this.redis, readChangesScript, 2, this.keys.changes(), this.keys.changeSequence(), String(afterSequence), String(limit)),
     );
     if (!Array.isArray(reply) || reply.length !== 3 || typeof reply[0] !== 'number' || typeof reply[1] !== 'number' || !Array.isArray(reply[2])) {
       throw new Error(`redis store: unexpected readChanges reply`);

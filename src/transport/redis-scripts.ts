@@ -3,6 +3,7 @@
  * passed in KEYS (built by `RedisKeys`), never assembled inside a script.
  */
 import type { Redis } from 'ioredis';
+import { evalScript } from '../redis/scripts.js';
 
 /**
  * Resets the idle time of entries this consumer still owns, without counting
@@ -101,7 +102,7 @@ export async function completeHandled(
     }
     args.push(entry.id, String(index), entry.requestId, entry.reply);
   }
-  const failed: unknown = await redis.eval(completeEntries, keys.length, ...keys, ...args);
+  const failed: unknown = await evalScript(redis, completeEntries, keys.length, ...keys, ...args);
   const result: Array<{ id: string; error: string }> = [];
   if (Array.isArray(failed)) {
     for (let i = 0; i + 1 < failed.length; i += 2) result.push({ id: String(failed[i]), error: String(failed[i + 1]) });
@@ -139,12 +140,12 @@ export async function touchOwnedEntries(
   ids: readonly string[],
 ): Promise<number> {
   if (ids.length === 0) return 0;
-  const touched = await redis.eval(touchIfOwned, 1, stream, group, consumer, Math.max(0, Math.round(idleMs)), ...ids);
+  const touched = await evalScript(redis, touchIfOwned, 1, stream, group, consumer, Math.max(0, Math.round(idleMs)), ...ids);
   return Number(touched);
 }
 
 export async function deleteConsumerWhenIdle(redis: Redis, stream: string, group: string, consumer: string): Promise<boolean> {
-  return Number(await redis.eval(deleteConsumerIfIdle, 1, stream, group, consumer)) === 1;
+  return Number(await evalScript(redis, deleteConsumerIfIdle, 1, stream, group, consumer)) === 1;
 }
 
 export async function pruneExpiredMembers(
@@ -154,6 +155,6 @@ export async function pruneExpiredMembers(
 ): Promise<number> {
   if (members.length === 0) return 0;
   const keys = [index, ...members.map((m) => m.key)];
-  const removed = await redis.eval(pruneIndex, keys.length, ...keys, ...members.map((m) => m.member));
+  const removed = await evalScript(redis, pruneIndex, keys.length, ...keys, ...members.map((m) => m.member));
   return Number(removed);
 }
