@@ -111,6 +111,25 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
   const ranHealthy = (context: InstanceContext): boolean =>
     context.workload !== null && deps.now() - Date.parse(context.workload.startedAt) >= (context.settings.restartPolicy.resetAfterMs ?? DEFAULT_RESET_AFTER_MS);
 
+  /** What entering a state changes besides its history entry (given the context with that entry recorded). */
+  const entryChanges: Partial<Record<InstanceStatus, (context: InstanceContext) => Partial<InstanceContext>>> = {
+    Starting: (context) => ({
+      observed: 'Starting',
+      restartPending: false,
+      retryAt: null,
+      // Kept when re-entered on recovery: the deadline is absolute (`record` clears it elsewhere).
+      startDeadline: context.startDeadline ?? deps.now() + context.settings.startTimeoutMs,
+    }),
+    Stopping: (context) => ({ observed: context.workerLost ? 'Unknown' : 'Running' }),
+    Failed: (context) => ({
+      retryAt:
+        context.desired === 'Running'
+          ? (context.retryAt ?? deps.now() + restartBackoffMs(context.consecutiveFailures, context.settings.restartPolicy))
+          : null,
+    }),
+    Deleting: () => ({ restartPending: false }),
+  };
+
   return setup({
     types: {
       context: {} as InstanceContext,
@@ -129,7 +148,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         if (params.to === 'Failed' && context.failure) entry.reason = context.failure.reason;
         else if (context.note) entry.reason = context.note;
         const history = [...context.history, entry];
-        return {
+        const recorded = {
           status: params.to,
           note: null,
           history: history.length > context.settings.historyLimit ? history.slice(-context.settings.historyLimit) : history,
@@ -137,6 +156,9 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           startDeadline: params.to === 'Starting' ? context.startDeadline : null,
           retryAt: params.to === 'Failed' ? context.retryAt : null,
         };
+        // The state's own entry changes, in the same assign: each assign makes XState build a whole snapshot.
+        const entering = entryChanges[params.to];
+        return entering ? { ...recorded, ...entering({ ...context, ...recorded }) } : recorded;
       }),
       want: assign((_, params: { desired: DesiredState; restartPending: boolean }) => ({
         desired: params.desired,
@@ -150,9 +172,11 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
       }),
       // A stop queued for a lost worker (`deferredTo`) leaves the workload as it was known: it may run until that
       // worker returns and stops it.
-      recordStopped: assign(({ context, event }) => {
+      // `settled`: the instance comes to rest Stopped, and its failures are behind it.
+      recordStopped: assign(({ context, event }, params?: { settled: boolean }) => {
         const deferred = 'output' in event && typeof event.output === 'object' && event.output !== null && 'deferredTo' in event.output;
-        return deferred ? { observed: 'Unknown' as const } : { observed: 'Stopped' as const, workload: null, workerLost: null };
+        const stopped = deferred ? { observed: 'Unknown' as const } : { observed: 'Stopped' as const, workload: null, workerLost: null };
+        return params?.settled ? { ...stopped, failure: null, consecutiveFailures: 0 } : stopped;
       }),
       // The current workload exited while nobody asked (Running, or Reconfiguring it).
       recordCrash: assign({
@@ -286,16 +310,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         },
       },
       Starting: {
-        entry: [
-          enter('Starting'),
-          assign({
-            observed: 'Starting',
-            restartPending: false,
-            retryAt: null,
-            // Kept when re-entered on recovery: the deadline is absolute (`record` clears it elsewhere).
-            startDeadline: ({ context }) => context.startDeadline ?? deps.now() + context.settings.startTimeoutMs,
-          }),
-        ],
+        entry: enter('Starting'),
         invoke: {
           id: 'startWorkload',
           src: 'startWorkload',
@@ -516,7 +531,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         },
       },
       Stopping: {
-        entry: [enter('Stopping'), assign({ observed: ({ context }) => (context.workerLost ? 'Unknown' : 'Running') })],
+        entry: enter('Stopping'),
         invoke: {
           id: 'stopWorkload',
           src: 'stopWorkload',
@@ -524,7 +539,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
           onDone: [
             { guard: 'wantsDeleted', target: 'Deleting', actions: 'recordStopped' },
             { guard: 'restartPending', target: 'Starting', actions: 'recordStopped' },
-            { target: 'Stopped', actions: ['recordStopped', assign({ failure: null, consecutiveFailures: 0 })] },
+            { target: 'Stopped', actions: { type: 'recordStopped', params: { settled: true } } },
           ],
           onError: {
             target: 'Failed',
@@ -556,15 +571,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         },
       },
       Failed: {
-        entry: [
-          enter('Failed'),
-          assign({
-            retryAt: ({ context }) =>
-              context.desired === 'Running'
-                ? (context.retryAt ?? deps.now() + restartBackoffMs(context.consecutiveFailures, context.settings.restartPolicy))
-                : null,
-          }),
-        ],
+        entry: enter('Failed'),
         after: {
           untilRetry: { guard: 'wantsRunning', target: 'Starting' },
         },
@@ -580,7 +587,7 @@ export function createInstanceMachine(deps: InstanceMachineDeps) {
         },
       },
       Deleting: {
-        entry: [enter('Deleting'), assign({ restartPending: false })],
+        entry: enter('Deleting'),
         invoke: {
           id: 'removeWorkload',
           src: 'removeWorkload',
