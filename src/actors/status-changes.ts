@@ -31,6 +31,9 @@ import type { Ownership } from './ownership.js';
 import type { SnapshotCarrier, SnapshotWriter } from './snapshot-writer.js';
 import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
 
+/** How long a read of the recent changes waits for this replica's own changes to be written. */
+export const RECORDED_WAIT_MS = 2_000;
+
 export interface StatusChangedPayload {
   from: string | null;
   to: string;
@@ -246,8 +249,24 @@ export class StatusChanges implements SnapshotCarrier {
     });
   }
 
-  recent(query: RecentChangesQuery): Promise<StatusChange[]> {
+  /**
+   * The newest recorded changes. The changes this replica has made and not
+   * yet written (of the instance asked about, or of all) are waited for
+   * first, so that a caller answered for a transition finds it here; while
+   * the store refuses them, at most `RECORDED_WAIT_MS`, then the log says
+   * what it holds.
+   */
+  async recent(query: RecentChangesQuery): Promise<StatusChange[]> {
+    await this.recorded(query.instanceId);
     return this.store.recentChanges(query);
+  }
+
+  private async recorded(instanceId: string | undefined): Promise<void> {
+    const writing = instanceId === undefined ? [...this.draining.values()] : [this.draining.get(instanceId)].filter((drain) => drain !== undefined);
+    if (writing.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(writing), new Promise((resolve) => (timer = setTimeout(resolve, RECORDED_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Every recorded change from now on (or after `afterSequence`), in sequence order. Returns the unsubscribe. */

@@ -11,7 +11,7 @@ import { createActor } from 'xstate';
 import { ChangeFeed } from '../../src/actors/change-feed.js';
 import { fenceForHeldWrite, OwnTokens } from '../../src/actors/held-writes.js';
 import { SoleOwnership } from '../../src/actors/ownership.js';
-import { StatusChanges, type InstanceEventEnvelope } from '../../src/actors/status-changes.js';
+import { RECORDED_WAIT_MS, StatusChanges, type InstanceEventEnvelope } from '../../src/actors/status-changes.js';
 import { DraasError } from '../../src/errors.js';
 import { MemoryInstanceStore, type StatusChange } from '../../src/store/instance-store.js';
 import { waitFor } from '../helpers/processes.js';
@@ -101,4 +101,40 @@ test('state made under a lost lease is written under the token held now only if 
   t.deepEqual(fenceForHeldWrite(made, { lease: 'shard-3', token: 9 }, own), { options: { fence: { lease: 'shard-3', token: 9 } } });
   t.deepEqual(fenceForHeldWrite(made, { lease: 'shard-3', token: 11 }, own), { superseded: true }, 'token 10 was not this replica’s');
   t.deepEqual(fenceForHeldWrite(undefined, undefined, own), { options: {} }, 'unfenced stores');
+});
+
+/** A memory store whose appends take `delayMs`. */
+class SlowStore extends MemoryInstanceStore {
+  delayMs = 300;
+  override async appendChange(...args: Parameters<MemoryInstanceStore['appendChange']>): Promise<StatusChange> {
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    return super.appendChange(...args);
+  }
+}
+
+test('a read of the recent changes finds the changes this replica made before it, even while their writes are under way', async (t) => {
+  const store = new SlowStore();
+  const changes = new StatusChanges({ store, ownership: new SoleOwnership(), ownTokens: new OwnTokens(), now: Date.now, log: () => {}, retryMs: 10, maxRetryMs: 40 });
+  t.teardown(() => changes.close());
+  changes.record({ instanceId: 'x', from: null, to: 'Pending', context });
+  changes.record({ instanceId: 'x', from: 'Pending', to: 'Starting', context });
+  changes.record({ instanceId: 'y', from: null, to: 'Pending', context });
+  t.deepEqual(await store.recentChanges({ limit: 10 }), [], 'nothing written yet');
+  t.deepEqual((await changes.recent({ limit: 10, instanceId: 'x' })).map((change) => change.to), ['Pending', 'Starting']);
+  changes.record({ instanceId: 'x', from: 'Starting', to: 'Running', context });
+  t.deepEqual((await changes.recent({ limit: 10 })).map((change) => `${change.instanceId}:${change.to}`).sort(), ['x:Pending', 'x:Running', 'x:Starting', 'y:Pending']);
+});
+
+test('while the store refuses the writes, a read of the recent changes waits a bounded time, then answers what the log holds', async (t) => {
+  const store = new FlakyStore();
+  const changes = new StatusChanges({ store, ownership: new SoleOwnership(), ownTokens: new OwnTokens(), now: Date.now, log: () => {}, retryMs: 10, maxRetryMs: 40 });
+  t.teardown(() => changes.close());
+  store.down = true;
+  changes.record({ instanceId: 'x', from: null, to: 'Pending', context });
+  const began = Date.now();
+  t.deepEqual(await changes.recent({ limit: 10 }), []);
+  const waited = Date.now() - began;
+  t.true(waited >= RECORDED_WAIT_MS - 50 && waited < RECORDED_WAIT_MS + 1_000, `waited ${waited} ms`);
+  store.down = false;
+  t.deepEqual((await changes.recent({ limit: 10 })).map((change) => change.to), ['Pending']);
 });

@@ -196,8 +196,9 @@ test('an exit nobody asked for is reported at once with the exit facts', async (
   // An exit by itself with a code; the unsubscribed listener hears nothing.
   const seen: WorkloadEvent[] = [];
   const unsubscribe = driver.watch((e) => seen.push(e));
-  const quitter = await driver.start(spec('quitter', { env: { DRASI_DOUBLE_EXIT_AFTER_MS: '800', DRASI_DOUBLE_EXIT_CODE: '3' } }));
-  await waitFor(() => seen.length > 0, 3_000, 'exited event for the quitter');
+  // Its exit must come after the start has seen it healthy, which takes a while on a loaded machine.
+  const quitter = await driver.start(spec('quitter', { env: { DRASI_DOUBLE_EXIT_AFTER_MS: '3000', DRASI_DOUBLE_EXIT_CODE: '3' } }));
+  await waitFor(() => seen.length > 0, 8_000, 'exited event for the quitter');
   t.like(seen[0], { type: 'exited', ref: quitter, exit: { exitCode: 3, signal: null, requested: false } });
   if (seen[0]?.type === 'exited') t.true(seen[0].exit.lastLogLines.some((line) => /exits by itself/.test(line)));
   unsubscribe();
