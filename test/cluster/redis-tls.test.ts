@@ -51,6 +51,7 @@ withOpenssl('a control plane and draas tokens over rediss:// with a password; an
     await controlPlane;
   });
   let output = '';
+  let notListening: NodeJS.Timeout | undefined;
   const base = await new Promise<string>((resolve, reject) => {
     controlPlane.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -58,8 +59,8 @@ withOpenssl('a control plane and draas tokens over rediss:// with a password; an
       if (match) resolve(match[1]!);
     });
     void controlPlane.then(() => reject(new Error(`control plane exited:\n${output}`)));
-    setTimeout(() => reject(new Error(`control plane not listening within 45 s:\n${output}`)), 45_000);
-  });
+    notListening = setTimeout(() => reject(new Error(`control plane not listening within 45 s:\n${output}`)), 45_000);
+  }).finally(() => clearTimeout(notListening));
   t.is((await fetch(`${base}/api/server/instances`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
   t.is((await fetch(`${base}/api/server/instances`)).status, 401);
   t.false(output.includes('tls-secret'), 'the password is not logged');
