@@ -4,7 +4,8 @@
  * workers actually run: one `workload.list` per worker (a restart of 10,000
  * instances is a handful of round trips), then an inspect of each instance
  * whose workload is not on its worker's list — or whose worker could not
- * list — which also brings the exit facts. A workload that is gone is
+ * list — which also brings the exit facts. A few instances of a worker (a
+ * reconcile check) are inspected without a list. A workload that is gone is
  * reported to its actor as an exit (Failed, and restarted if desired
  * Running). An instance whose worker is lost is not checked: the worker watch
  * reports it lost (its workload is unknown, never assumed gone).
@@ -23,6 +24,13 @@ export interface VerificationDeps {
   workerOf: (actor: InstanceActor) => string | undefined;
 }
 
+/**
+ * Fewer actors of one worker than this are checked by an inspect each: a list
+ * is as large as the worker's whole fleet, and a reconcile check of one
+ * instance must not fetch 10,000 refs (nor a worker keep them).
+ */
+const LIST_FROM = 8;
+
 export async function verifyRestoredWorkloads(actors: InstanceActor[], deps: VerificationDeps): Promise<void> {
   const byWorker = new Map<string, { platform: PlatformType; workerId: string; actors: InstanceActor[] }>();
   const single: { actor: InstanceActor; workerId: string }[] = [];
@@ -37,6 +45,10 @@ export async function verifyRestoredWorkloads(actors: InstanceActor[], deps: Ver
   }
   await Promise.all(
     [...byWorker.values()].map(async ({ platform, workerId, actors: group }) => {
+      if (group.length < LIST_FROM) {
+        for (const actor of group) single.push({ actor, workerId });
+        return;
+      }
       const running = await listOf(deps, platform, workerId);
       if (running === 'lost') return; // the worker watch reports these instances' worker lost
       for (const actor of group) {

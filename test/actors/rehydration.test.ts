@@ -45,6 +45,8 @@ test('a restarted control plane finds every instance in its state with the same 
   await first.controlPlane.close();
   await first.store.close();
 
+  driver.reads.list = 0;
+  driver.reads.inspect = 0;
   const second = await open();
   t.teardown(async () => {
     await second.controlPlane.close();
@@ -52,6 +54,7 @@ test('a restarted control plane finds every instance in its state with the same 
   });
   const views = await second.controlPlane.list();
   t.is(views.length, 20);
+  t.like(driver.reads, { list: 1, inspect: 0 }, 'the restored Running instances checked with one list of their worker');
   for (const name of names.slice(0, 14)) {
     const view = views.find((v) => v.id === name)!;
     t.is(view.status, 'Running', name);

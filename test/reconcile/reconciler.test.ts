@@ -47,6 +47,24 @@ test('where the worker cannot reach the server API, a change of a Running instan
   t.deepEqual(driver.specs.at(-1)?.config['sources'], [{ kind: 'mock', id: 'one' }, { kind: 'mock', id: 'two' }]);
 });
 
+test('a check of one instance asks its worker about that instance alone, not for the whole fleet', async (t) => {
+  const { controlPlane, driver } = await memoryControlPlane(t);
+  for (let i = 0; i < 10; i++) {
+    await controlPlane.create({ name: `fleet-${i}` });
+    await controlPlane.start(`fleet-${i}`);
+  }
+  const before = { ...driver.reads };
+  t.like(await controlPlane.reconcile('fleet-3'), { outcome: 'not-comparable' });
+  t.is(driver.reads.list, before.list, 'no list of the fleet');
+  t.is(driver.reads.inspect, before.inspect + 1, 'one inspect');
+  // A workload gone behind DRaaS's back is still found by that inspect.
+  driver.running.delete('fleet-4');
+  t.like(await controlPlane.reconcile('fleet-4'), { outcome: 'not-comparable' });
+  const history = (await controlPlane.status('fleet-4')).history;
+  t.true(history.some((entry) => entry.from === 'Running' && entry.to === 'Failed' && entry.cause === 'workload.exited'), JSON.stringify(history));
+  t.is(driver.reads.list, before.list);
+});
+
 test('reconcile and drift: bad ids are 400, unknown ones 404, and an instance never checked says so', async (t) => {
   const { call, controlPlane } = await serve(t);
   await controlPlane.create({ name: 'fresh' });
