@@ -299,14 +299,17 @@ export class PlatformWorker {
     command = { ...command, payload: payload.data };
     // Log reads are read-only and must not wait behind a start or stop of the same instance (a follow polls).
     if (type === 'workload.logs') return this.dispatch(type, command);
-    return this.outcomes.once(command.commandId, () =>
+    const run = () =>
       this.serializer.run(command.instanceId, () =>
         this.dispatch(type, command).catch((error: unknown) => {
           if (error instanceof DraasError && error.code === 'unavailable') this.engineFailed();
           throw error;
         }),
-      ),
-    );
+      );
+    // A list is read-only and as large as the fleet: run again on redelivery rather than kept (a cache of
+    // 10,000 outcomes of 10,000 refs each was gigabytes when every reconcile check of an instance sent one).
+    if (type === 'workload.list') return run();
+    return this.outcomes.once(command.commandId, run);
   }
 
   private dispatch<K extends WorkloadCommandType>(type: K, command: CommandEnvelope): Promise<unknown> {
