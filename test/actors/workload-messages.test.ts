@@ -50,3 +50,16 @@ test('a malformed workload event is ignored; a well-formed exit of the current w
   await waitFor(async () => (await controlPlane.get('watched')).status === 'Failed', 2_000, 'Failed after a well-formed exit');
   t.regex(String((await controlPlane.get('watched')).failure?.reason), /exited unexpectedly with code 1/);
 });
+
+test('a redelivered command runs once, except a list, which is read again rather than kept (it is as large as the fleet)', async (t) => {
+  const { transport, worker, driver } = await memoryControlPlane(t);
+  const queue = queues.workerCommands('process', worker.workerId);
+  const start = newCommand('workload.start', 'twice', { instanceId: 'twice', generation: 1, config: {}, env: {}, startTimeoutMs: 1_000 });
+  const list = newCommand('workload.list', '*', {});
+  for (let delivery = 0; delivery < 2; delivery++) {
+    await transport.request(queue, start, { timeoutMs: 2_000 });
+    t.is((await transport.request(queue, list, { timeoutMs: 2_000 }) as unknown[]).length, 1);
+  }
+  t.is(driver.startCount.get('twice'), 1, 'the start ran once');
+  t.is(driver.reads.list, 2, 'the list ran on each delivery');
+});
