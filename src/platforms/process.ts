@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { renderServerConfigYaml } from '../drasi/render-config.js';
@@ -133,8 +134,6 @@ interface Workload extends TrackedWorkload {
   readonly subprocess: ServerSubprocess | undefined;
   /** For an adopted workload: the verified kernel start time of `pid`, and the timer that polls for its exit. */
   readonly adopted?: { startTime: number; poll?: NodeJS.Timeout };
-  /** The write of its `starting` state file, in flight while the start waits for /health; the `running` one waits for it. */
-  starting?: Promise<void>;
 }
 
 /** What a start found out before it took a port. */
@@ -257,7 +256,12 @@ export class ProcessDriver implements PlatformDriver {
     await this.stop(instanceId, options);
     this.table.forget(instanceId);
     this.logSources.delete(instanceId);
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    try {
+      // A few small files, removed at once (a delete waits on it); anything in the way is retried below.
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    }
   }
 
   async inspect(instanceId: string): Promise<WorkloadState> {
@@ -416,7 +420,7 @@ export class ProcessDriver implements PlatformDriver {
       const log = this.logOf(dir);
       const lastLogLines = await log.tail(EXIT_LOG_LINES).catch(() => []);
       const exit: WorkloadExit = { exitCode: null, signal: null, lastLogLines, requested: false, details: { reason } };
-      await removeWorkloadState(dir, state.pid).catch(() => undefined);
+      forgetWorkloadState(dir, state.pid);
       this.table.rememberExit(ref, exit);
       report.lost.push({ instanceId, ref, exit });
     }
@@ -532,11 +536,7 @@ export class ProcessDriver implements PlatformDriver {
           (await listenerOwnedBy(workload.pid, workload.ref.port)) === false ? `port ${workload.ref.port} is answered by another process` : undefined,
       });
     },
-    onReady: async (workload) => {
-      // In order: the `starting` record must not land after (and over) the `running` one.
-      await workload.starting;
-      await this.recordWorkload(workload, 'running');
-    },
+    onReady: async (workload) => this.recordWorkload(workload, 'running'),
     kill: async (workload) => signalProcess(-workload.pid, 'SIGKILL'),
     settle: async (workload) => {
       const exit = await settleWithin(workload.exited, KILL_WAIT_MS);
@@ -565,16 +565,15 @@ export class ProcessDriver implements PlatformDriver {
 
   private async create(spec: WorkloadSpec, { dir, env, executable }: Prepared, port: number, signal: AbortSignal | undefined): Promise<Workload> {
     this.table.forgetExit(spec.instanceId);
-    await mkdir(dir, { recursive: true });
-    await removeWorkloadState(dir);
+    // Synchronously, like the state file (see `writeWorkloadState`): small files the launch waits on.
+    mkdirSync(dir, { recursive: true });
+    removeWorkloadState(dir);
     const configPath = path.join(dir, 'config.yaml');
-    await writeFileAtomically(configPath, renderServerConfigYaml(withPort(spec.config, port)));
+    writeFileAtomically(configPath, renderServerConfigYaml(withPort(spec.config, port)));
     throwIfAborted(signal, spec.instanceId);
     const workload = this.spawn(spec, executable, configPath, port, dir, env);
     // Recorded before it is healthy: should this worker die mid-start, its successor finds and kills the server.
-    // (Written while the server boots rather than before the first probe; one that dies before the file lands is
-    // found by its successor all the same, as an untracked server.)
-    workload.starting = this.recordWorkload(workload, 'starting');
+    this.recordWorkload(workload, 'starting');
     return workload;
   }
 
@@ -630,9 +629,9 @@ export class ProcessDriver implements PlatformDriver {
     return workload;
   }
 
-  private async recordWorkload(workload: Workload, phase: 'starting' | 'running'): Promise<void> {
+  private recordWorkload(workload: Workload, phase: 'starting' | 'running'): void {
     try {
-      await writeWorkloadState(workload.dir, {
+      writeWorkloadState(workload.dir, {
         instanceId: workload.ref.instanceId,
         pid: workload.pid,
         port: workload.ref.port,
@@ -641,8 +640,8 @@ export class ProcessDriver implements PlatformDriver {
         processStartTime: decodeProcessIdentity(workload.ref.identity)?.startTime ?? processStartTime(workload.pid),
         phase,
       });
-      // It may have exited while the file was written.
-      if (workload.phase === 'exited') await removeWorkloadState(workload.dir, workload.pid);
+      // It may have exited (and its exit been recorded) before the file was written.
+      if (workload.phase === 'exited') removeWorkloadState(workload.dir, workload.pid);
     } catch {
       // The state file only serves re-adoption; a server that runs without it is still running.
     }
@@ -666,7 +665,7 @@ export class ProcessDriver implements PlatformDriver {
     if (facts.spawnError) exit.details = { spawnError: facts.spawnError.message, ...(facts.spawnError.code ? { errorCode: facts.spawnError.code } : {}) };
     // Not our child: nobody can tell how it ended.
     if (workload.adopted) exit.details = { adopted: true, exitStatusUnknown: true };
-    await removeWorkloadState(workload.dir, workload.pid).catch(() => undefined);
+    forgetWorkloadState(workload.dir, workload.pid);
     this.table.recordExit(workload, exit, wasRunning);
     return exit;
   }
@@ -752,8 +751,17 @@ function describeEarlyExit(executable: string, exit: StartFailureExit): string {
   return `the server ${how} before becoming healthy${line ? `: ${line}` : ''}`;
 }
 
-async function writeFileAtomically(file: string, content: string): Promise<void> {
+function writeFileAtomically(file: string, content: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, content);
-  await rename(temporary, file);
+  writeFileSync(temporary, content);
+  renameSync(temporary, file);
+}
+
+/** Removes the state file of an exited server; one left behind (unwritable directory) is checked again at the next recovery. */
+function forgetWorkloadState(dir: string, pid: number): void {
+  try {
+    removeWorkloadState(dir, pid);
+  } catch {
+    // The directory may be gone (removed meanwhile).
+  }
 }

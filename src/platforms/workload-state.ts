@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -30,30 +30,47 @@ export type WorkloadStateFile = z.input<typeof workloadStateSchema>;
 
 export const WORKLOAD_STATE_FILE = 'workload.json';
 
-export async function writeWorkloadState(dir: string, state: WorkloadStateFile): Promise<void> {
+/**
+ * Written and removed synchronously: a few hundred bytes to the page cache
+ * (no fsync: the file outlives this process, not the host), on the path a
+ * start or stop waits on, where each asynchronous step would cost a round
+ * trip through the thread pool (a millisecond or more on a busy host).
+ */
+export function writeWorkloadState(dir: string, state: WorkloadStateFile): void {
   const file = path.join(dir, WORKLOAD_STATE_FILE);
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(temporary, file);
+  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(temporary, file);
 }
 
 /** The state file, or undefined when it is missing or unreadable. */
 export async function readWorkloadState(dir: string): Promise<z.output<typeof workloadStateSchema> | undefined> {
+  return parseWorkloadState(await readFile(path.join(dir, WORKLOAD_STATE_FILE), 'utf8').catch(() => undefined));
+}
+
+function parseWorkloadState(text: string | undefined): z.output<typeof workloadStateSchema> | undefined {
+  if (text === undefined) return undefined;
   try {
-    const parsed = workloadStateSchema.safeParse(JSON.parse(await readFile(path.join(dir, WORKLOAD_STATE_FILE), 'utf8')));
+    const parsed = workloadStateSchema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Removes the state file; with `pid`, only when it describes that process (a newer workload's file stays). */
-export async function removeWorkloadState(dir: string, pid?: number): Promise<void> {
+/** Removes the state file (synchronously, see `writeWorkloadState`); with `pid`, only when it describes that process (a newer workload's file stays). */
+export function removeWorkloadState(dir: string, pid?: number): void {
   if (pid !== undefined) {
-    const state = await readWorkloadState(dir);
+    let text: string | undefined;
+    try {
+      text = readFileSync(path.join(dir, WORKLOAD_STATE_FILE), 'utf8');
+    } catch {
+      text = undefined;
+    }
+    const state = parseWorkloadState(text);
     if (state && state.pid !== pid) return;
   }
-  await rm(path.join(dir, WORKLOAD_STATE_FILE), { force: true });
+  rmSync(path.join(dir, WORKLOAD_STATE_FILE), { force: true });
 }
 
 /** The kernel's start time of `pid` (field 22 of /proc/<pid>/stat), or null when unknown. */
