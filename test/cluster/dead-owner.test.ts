@@ -29,6 +29,7 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '../../src/redis/keys.js';
 import { queues, topics } from '../../src/transport/transport.js';
 import { testWithRedis } from '../helpers/engines.js';
+import { settledWithin } from '../helpers/processes.js';
 
 const { test } = testWithRedis('cluster mode');
 
@@ -279,7 +280,7 @@ test('a forwarded request whose client disconnects is abandoned by the forwardin
 
   // B no longer works for the departed clients: a third forwarded call is served at once, not after a start settles.
   const began = Date.now();
-  const answered = await Promise.race([a.get(other).then((instance) => instance.status), sleep(30_000).then(() => 'no answer in 30 s')]);
+  const answered = await settledWithin(a.get(other).then((instance) => instance.status), 30_000, 'no answer in 30 s');
   const ms = Date.now() - began;
   t.is(answered, 'Pending', messages.join('\n'));
   t.true(ms < ANSWER_BOUND_MS, `the third call took ${ms} ms\n${messages.join('\n')}`);

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import type { ExecutionContext } from 'ava';
 import { startClusterControlPlane } from '../../src/cluster.js';
 import { testWithRedis } from '../helpers/engines.js';
+import { settledWithin } from '../helpers/processes.js';
 import {
   outputs,
   ports,
@@ -129,10 +130,7 @@ test.serial('library: close() of a cluster control plane resolves within its clo
   await stopRedis(t, redis);
 
   const began = Date.now();
-  const outcome = await Promise.race([
-    controlPlane.close().then(() => 'closed' as const),
-    sleep(CLOSE_TIMEOUT_MS + MARGIN_MS).then(() => 'still closing' as const),
-  ]);
+  const outcome = await settledWithin(controlPlane.close().then(() => 'closed' as const), CLOSE_TIMEOUT_MS + MARGIN_MS, 'still closing' as const);
   const ms = Date.now() - began;
   t.log(`close(): ${outcome} after ${ms} ms (deadline ${CLOSE_TIMEOUT_MS} ms)\n${lines.join('\n')}`);
   t.is(outcome, 'closed');

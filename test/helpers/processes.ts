@@ -55,3 +55,13 @@ export async function pidsWithArgumentAsync(fragment: string): Promise<number[]>
   }
   return pids;
 }
+
+/** What `promise` resolves to, or `fallback` after `ms`; the timer is cleared either way (none outlives the test). */
+export async function settledWithin<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -9,6 +9,7 @@ import { newCommand } from '../../src/transport/envelope.js';
 import { createRedisTransport } from '../../src/transport/redis.js';
 import { testWithRedis } from '../helpers/engines.js';
 import { startRedisServer } from '../helpers/redis-server.js';
+import { settledWithin } from '../helpers/processes.js';
 
 const { test } = testWithRedis('redis transport close');
 
@@ -43,12 +44,7 @@ test('a consumer and a subscription close at once while Redis is killed (their l
   await sleep(1_500); // every connection is reconnecting now, its blocking read queued for the next connection
 
   const began = Date.now();
-  let gaveUp: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    Promise.all([consumer.close(), subscription.close()]).then(() => 'closed' as const),
-    new Promise<'still closing'>((resolve) => (gaveUp = setTimeout(() => resolve('still closing'), FAST_MS + 30_000))),
-  ]);
-  clearTimeout(gaveUp);
+  const outcome = await settledWithin(Promise.all([consumer.close(), subscription.close()]).then(() => 'closed' as const), FAST_MS + 30_000, 'still closing' as const);
   const consumersMs = Date.now() - began;
   t.is(outcome, 'closed');
   t.true(consumersMs < FAST_MS, `the consumer and the subscription closed in ${consumersMs} ms`);
