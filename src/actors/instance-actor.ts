@@ -4,7 +4,7 @@
  * else changes an instance's status: callers send events and await replies.
  */
 import { createActor, type Actor, type Subscription } from 'xstate';
-import { ConflictError, WorkerTimeoutError } from '../errors.js';
+import { ConflictError, DraasError, WorkerTimeoutError } from '../errors.js';
 import type {
   InstanceContext,
   InstanceEvent,
@@ -150,8 +150,8 @@ export class InstanceActor {
   private stepping = false;
   private queued: InstanceEvent[] | undefined;
   private lastStatus: InstanceStatus;
-  /** Requests waiting for their answer; made with the first one. */
-  private waiters: Set<(view: SnapshotView) => void> | undefined;
+  /** Requests waiting for their answer, each with how to give it up; made with the first one. */
+  private waiters: Map<(view: SnapshotView) => void, (error: Error) => void> | undefined;
   /** The last request the machine accepted: a request whose wish changes after it was superseded by this one. */
   private latestRequest: LatestRequest;
 
@@ -196,7 +196,7 @@ export class InstanceActor {
       this.lastStatus = view.status;
       this.onTransition({ instanceId: this.id, from, to: view.status, context: view.context });
     }
-    if (this.waiters) for (const waiter of [...this.waiters]) waiter(view);
+    if (this.waiters) for (const waiter of [...this.waiters.keys()]) waiter(view);
     this.onSnapshot?.(this);
     if (this.actor && this.canRest(snapshot)) restScheduler.schedule(this);
   }
@@ -305,7 +305,7 @@ export class InstanceActor {
     }
     const settle = settlementFor(event);
     return new Promise<SnapshotView>((resolve, reject) => {
-      const waiters = (this.waiters ??= new Set());
+      const waiters = (this.waiters ??= new Map());
       const finish = () => {
         waiters.delete(waiter);
         clearTimeout(timer);
@@ -327,7 +327,10 @@ export class InstanceActor {
         reject(options.signal?.reason ?? new Error('aborted'));
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      waiters.add(waiter);
+      waiters.set(waiter, (error: Error) => {
+        finish();
+        reject(error);
+      });
       // Before the send: the waiters of earlier requests see this event's snapshot during it.
       this.latestRequest = event.type;
       this.deliver(event);
@@ -343,8 +346,19 @@ export class InstanceActor {
     return true;
   }
 
+  /**
+   * Stops acting (the control plane closes, or the instance is deleted or no
+   * longer owned here). A request still waiting is answered now with a
+   * retryable 503 rather than at its timeout: nothing here will settle it.
+   */
   stop(): void {
+    // A request the last state answers gets that answer (a delete stops its actor on reaching Deleted).
+    const last = this.waiters?.size ? this.view : undefined;
     this.stopped = true;
     this.actor?.stop();
+    if (!this.waiters || !last) return;
+    for (const waiter of [...this.waiters.keys()]) waiter(last);
+    const stopped = new DraasError('unavailable', `instance ${this.id}: this control plane stopped acting for it before the request was answered; retry`);
+    for (const abandon of [...this.waiters.values()]) abandon(stopped);
   }
 }

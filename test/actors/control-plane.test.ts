@@ -114,6 +114,20 @@ test('a worker that does not answer in time yields 504', async (t) => {
   t.is(await codeOf(controlPlane.start('slow')), 'worker-timeout');
 });
 
+test('a request still waiting when the control plane closes is answered at once with a retryable 503, not at its timeout', async (t) => {
+  const { controlPlane, driver } = await setup(t, { startTimeoutMs: 60_000 });
+  await controlPlane.create({ name: 'held' });
+  driver.startGate = new Promise(() => undefined);
+  const starting = controlPlane.start('held');
+  await until(() => driver.calls.some((call) => call.op === 'start'));
+  const closedAt = Date.now();
+  await controlPlane.close();
+  const error = await starting.then(() => undefined, (e: unknown) => e);
+  t.true(error instanceof DraasError && error.code === 'unavailable' && error.retryable, String(error));
+  t.regex(String((error as Error).message), /stopped acting for it before the request was answered; retry/);
+  t.true(Date.now() - closedAt < 5_000, 'answered at the close');
+});
+
 test('a crash moves Running → Failed, publishes the change, and the instance is restarted with backoff', async (t) => {
   const { controlPlane, driver, events } = await setup(t);
   await controlPlane.create({ name: 'crashy' });
