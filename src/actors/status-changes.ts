@@ -30,6 +30,7 @@ import type { StatusTransition } from './instance-actor.js';
 import type { Ownership } from './ownership.js';
 import type { SnapshotCarrier, SnapshotWriter } from './snapshot-writer.js';
 import { toLogger, type LogOption, type Logger } from '../observability/logger.js';
+import { within } from '../time-bounds.js';
 
 /** How long a read of the recent changes waits for this replica's own changes to be written. */
 export const RECORDED_WAIT_MS = 2_000;
@@ -263,10 +264,7 @@ export class StatusChanges implements SnapshotCarrier {
 
   private async recorded(instanceId: string | undefined): Promise<void> {
     const writing = instanceId === undefined ? [...this.draining.values()] : [this.draining.get(instanceId)].filter((drain) => drain !== undefined);
-    if (writing.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(writing), new Promise((resolve) => (timer = setTimeout(resolve, RECORDED_WAIT_MS)))]);
-    clearTimeout(timer);
+    if (writing.length > 0) await within(Promise.all(writing), RECORDED_WAIT_MS);
   }
 
   /** Every recorded change from now on (or after `afterSequence`), in sequence order. Returns the unsubscribe. */

@@ -1,6 +1,7 @@
 /** Facts about OS processes, read from /proc, for tests. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { within } from '../../src/time-bounds.js';
 
 /** Pids of live processes whose command line contains `fragment`. */
 export function pidsWithArgument(fragment: string): number[] {
@@ -58,10 +59,8 @@ export async function pidsWithArgumentAsync(fragment: string): Promise<number[]>
 
 /** What `promise` resolves to, or `fallback` after `ms`; the timer is cleared either way (none outlives the test). */
 export async function settledWithin<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const bounded = await within(promise, ms);
+  if (!bounded.settled) return fallback;
+  if (bounded.result.status === 'rejected') throw bounded.result.reason;
+  return bounded.result.value;
 }
