@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -43,6 +43,7 @@ import {
   readWorkloadState,
   removeWorkloadState,
   serversUnder,
+  writeFileAtomically,
   writeWorkloadState,
   type WorkloadStateFile,
 } from './workload-state.js';
@@ -749,12 +750,6 @@ function describeEarlyExit(executable: string, exit: StartFailureExit): string {
   const how = exit.signal ? `was killed by ${exit.signal}` : exit.exitCode === null ? 'exited' : `exited with code ${exit.exitCode}`;
   const line = lastErrorLine(exit.lastLogLines);
   return `the server ${how} before becoming healthy${line ? `: ${line}` : ''}`;
-}
-
-function writeFileAtomically(file: string, content: string): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, content);
-  renameSync(temporary, file);
 }
 
 /** Removes the state file of an exited server; one left behind (unwritable directory) is checked again at the next recovery. */

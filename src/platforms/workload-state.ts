@@ -37,9 +37,13 @@ export const WORKLOAD_STATE_FILE = 'workload.json';
  * trip through the thread pool (a millisecond or more on a busy host).
  */
 export function writeWorkloadState(dir: string, state: WorkloadStateFile): void {
-  const file = path.join(dir, WORKLOAD_STATE_FILE);
+  writeFileAtomically(path.join(dir, WORKLOAD_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** A small file replaced whole (a temporary file renamed over it), synchronously: see `writeWorkloadState`. */
+export function writeFileAtomically(file: string, content: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
+  writeFileSync(temporary, content);
   renameSync(temporary, file);
 }
 
